@@ -1,0 +1,146 @@
+# Line framing for the token's serial protocol: one request or reply per line.
+# Shared by the firmware and the host library so both ends agree byte for byte.
+# Pure logic: runs on MicroPython and CPython.
+#
+#   request: TOK> {"v":1,"id":7,"cmd":"add","args":{...}}\n
+#   reply:   TOK< {"id":7,"ok":true,"data":{...}}\n
+#            TOK< {"id":7,"ok":false,"error":"name_taken","message":"..."}\n
+#
+# The prefixes keep frames apart from REPL echo and boot noise. Unknown keys in
+# a request are ignored, so a later version can add an "auth" member (a
+# challenge-response MAC over the request) without breaking this framing.
+import json
+
+VERSION = 1
+REQ_PREFIX = b"TOK> "
+REPLY_PREFIX = b"TOK< "
+MAX_REQUEST = 512  # bytes per request line, enforced before parsing
+MAX_REPLY = 2048  # the device pages long answers to stay under this
+
+# Named errors. The host maps each to an exit code and a message.
+E_TOO_LONG = "frame_too_long"
+E_BAD_FRAME = "bad_frame"
+E_BAD_JSON = "bad_json"
+E_UNKNOWN_CMD = "unknown_command"
+E_BAD_ARGS = "bad_args"
+E_NAME_TAKEN = "name_taken"
+E_NOT_FOUND = "not_found"
+E_AMBIGUOUS = "ambiguous"
+E_STORE_FULL = "store_full"
+E_STORAGE_FULL = "storage_full"
+E_CLOCK_LOST = "clock_lost"
+E_AUTH = "auth_required"
+E_INTERNAL = "internal"
+
+
+class FrameError(Exception):
+    def __init__(self, code, message, req_id=None):
+        Exception.__init__(self, message)
+        self.code = code
+        self.message = message
+        self.req_id = req_id
+
+
+def _printable(line):
+    for b in line:
+        if b < 0x20 or b > 0x7E:
+            return False
+    return True
+
+
+def encode_request(req_id, cmd, args=None):
+    body = json.dumps({"v": VERSION, "id": req_id, "cmd": cmd, "args": args or {}})
+    return REQ_PREFIX + body.encode() + b"\n"
+
+
+def decode_request(line):
+    """Parse one request line (without the newline). Returns (id, cmd, args).
+
+    Raises FrameError with a named code; the id is recovered when possible so
+    the host can match the error to its request."""
+    if len(line) > MAX_REQUEST:
+        raise FrameError(E_TOO_LONG, "request longer than %d bytes" % MAX_REQUEST)
+    if not line.startswith(REQ_PREFIX):
+        raise FrameError(E_BAD_FRAME, "not a request frame")
+    if not _printable(line):
+        raise FrameError(E_BAD_FRAME, "non-ASCII or control bytes in frame")
+    try:
+        msg = json.loads(line[len(REQ_PREFIX):])
+    except Exception:
+        raise FrameError(E_BAD_JSON, "request is not valid JSON")
+    if not isinstance(msg, dict):
+        raise FrameError(E_BAD_JSON, "request must be a JSON object")
+    req_id = msg.get("id")
+    if not (req_id is None or isinstance(req_id, int)) or isinstance(req_id, bool):
+        raise FrameError(E_BAD_FRAME, "id must be an integer")
+    cmd = msg.get("cmd")
+    args = msg.get("args", {})
+    if args is None:
+        args = {}
+    if not isinstance(cmd, str) or not isinstance(args, dict):
+        raise FrameError(E_BAD_FRAME, "cmd must be a string and args an object", req_id)
+    if msg.get("v", VERSION) != VERSION:
+        raise FrameError(E_BAD_FRAME, "unsupported protocol version", req_id)
+    return req_id, cmd, args
+
+
+def encode_ok(req_id, data=None):
+    body = json.dumps({"id": req_id, "ok": True, "data": data if data is not None else {}})
+    return REPLY_PREFIX + body.encode() + b"\n"
+
+
+def encode_error(req_id, code, message):
+    body = json.dumps({"id": req_id, "ok": False, "error": code, "message": message})
+    return REPLY_PREFIX + body.encode() + b"\n"
+
+
+def decode_reply(line):
+    """Parse one reply line (newline stripped). Returns the reply dict, or None
+    when the line is not a reply frame (REPL echo, boot messages)."""
+    line = line.rstrip(b"\r\n")
+    if not line.startswith(REPLY_PREFIX):
+        return None
+    try:
+        msg = json.loads(line[len(REPLY_PREFIX):])
+    except Exception:
+        return None
+    if not isinstance(msg, dict) or "ok" not in msg:
+        return None
+    return msg
+
+
+class LineReader:
+    """Collects bytes into one preallocated buffer and yields whole lines.
+
+    A line longer than the buffer is dropped up to its newline and reported
+    once as too long, so an oversized or endless input can't grow memory."""
+
+    def __init__(self, limit=MAX_REQUEST):
+        self.buf = bytearray(limit)
+        self.n = 0
+        self.overflow = False
+
+    def feed(self, byte):
+        """Feed one byte. Returns None, a complete line (bytes), or
+        OVERFLOW once at the end of an oversized line."""
+        if byte == 0x0A:  # newline ends a frame
+            if self.overflow:
+                self.overflow = False
+                self.n = 0
+                return OVERFLOW
+            n = self.n
+            self.n = 0
+            if n and self.buf[n - 1] == 0x0D:
+                n -= 1
+            return bytes(self.buf[:n])
+        if self.overflow:
+            return None
+        if self.n >= len(self.buf):
+            self.overflow = True
+            return None
+        self.buf[self.n] = byte
+        self.n += 1
+        return None
+
+
+OVERFLOW = b"\x00overflow"

