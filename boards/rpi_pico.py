@@ -1,0 +1,17 @@
+# Raspberry Pi Pico (RP2040)
+# Wiring: OLED and DS3231 share the I2C bus (3V3, GND, SDA GP4 (pin 6), SCL GP5 (pin 7));
+# the button connects GP15 (pin 20) to GND (internal pull-up).
+NAME = "rpi_pico"
+DESCRIPTION = "Raspberry Pi Pico (RP2040)"
+I2C_ID = 0
+SDA = 4
+SCL = 5
+I2C_FREQ = 400_000
+DISPLAY_WIDTH = 128
+DISPLAY_HEIGHT = 64  # 32 for the 0.91" modules
+DISPLAY_ADDR = 0x3C  # some modules are strapped to 0x3D
+RTC_ADDR = 0x68
+BUTTON_PIN = 15
+BUTTON_ACTIVE_LOW = True
+IDLE_OFF_S = 30  # screen off after this long without a press
+DATA_DIR = "/data"

@@ -1,0 +1,264 @@
+# The token's main loop: serial requests, the button, and the per-second
+# screen refresh. Everything hardware-specific comes from the board module.
+import sys
+import time
+
+import micropython
+
+import button as btn
+import frames
+import hw
+import otp
+import timeutil
+from clock import Clock
+from ds3231 import DS3231
+from service import CommandError, Service
+from ssd1306 import SSD1306
+from store import Store
+from ui import UI
+
+_LOOP_MS = 10  # serial poll timeout = loop period
+_HOTP_SHOW_S = 30  # an HOTP code stays up this long
+
+
+class Token:
+    def __init__(self, board):
+        self.board = board
+        self.started = time.ticks_ms()
+        i2c, self.read_button, data_dir = hw.setup(board)
+        self.display = SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR)
+        self.ui = UI(self.display)
+        self.rtc = DS3231(i2c, board.RTC_ADDR)
+        self.clock = Clock(self.rtc)
+        self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
+        self.button = btn.Button(ticks_diff=time.ticks_diff)
+        self.service = Service(self)
+        self.idle_ms = getattr(board, "IDLE_OFF_S", 30) * 1000
+        self.check_alloc = getattr(board, "CHECK_REFRESH_ALLOC", False)
+        # Counters the benchmark and `status` read.
+        self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
+                     "refresh_lock_errors": 0, "errors": 0, "last_error": None}
+        self.index = 0
+        self.account = None  # the account on screen (one record in RAM)
+        self.counter = -1  # moving factor of the code on screen
+        self.boundary_days = 0  # when the code on screen expires
+        self.boundary_sod = 0
+        self.hotp_until = 0
+        self.last_press = time.ticks_ms()
+        self.screen = None  # "accounts", "empty", "lost"
+        self.reader = frames.LineReader()
+        self._in = bytearray(1)
+        self.redraw()
+
+    # -- screens ------------------------------------------------------------
+
+    def redraw(self):
+        """Choose and draw the whole screen for the current state."""
+        if self.clock.lost:
+            self.screen = "lost"
+            self.account = None
+            self.ui.message(("CLOCK LOST", "", "Time not set:", "no codes shown.", "Run provision.py", "sync-time"))
+            return
+        if self.store.count == 0:
+            self.screen = "empty"
+            self.account = None
+            self.ui.message(("No accounts yet", "", "Connect USB and", "run provision.py", "add ..."))
+            return
+        self.screen = "accounts"
+        if self.index >= self.store.count:
+            self.index = self.store.count - 1
+        acc = self.store.get(self.index)
+        self.account = acc
+        self.counter = -1
+        self.ui.account(acc, self.index, self.store.count)
+        if acc.kind == "hotp":
+            self.ui.clear_code("------")
+            self.ui.hint("hold: next code")
+            self.ui.flush()
+        else:
+            self.show_code()
+
+    def show_code(self):
+        """Compute and draw the TOTP/Steam code for the current period.
+        Allocates (hashing): runs once per period, not every second."""
+        acc = self.account
+        clock = self.clock
+        period = acc.period
+        into = timeutil.mod_period(clock.days, clock.sod, period)
+        self.counter = clock.unix() // period
+        # The code expires at the next multiple of the period.
+        end = clock.sod + period - into
+        self.boundary_days = clock.days + end // timeutil.SECONDS_PER_DAY
+        self.boundary_sod = end % timeutil.SECONDS_PER_DAY
+        code = otp.generate(acc.kind, acc.algorithm, acc.digits, acc.secret, self.counter)
+        self.ui.code(code, period)
+        self.refresh()
+
+    def remaining(self):
+        """Seconds until the code on screen expires (small ints only)."""
+        c = self.clock
+        return (self.boundary_days - c.days) * timeutil.SECONDS_PER_DAY + self.boundary_sod - c.sod
+
+    def refresh(self):
+        """The per-second refresh: countdown bar and seconds, changed pages
+        only. Allocates nothing; the checks run it under heap_lock()."""
+        if self.check_alloc:
+            self._checked_refresh()
+        else:
+            self.ui.tick(self.remaining())
+
+    def _checked_refresh(self):
+        d = self.diag
+        import gc
+        before = gc.mem_alloc()
+        self.ui.tick(self.remaining())
+        grew = gc.mem_alloc() - before
+        if grew > d["refresh_alloc_bytes"]:
+            d["refresh_alloc_bytes"] = grew
+        micropython.heap_lock()
+        try:
+            self.ui.tick(self.remaining())
+            ok = True
+        except MemoryError:
+            ok = False
+        micropython.heap_unlock()
+        d["refresh_locked_runs"] += 1
+        if not ok:
+            d["refresh_lock_errors"] += 1
+
+    def second(self):
+        """Once per new RTC second."""
+        if self.screen == "accounts" and self.account is not None:
+            if self.account.kind == "hotp":
+                if self.hotp_until and self.clock.unix() >= self.hotp_until:
+                    self.hotp_until = 0
+                    self.redraw()
+            elif self.remaining() <= 0:
+                self.show_code()  # the period rolled over: new code now
+            else:
+                self.refresh()
+        if self.display.on and time.ticks_diff(time.ticks_ms(), self.last_press) > self.idle_ms:
+            self.display.power(False)
+
+    def press(self, event):
+        self.last_press = time.ticks_ms()
+        if not self.display.on:
+            # The press that wakes the screen does nothing else.
+            self.display.power(True)
+            return
+        if self.screen != "accounts":
+            return
+        n = self.store.count
+        acc = self.account
+        if event == btn.LONG and acc is not None and acc.kind == "hotp":
+            self.next_hotp()
+            return
+        if event == btn.SHORT:
+            self.index = (self.index + 1) % n
+        else:
+            self.index = (self.index - 1) % n
+        self.hotp_until = 0
+        self.redraw()
+
+    def next_hotp(self):
+        """Advance and store the counter before showing its code, so a power
+        cut can never show the same code twice."""
+        acc = self.account
+        counter = acc.counter
+        self.store.set_counter(self.index, counter + 1)
+        acc.counter = counter + 1
+        code = otp.generate("hotp", acc.algorithm, acc.digits, acc.secret, counter)
+        self.ui.code(code, 0)
+        self.ui.hint("HOTP #%d" % counter)
+        self.ui.flush()
+        self.hotp_until = self.clock.unix() + _HOTP_SHOW_S
+
+    # -- events from the service --------------------------------------------
+
+    def accounts_changed(self, index):
+        if index is not None:
+            self.index = index
+        self.redraw()
+
+    def clock_changed(self):
+        self.redraw()
+
+    # -- serial -----------------------------------------------------------
+
+    def handle_line(self, line, received):
+        req_id = None
+        try:
+            if line is frames.OVERFLOW:
+                raise frames.FrameError(frames.E_TOO_LONG, "request longer than %d bytes" % frames.MAX_REQUEST)
+            req_id, cmd, args = frames.decode_request(line)
+            data = self.service.handle(cmd, args, received)
+            reply = frames.encode_ok(req_id, data)
+        except frames.FrameError as e:
+            reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message)
+        except CommandError as e:
+            reply = frames.encode_error(req_id, e.code, e.message)
+        except Exception as e:  # a bug: report it, keep running
+            self.diag["errors"] += 1
+            self.diag["last_error"] = type(e).__name__
+            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__)
+        self.write(reply)
+
+    def write(self, data):
+        out = sys.stdout.buffer
+        try:
+            out.write(data)
+            if hasattr(out, "flush"):
+                out.flush()
+        except OSError:
+            pass  # nobody listening: drop the reply rather than stall
+
+    def read_serial(self, poller):
+        """Drain available input bytes into the line reader."""
+        inb = self._in
+        stdin = sys.stdin.buffer
+        while poller.poll(0):
+            try:
+                n = stdin.readinto(inb)
+            except OSError:
+                return
+            if not n:
+                return
+            line = self.reader.feed(inb[0])
+            if line is not None and (line or line is frames.OVERFLOW):
+                self.handle_line(line, time.ticks_ms())
+
+    # -- main loop -----------------------------------------------------------
+
+    def step(self, poller):
+        if poller.poll(_LOOP_MS):
+            self.read_serial(poller)
+        now = time.ticks_ms()
+        event = self.button.update(self.read_button(), now)
+        if event:
+            self.press(event)
+        if self.clock.poll():
+            was_lost = self.clock.lost
+            if self.clock.refresh_lost() != was_lost:
+                self.redraw()
+            else:
+                self.second()
+
+    def run(self):
+        import select
+        poller = select.poll()
+        poller.register(sys.stdin, select.POLLIN)
+        while True:
+            try:
+                self.step(poller)
+            except Exception as e:  # keep the token alive; count it for `status`
+                self.diag["errors"] += 1
+                self.diag["last_error"] = type(e).__name__
+                time.sleep_ms(50)
+
+
+def main(board):
+    micropython.kbd_intr(-1)  # Ctrl-C is data on the serial link, not a REPL break
+    try:
+        Token(board).run()
+    finally:
+        micropython.kbd_intr(3)

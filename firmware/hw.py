@@ -1,0 +1,29 @@
+# The board layer for real MicroPython ports: builds the I2C bus and the
+# button from the constants in the board file. A board file can provide
+# make_i2c() / make_button() / mount_storage() itself (the simulator does).
+def make_i2c(board):
+    from machine import I2C, Pin
+    return I2C(board.I2C_ID, scl=Pin(board.SCL), sda=Pin(board.SDA), freq=board.I2C_FREQ)
+
+
+def make_button(board):
+    """A function returning True while the button is held."""
+    from machine import Pin
+    if board.BUTTON_ACTIVE_LOW:
+        pin = Pin(board.BUTTON_PIN, Pin.IN, Pin.PULL_UP)
+        return lambda: pin.value() == 0
+    pin = Pin(board.BUTTON_PIN, Pin.IN, Pin.PULL_DOWN)
+    return lambda: pin.value() == 1
+
+
+def mount_storage(board):
+    """Real boards already mount littlefs at /; the store lives below it."""
+    return board.DATA_DIR
+
+
+def setup(board):
+    """(i2c, button, data_dir) for `board`, letting the board override each."""
+    i2c = board.make_i2c() if hasattr(board, "make_i2c") else make_i2c(board)
+    button = board.make_button() if hasattr(board, "make_button") else make_button(board)
+    data = board.mount_storage() if hasattr(board, "mount_storage") else mount_storage(board)
+    return i2c, button, data

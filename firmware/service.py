@@ -1,0 +1,166 @@
+# Serial command handlers: one function per protocol command, checked
+# arguments in, plain data out. Never puts a secret in a reply. The token
+# object (app.Token) is injected, so nothing here touches hardware.
+import binascii
+import gc
+import time
+
+import frames
+from store import StoreError
+
+VERSION = "0.1.0"
+FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8")
+LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
+
+
+class CommandError(Exception):
+    def __init__(self, code, message):
+        Exception.__init__(self, message)
+        self.code = code
+        self.message = message
+
+
+def _bad(message):
+    return CommandError(frames.E_BAD_ARGS, message)
+
+
+def _str(args, key, default=None, required=False):
+    v = args.get(key, default)
+    if v is None and required:
+        raise _bad("missing '%s'" % key)
+    if v is not None and not isinstance(v, str):
+        raise _bad("'%s' must be a string" % key)
+    return v
+
+
+def _int(args, key, default=None, lo=None, hi=None):
+    v = args.get(key, default)
+    if v is None:
+        raise _bad("missing '%s'" % key)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _bad("'%s' must be an integer" % key)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise _bad("'%s' out of range" % key)
+    return v
+
+
+class Service:
+    def __init__(self, token):
+        self.t = token
+        self.handlers = {
+            "info": self.info,
+            "status": self.status,
+            "add": self.add,
+            "list": self.list,
+            "delete": self.delete,
+            "set-time": self.set_time,
+            "get-time": self.get_time,
+            "wipe": self.wipe,
+        }
+
+    def handle(self, cmd, args, received):
+        fn = self.handlers.get(cmd)
+        if fn is None:
+            raise CommandError(frames.E_UNKNOWN_CMD, "unknown command")
+        try:
+            return fn(args, received)
+        except StoreError as e:
+            raise CommandError(e.code, e.message)
+
+    def info(self, args, received):
+        t = self.t
+        return {
+            "firmware": "totp-token",
+            "version": VERSION,
+            "protocol": frames.VERSION,
+            "board": t.board.NAME,
+            "display": [t.display.width, t.display.height],
+            "capacity": t.store.capacity,
+            "features": list(FEATURES),
+            "auth": None,
+        }
+
+    def status(self, args, received):
+        t = self.t
+        clock = t.clock
+        clock.refresh_lost()
+        gc.collect()
+        heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
+        try:
+            import micropython
+            heap["peak"] = micropython.mem_peak()
+        except (ImportError, AttributeError):
+            pass
+        return {
+            "accounts": t.store.count,
+            "capacity": t.store.capacity,
+            "storage": t.store.storage(),
+            "clock": {
+                "lost": clock.lost,
+                "osf": clock.osf,
+                "unix": None if clock.lost else clock.unix(),
+                "temperature_c": t.rtc.temperature(),
+                "aging": t.rtc.aging(),
+            },
+            "uptime_s": time.ticks_diff(time.ticks_ms(), t.started) // 1000,
+            "heap": heap,
+            "diag": t.diag,
+            "screen_on": t.display.on,
+        }
+
+    def add(self, args, received):
+        name = _str(args, "name", required=True)
+        issuer = _str(args, "issuer", "")
+        kind = _str(args, "kind", "totp")
+        algorithm = _str(args, "algorithm", "SHA1")
+        secret_hex = _str(args, "secret", required=True)
+        try:
+            secret = binascii.unhexlify(secret_hex)
+        except Exception:
+            raise _bad("'secret' must be hex")
+        digits = _int(args, "digits", 5 if kind == "steam" else 6)
+        period = _int(args, "period", 30)
+        counter = _int(args, "counter", 0)
+        index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
+        self.t.accounts_changed(index)
+        return {"index": index, "count": self.t.store.count}
+
+    def list(self, args, received):
+        store = self.t.store
+        start = _int(args, "start", 0, 0)
+        limit = _int(args, "limit", LIST_PAGE, 1, LIST_PAGE)
+        out = []
+        i = start
+        while i < store.count and len(out) < limit:
+            out.append(store.meta(i))
+            i += 1
+        return {"total": store.count, "accounts": out}
+
+    def delete(self, args, received):
+        name = _str(args, "name", required=True)
+        issuer = _str(args, "issuer")
+        store = self.t.store
+        store.delete(store.find(name, issuer))
+        self.t.accounts_changed(None)
+        return {"count": store.count}
+
+    def set_time(self, args, received):
+        # Accept 2000..2199 only: what the DS3231 can hold.
+        unix_ms = _int(args, "unix_ms", None, 946684800000, 7258118399000)
+        clock = self.t.clock
+        before = None if clock.lost else clock.unix_ms()
+        written = clock.set_unix_ms(unix_ms, received)
+        self.t.clock_changed()
+        return {"unix_ms": written, "before_ms": before}
+
+    def get_time(self, args, received):
+        clock = self.t.clock
+        return {"unix_ms": clock.unix_ms(), "lost": clock.lost}
+
+    def wipe(self, args, received):
+        if args.get("confirm") != "wipe":
+            raise _bad("wipe needs confirm='wipe'")
+        n = self.t.store.count
+        self.t.store.wipe()
+        self.t.accounts_changed(None)
+        return {"deleted": n}

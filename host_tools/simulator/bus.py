@@ -1,0 +1,143 @@
+"""The host end of the simulated board's wires.
+
+The firmware's `sim` board (boards/sim.py) sends every I2C transaction,
+button-pin read and flash-write notice over a Unix socket; this server hands
+them to the register-level device models and counts the traffic.
+"""
+import os
+import socket
+import struct
+import threading
+import time
+import traceback
+
+OP_WRITE = 0x57
+OP_READ = 0x52
+OP_READ_MEM = 0x4D
+OP_PIN = 0x50
+OP_FLASH_WRITE = 0x46
+
+
+class BusServer:
+    def __init__(self, path, devices, lock):
+        self.path = path
+        self.devices = devices  # I2C address -> model with i2c_write/i2c_read
+        self.lock = lock  # shared with the test's hands on the models
+        self.button_down = False
+        self.pin_reads = 0
+        self.last_pin_read = 0.0
+        self.pin_cond = threading.Condition()
+        self.bytes_by_addr = {}  # I2C bytes on the wire incl. the address byte
+        self.flash_writes = 0
+        self.cut_after = None  # flash writes still allowed before the power cut
+        self.on_power_cut = None
+        self.power_cut = False
+        self.error = None
+        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._srv.bind(path)
+        self._srv.listen(1)
+        self._conn = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def reset_counters(self):
+        with self.lock:
+            self.bytes_by_addr = {}
+
+    def _count(self, addr, n):
+        self.bytes_by_addr[addr] = self.bytes_by_addr.get(addr, 0) + n
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self._conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return bytes(buf)
+
+    def _serve(self):
+        try:
+            self._conn, _ = self._srv.accept()
+            while True:
+                op, addr, n = struct.unpack("<BBH", self._recv_exact(4))
+                reply = self._handle(op, addr, n)
+                if reply is not None:
+                    self._conn.sendall(reply)
+        except (EOFError, OSError):
+            pass  # the firmware process ended (or was killed)
+        except Exception as e:  # a model bug: keep it visible, not a silent hang
+            self.error = e
+            traceback.print_exc()
+
+    def _handle(self, op, addr, n):
+        if op == OP_PIN:
+            with self.pin_cond:
+                self.pin_reads += 1
+                self.last_pin_read = time.monotonic()
+                self.pin_cond.notify_all()
+            return bytes((0, 0 if self.button_down else 1))  # active low
+        if op == OP_FLASH_WRITE:
+            with self.lock:
+                self.flash_writes += 1
+                if self.cut_after is not None:
+                    if self.cut_after <= 0:
+                        self.power_cut = True
+                        if self.on_power_cut:
+                            self.on_power_cut()
+                        return None  # the process is gone; never answer
+                    self.cut_after -= 1
+            return b"\x00"
+        if op == OP_WRITE:
+            payload = self._recv_exact(n)
+        elif op == OP_READ_MEM:
+            payload = self._recv_exact(1)  # the register; n is the read length
+        else:
+            payload = b""
+        with self.lock:
+            dev = self.devices.get(addr)
+            if dev is None:
+                self._count(addr, 1)  # the address goes out, nobody acks
+                return b"\x01"
+            if op == OP_WRITE:
+                dev.i2c_write(payload)
+                self._count(addr, 1 + n)
+                return b"\x00"
+            if op == OP_READ:
+                data = dev.i2c_read(n)
+                self._count(addr, 1 + n)
+                return b"\x00" + bytes(data)
+            if op == OP_READ_MEM:
+                dev.i2c_write(payload)
+                data = dev.i2c_read(n)
+                self._count(addr, 2 + len(payload) + n)  # addr+reg, addr+data
+                return b"\x00" + bytes(data)
+        return b"\x01"
+
+    def wait_pin_reads_after(self, t, count=2, timeout=5.0):
+        """Block until the firmware has read the button `count` times after
+        monotonic time `t`: proof its loop went round and handled an event."""
+        deadline = time.monotonic() + timeout
+        with self.pin_cond:
+            seen = 0
+            last = self.pin_reads
+            while seen < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the simulated firmware stopped reading its button")
+                self.pin_cond.wait(left)
+                if self.pin_reads != last and self.last_pin_read >= t:
+                    seen += self.pin_reads - last
+                last = self.pin_reads
+
+    def close(self):
+        for s in (self._conn, self._srv):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

@@ -1,0 +1,315 @@
+"""SimulatedToken: the unmodified firmware on the MicroPython unix port, with
+register-level SSD1306 and DS3231 models on an emulated I2C bus, a littlefs
+flash image in a file, and its USB serial on a pseudo-terminal that
+provision.py opens like a board's port.
+
+    tok = SimulatedToken()
+    tok.start()
+    print(tok.port)        # pass to provision.py --port
+    tok.press(); print(tok.screen_text())
+    tok.stop()
+"""
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+
+from firmware import frames
+from host_tools import mpy
+from host_tools.simulator.bus import BusServer
+from host_tools.simulator.ds3231_model import DS3231Model
+from host_tools.simulator.screen_decode import decode_text, render_png
+from host_tools.simulator.ssd1306_model import SSD1306Model
+
+OLED_ADDR = 0x3C
+RTC_ADDR = 0x68
+SHORT_PRESS_S = 0.12
+LONG_PRESS_S = 1.0
+DEBOUNCE_S = 0.025  # firmware/button.py
+
+
+class SimulatorError(RuntimeError):
+    pass
+
+
+class SimulatedToken:
+    def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
+                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0):
+        """data_dir keeps the flash image and the RTC state between runs
+        (default: a new temporary directory, removed by stop())."""
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="token-sim-")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.display_size = display
+        self.idle_s = idle_s
+        self.capacity = capacity
+        self.heapsize = heapsize
+        self.check_alloc = check_alloc
+        self.firmware_dir = firmware_dir or mpy.FIRMWARE
+        self.boot_timeout = boot_timeout
+        self.lock = threading.RLock()
+        self.oled = SSD1306Model(*display)
+        self.rtc = DS3231Model()
+        self._load_rtc()
+        self.proc = None
+        self.bus = None
+        self.port = None
+        self._slave_fd = None
+        self._sock_dir = None
+        self.log_path = os.path.join(self.data_dir, "firmware.log")
+
+    # -- life cycle ---------------------------------------------------------
+
+    @property
+    def flash_image(self):
+        return os.path.join(self.data_dir, "flash.img")
+
+    def start(self):
+        """Power up: start the firmware and wait until it answers on its port."""
+        if self.proc is not None:
+            raise SimulatorError("already running")
+        # A fresh SSD1306 at power-up: RAM contents undefined (zero here), panel off.
+        self.oled = SSD1306Model(*self.display_size)
+        self._sock_dir = tempfile.mkdtemp(prefix="tsim-")  # short: sun_path is ~100 bytes
+        sock_path = os.path.join(self._sock_dir, "bus")
+        self.bus = BusServer(sock_path, {OLED_ADDR: self.oled, RTC_ADDR: self.rtc}, self.lock)
+        self.bus.on_power_cut = self._kill
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        self._slave_fd = slave
+        env = dict(os.environ)
+        env.update({
+            "TOKEN_SIM_BUS": sock_path,
+            "TOKEN_SIM_FLASH": self.flash_image,
+            "TOKEN_SIM_DISPLAY": "%dx%d" % self.display_size,
+            "TOKEN_SIM_IDLE_S": str(self.idle_s),
+            "TOKEN_SIM_CAPACITY": str(self.capacity),
+            "TOKEN_SIM_CHECK_ALLOC": "1" if self.check_alloc else "0",
+        })
+        cmd = [mpy.micropython_exe()]
+        if self.heapsize:
+            cmd += ["-X", "heapsize=%s" % self.heapsize]
+        boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\nmain.start(sim)\n"
+                % (self.firmware_dir, mpy.BOARDS))
+        cmd += ["-c", boot]
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=master, stdout=master, stderr=log,
+                                         env=env, close_fds=True, cwd=self.data_dir)
+        finally:
+            os.close(master)  # the child holds it: when it dies the port hangs up
+            log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self):
+        """Ask `info` on the port until the firmware answers (it aligns to the
+        RTC and loads the store first)."""
+        deadline = time.monotonic() + self.boot_timeout
+        fd = self._slave_fd
+        buf = b""
+        os.write(fd, frames.encode_request(0, "info"))
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SimulatorError("firmware exited during boot:\n" + self.log_tail())
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                buf += os.read(fd, 4096)
+            except OSError:
+                continue
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                reply = frames.decode_reply(line)
+                if reply is not None and reply.get("id") == 0:
+                    return
+        raise SimulatorError("firmware did not answer within %.0f s:\n%s"
+                             % (self.boot_timeout, self.log_tail()))
+
+    def log_tail(self, n=3000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+
+    def stop(self):
+        """Power off: the process is killed as a board loses power; the flash
+        image and the battery-backed RTC keep their state."""
+        if self.proc is not None:
+            self._kill()
+            self.proc.wait(10)
+            self.proc = None
+        if self.bus is not None:
+            self.bus.close()
+            self.bus = None
+        if self._slave_fd is not None:
+            os.close(self._slave_fd)
+            self._slave_fd = None
+        if self._sock_dir:
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
+            self._sock_dir = None
+        self._save_rtc()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def close(self):
+        """stop(), and remove the data directory when it was a temporary one."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- power cut ------------------------------------------------------------
+
+    def cut_power_at_write(self, n):
+        """Arm a power cut: the firmware is killed at its n-th flash block
+        write from now (n=1: the next one), before that write lands."""
+        with self.lock:
+            self.bus.cut_after = n - 1
+
+    def wait_power_cut(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.bus.power_cut and self.proc.poll() is not None:
+                return True
+            time.sleep(0.01)
+        return False
+
+    @property
+    def flash_writes(self):
+        return self.bus.flash_writes if self.bus else 0
+
+    # -- the user's hands ------------------------------------------------------
+
+    def _press(self, hold_s):
+        if not self.running:
+            raise SimulatorError("the token is not running")
+        self.bus.button_down = True
+        time.sleep(hold_s)
+        self.bus.button_down = False
+        released = time.monotonic()
+        # Handled once the loop has read the pin after the debounce time, and
+        # gone round once more (the redraw happens in between).
+        self.bus.wait_pin_reads_after(released + DEBOUNCE_S + 0.005, count=2)
+
+    def press(self):
+        """A short press: next account (or wake the screen)."""
+        self._press(SHORT_PRESS_S)
+
+    def long_press(self):
+        """A long press: previous account, or the next HOTP code."""
+        self._press(LONG_PRESS_S)
+
+    # -- the screen ---------------------------------------------------------------
+
+    def screen_text(self):
+        """The screen decoded back to text from the display RAM ('' when the
+        panel is off)."""
+        with self.lock:
+            if not self.oled.display_on:
+                return ""
+            ram = bytes(self.oled.ram)
+        return decode_text(ram, *self.display_size)
+
+    def wait_for_text(self, predicate, timeout=5.0):
+        """Poll the screen until predicate(text) (or a substring) holds."""
+        if isinstance(predicate, str):
+            needle = predicate
+            predicate = lambda text: needle in text  # noqa: E731
+        deadline = time.monotonic() + timeout
+        text = self.screen_text()
+        while not predicate(text):
+            if time.monotonic() > deadline:
+                raise TimeoutError("screen never matched; it shows:\n" + text)
+            time.sleep(0.02)
+            text = self.screen_text()
+        return text
+
+    def screenshot(self, path, scale=4):
+        with self.lock:
+            pixels = self.oled.pixels()
+        render_png(pixels, path, scale)
+        return path
+
+    def pixels(self):
+        with self.lock:
+            return self.oled.pixels()
+
+    # -- the clock -----------------------------------------------------------------
+
+    def set_time(self, unix_seconds):
+        """Set the simulated DS3231 (as if set correctly by someone else):
+        its oscillator-stop flag is cleared."""
+        with self.lock:
+            self.rtc.set_time(unix_seconds)
+            self.rtc.i2c_write(bytes((0x0F, 0x08)))  # status: OSF cleared, 32 kHz on
+
+    def advance(self, seconds):
+        with self.lock:
+            self.rtc.advance(seconds)
+
+    def set_drift_ppm(self, ppm):
+        with self.lock:
+            self.rtc.set_drift_ppm(ppm)
+
+    def lose_clock(self):
+        with self.lock:
+            self.rtc.lose_clock()
+
+    def rtc_time(self):
+        with self.lock:
+            return self.rtc.unix_time()
+
+    # -- bus figures -----------------------------------------------------------------
+
+    def i2c_bytes(self, addr=OLED_ADDR):
+        with self.lock:
+            return self.bus.bytes_by_addr.get(addr, 0)
+
+    def reset_i2c_counters(self):
+        self.bus.reset_counters()
+
+    # -- persistence of the battery-backed RTC -----------------------------------------
+
+    def _rtc_path(self):
+        return os.path.join(self.data_dir, "rtc.json")
+
+    def _load_rtc(self):
+        try:
+            with open(self._rtc_path()) as f:
+                self.rtc.from_state(json.load(f))
+        except (OSError, ValueError, KeyError):
+            pass
+
+    def _save_rtc(self):
+        if not os.path.isdir(self.data_dir):
+            return
+        with self.lock:
+            state = self.rtc.to_state()
+        with open(self._rtc_path(), "w") as f:
+            json.dump(state, f)
