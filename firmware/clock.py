@@ -15,17 +15,18 @@ _WATCH_LIMIT_MS = 60  # give up watching after this long past it
 
 
 class Clock:
-    def __init__(self, rtc, ticks_ms=time.ticks_ms, ticks_diff=time.ticks_diff,
-                 sleep_ms=time.sleep_ms):
+    def __init__(self, rtc, ticks_ms=None, ticks_diff=None, sleep_ms=None):
+        # Injectable so the logic is tested with a fake clock (and on CPython).
         self.rtc = rtc
-        self._ticks = ticks_ms
-        self._diff = ticks_diff
-        self._sleep = sleep_ms
+        self._ticks = ticks_ms or time.ticks_ms
+        self._diff = ticks_diff or time.ticks_diff
+        self._sleep = sleep_ms or time.sleep_ms
         self.days = 0
         self.sod = 0
-        self.anchor = ticks_ms()  # tick at which (days, sod) began
+        self.anchor = self._ticks()  # tick at which (days, sod) began
         self.lost = True
         self.osf = True
+        self.hunting = False
         self.refresh_lost()
         self.read()
         self.align()
@@ -67,13 +68,22 @@ class Clock:
         """Called from the main loop. Keeps days/sod current and the anchor
         on the rollover. Returns True once per new second. No allocation."""
         now = self._ticks()
-        since = self._diff(now, self.anchor)
-        if since < 1000 - _WATCH_MS:
+        r = self.rtc
+        if self.hunting:
+            # The phase is unknown (the RTC was set or jumped): poll every
+            # loop until the next rollover, which puts the anchor within one
+            # loop period; the watch below then brings it within a millisecond.
+            if r.read_seconds() == self.sod % 60:
+                return False
+            self.anchor = now
+            self.hunting = False
+            return self.read()
+        if self._diff(now, self.anchor) < 1000 - _WATCH_MS:
             return False
         # The next second is due: watch the seconds register closely so the
         # anchor lands within a millisecond of the real rollover.
-        r = self.rtc
         old = self.sod % 60
+        first = True
         while True:
             s = r.read_seconds()
             now = self._ticks()
@@ -81,13 +91,16 @@ class Clock:
                 break
             if self._diff(now, self.anchor) > 1000 + _WATCH_LIMIT_MS:
                 # No change well past its time: the anchor was early (or the
-                # oscillator stopped). Re-anchor coarsely and carry on.
+                # oscillator stopped). Re-anchor coarsely and hunt.
                 self.anchor = now
+                self.hunting = True
                 return self.read()
+            first = False
             self._sleep(1)
         self.anchor = now
-        changed = self.read()
-        return changed
+        if first:
+            self.hunting = True  # it had already rolled over: we came late
+        return self.read()
 
     def ms(self):
         """Milliseconds into the current second (0..999)."""
@@ -116,6 +129,7 @@ class Clock:
         y, mo, d, h, mi, s, wd = timeutil.from_unix(sec)
         self.rtc.write_time(y, mo, d, h, mi, s, wd)
         self.anchor = self._ticks()
+        self.hunting = False
         self.rtc.clear_lost_power()
         self.read()
         self.refresh_lost()

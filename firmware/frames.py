@@ -14,7 +14,7 @@ import json
 VERSION = 1
 REQ_PREFIX = b"TOK> "
 REPLY_PREFIX = b"TOK< "
-MAX_REQUEST = 512  # bytes per request line, enforced before parsing
+MAX_REQUEST = 1024  # bytes per request line, enforced before parsing (room for 40-byte names sent as \uXXXX escapes)
 MAX_REPLY = 2048  # the device pages long answers to stay under this
 
 # Named errors. The host maps each to an exit code and a message.
@@ -35,7 +35,7 @@ E_INTERNAL = "internal"
 
 class FrameError(Exception):
     def __init__(self, code, message, req_id=None):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.code = code
         self.message = message
         self.req_id = req_id

@@ -15,7 +15,7 @@ LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
 
 class CommandError(Exception):
     def __init__(self, code, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.code = code
         self.message = message
 
@@ -128,7 +128,8 @@ class Service:
     def list(self, args, received):
         store = self.t.store
         start = _int(args, "start", 0, 0)
-        limit = _int(args, "limit", LIST_PAGE, 1, LIST_PAGE)
+        # A larger limit is served in pages of LIST_PAGE; the host pages on.
+        limit = min(_int(args, "limit", LIST_PAGE, 1), LIST_PAGE)
         out = []
         i = start
         while i < store.count and len(out) < limit:

@@ -97,7 +97,11 @@ class SimulatedToken:
         cmd = [mpy.micropython_exe()]
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
-        boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\nmain.start(sim)\n"
+        # A crash traceback would go to the serial port, as on a board; copy
+        # it to the log too so a failing test can show it.
+        boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\n"
+                "try:\n    main.start(sim)\nexcept BaseException as e:\n"
+                "    sys.print_exception(e, sys.stderr)\n    raise\n"
                 % (self.firmware_dir, mpy.BOARDS))
         cmd += ["-c", boot]
         log = open(self.log_path, "ab")
@@ -119,7 +123,8 @@ class SimulatedToken:
         os.write(fd, frames.encode_request(0, "info"))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SimulatorError("firmware exited during boot:\n" + self.log_tail())
+                raise SimulatorError("firmware exited during boot:\n%s%s"
+                                     % (buf.decode(errors="replace"), self.log_tail()))
             r, _, _ = select.select([fd], [], [], 0.1)
             if not r:
                 continue
@@ -266,8 +271,7 @@ class SimulatedToken:
         """Set the simulated DS3231 (as if set correctly by someone else):
         its oscillator-stop flag is cleared."""
         with self.lock:
-            self.rtc.set_time(unix_seconds)
-            self.rtc.i2c_write(bytes((0x0F, 0x08)))  # status: OSF cleared, 32 kHz on
+            self.rtc.set_time(unix_seconds, clear_osf=True)
 
     def advance(self, seconds):
         with self.lock:

@@ -1,0 +1,685 @@
+# Account store on the board's flash filesystem (littlefs v2 on rp2/esp32; a
+# plain directory under CPython for tests and the simulator). Same file on
+# both. Holds up to `capacity` accounts without keeping them in RAM: only
+# small arrays live in memory and a record is read when it is asked for.
+#
+# Files in `root`:
+#   bNNN    bucket NNN: the 16 fixed-size records of slots 16*NNN..16*NNN+15
+#           (3072 bytes, under one 4 KB flash block, so an update is cheap).
+#   index   display order: b"TKIX", version 1, 0, count u16, then `count`
+#           slot numbers u16, then a 4-byte check. A record exists as an
+#           account only while its slot is listed here.
+#   *.new   a replacement being written; renamed over its target when done.
+#
+# Record, 192 bytes, big-endian; an all-zero record is a free slot:
+#     0 magic 0x54   1 version 1   2 kind   3 algorithm   4 digits
+#     5 name length   6 issuer length   7 secret length
+#     8 period u32   12 counter u64
+#    20 name[40]   60 issuer[40]   100 secret[64]   164 reserved[24] = 0
+#   188 check: first 4 bytes of sha256(bytes 0..187)
+#
+# Crash safety: a file is only ever replaced by writing <file>.new in full
+# and renaming it over the old one (atomic on littlefs and POSIX), and the
+# index is the commit point of every change:
+#   add       record into its bucket, then the index. A cut in between
+#             leaves an unlisted record (an orphan), zeroed at the next load.
+#   delete    index first, then the record is zeroed (or its bucket removed).
+#   set_counter, rename   one bucket rewrite.   move   one index rewrite.
+#   wipe      empty index first, then every bucket zeroed and removed.
+# Load drops *.new files, reads the index, then every record once to build
+# the RAM arrays. Orphans are zeroed. Listed records that fail their check
+# are counted in `damaged`, unlisted and zeroed. A missing or unreadable
+# index is rebuilt from the valid records, in slot order (`rebuilt`).
+#
+# RAM per slot: 2 bytes display order, 2 bytes hash of (issuer, name), 1 byte
+# hash of name, 1 bit used: about 5.2 KB for 1000 accounts. Hashes find
+# duplicates and names without reading records; a record is read only on a
+# hash hit to confirm it.
+#
+# Flash caveat: littlefs is copy-on-write, so zeroing a file's bytes frees the
+# old blocks without erasing them; a secret lingers in free flash until those
+# blocks are reused. Only the file contents are guaranteed clean.
+import os
+import struct
+import hashlib
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_REC = const(192)        # bytes per record
+_PER = const(16)         # records per bucket file
+_BUCKET = const(3072)    # _REC * _PER
+_MAGIC = const(0x54)
+_VERSION = const(1)
+_NAME = const(20)        # field offsets in a record
+_ISSUER = const(60)
+_SECRET = const(100)
+_CHECK = const(188)
+_MAXTEXT = const(40)
+_MAXSECRET = const(64)
+_HDR = const(8)          # index header bytes
+_SPARE = const(2)        # blocks kept free for filesystem metadata
+_ENOSPC = const(28)
+_EIO = const(5)
+_MAXCOUNTER = const(0x7FFFFFFFFFFFFFFF)
+
+KINDS = ("totp", "hotp", "steam")
+ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+_IX_MAGIC = b"TKIX"
+_FMT = ">BBBBBBBBIQ"     # the fixed fields at offset 0
+_ZERO = bytes(_REC)
+# bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.
+_HAS_FIND = hasattr(bytearray, "find")
+
+
+class StoreError(Exception):
+    """A refused request. `code` is the protocol's error name; `message`
+    never carries a secret nor echoes names back."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Account:
+    def __init__(self, index, slot, name, issuer, secret, kind, algorithm,
+                 digits, period, counter):
+        self.index = index
+        self.slot = slot
+        self.name = name
+        self.issuer = issuer
+        self.secret = secret
+        self.kind = kind
+        self.algorithm = algorithm
+        self.digits = digits
+        self.period = period
+        self.counter = counter
+
+
+def _bad(message):
+    return StoreError("bad_args", message)
+
+
+def _text(v, what, low):
+    if not isinstance(v, str):
+        raise _bad(what + " must be text")
+    b = v.encode()
+    if not low <= len(b) <= _MAXTEXT:
+        raise _bad("%s must be %d-40 bytes of UTF-8" % (what, low))
+    return b
+
+
+def _int(v, what, low, high):
+    # type() rather than isinstance(): True is not a digit count.
+    if type(v) is not int or not low <= v <= high:
+        raise _bad("%s must be an integer in %d..%d" % (what, low, high))
+    return v
+
+
+def _pick(v, options, what):
+    for i in range(len(options)):
+        if v == options[i]:
+            return i
+    raise _bad(what + " must be one of " + "/".join(options))
+
+
+def _pair_hash(issuer, name):
+    # 16 bits, never 0, so zeroed entries of free slots never match.
+    h = hashlib.sha256(issuer)
+    h.update(b"\x00")
+    h.update(name)
+    d = h.digest()
+    return (d[0] << 8 | d[1]) or 1
+
+
+def _name_hash(name):
+    return hashlib.sha256(name).digest()[0] or 1
+
+
+def _check(rec):
+    return hashlib.sha256(memoryview(rec)[:_CHECK]).digest()[:4]
+
+
+def _valid(rec):
+    # Field ranges too: a record that passes must also unpack.
+    return (rec[0] == _MAGIC and rec[1] == _VERSION and rec[2] < 3
+            and rec[3] < 3 and 1 <= rec[5] <= _MAXTEXT and rec[6] <= _MAXTEXT
+            and 1 <= rec[7] <= _MAXSECRET and rec[_CHECK:_REC] == _check(rec))
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _makedirs(path):
+    if path and not _exists(path):
+        i = path.rfind("/")
+        if i > 0:
+            _makedirs(path[:i])
+        os.mkdir(path)
+
+
+def _is_bucket(name):
+    return len(name) == 4 and name[0] == "b" and name[1:].isdigit()
+
+
+class Store:
+    def __init__(self, root, capacity=1000):
+        if type(capacity) is not int or not 1 <= capacity <= 16000:
+            raise _bad("capacity must be 1..16000")
+        while len(root) > 1 and root[-1] == "/":
+            root = root[:-1]
+        self.root = root
+        self.capacity = capacity
+        self._ipath = root + "/index"
+        self._rec = bytearray(_REC)  # scratch for the one record being read
+        _makedirs(root)
+        self._load()
+
+    # ---- loading and recovery ----
+
+    def _load(self):
+        root = self.root
+        top = -1
+        for name in os.listdir(root):
+            if name.endswith(".new"):
+                _remove(root + "/" + name)  # a replacement cut short: old file stands
+            elif _is_bucket(name):
+                top = max(top, int(name[1:]))
+        # Room for the capacity, and for every bucket on flash even if the
+        # capacity was lowered since, so nothing is ever silently dropped.
+        nb = max((self.capacity + _PER - 1) // _PER, top + 1)
+        n = nb * _PER
+        self._nb = nb
+        self._order = bytearray(2 * n)
+        self._ph = bytearray(2 * n)
+        self._nh = bytearray(n)
+        self._used = bytearray((n + 7) // 8)
+        self._hint = 0  # no free slot below byte _hint of _used
+        self.count = 0
+        self.damaged = 0
+        self.rebuilt = False
+        had_index = _exists(self._ipath)
+        listed = self._read_index()
+        fix_index = had_index and not listed
+        self.rebuilt = fix_index
+        scrub = []
+        rec = self._rec
+        for b in range(nb):
+            try:
+                f = open(self._bpath(b), "rb")
+            except OSError:
+                f = None
+            dirty = False
+            for s in range(b * _PER, b * _PER + _PER):
+                got = f.readinto(rec) if f else 0
+                on = self._is_used(s)
+                if got == _REC and _valid(rec):
+                    if on or not listed:
+                        if not on:  # rebuilding: take every valid record
+                            self._set_used(s, True)
+                            self._put_order(self.count, s)
+                            self.count += 1
+                        self._hash_slot(s, rec)
+                    else:
+                        dirty = True  # orphan of an interrupted add/delete
+                    continue
+                garbage = got and (got != _REC or rec != _ZERO)
+                if on:  # listed but gone or damaged
+                    self._set_used(s, False)
+                    self.damaged += 1
+                    fix_index = True
+                elif garbage and not listed:
+                    self.damaged += 1  # no index to tell; count it to be safe
+                if garbage:
+                    dirty = True  # may hold secret bytes
+            if f:
+                f.close()
+            if dirty:
+                scrub.append(b)
+        if fix_index or (not had_index and self.count):
+            self._drop_unused()
+            self._write_index(self.count, (memoryview(self._order)[:2 * self.count],))
+        for b in scrub:
+            self._write_bucket(b)
+
+    def _read_index(self):
+        """Fill the order from the index; False if it is missing or bad."""
+        try:
+            f = open(self._ipath, "rb")
+        except OSError:
+            return False
+        o = self._order
+        mv = memoryview(o)
+        with f:
+            hdr = f.read(_HDR)
+            ok = len(hdr) == _HDR and hdr[:4] == _IX_MAGIC and hdr[4] == 1
+            n = hdr[6] << 8 | hdr[7] if ok else 0
+            ok = ok and 2 * n <= len(o) and f.readinto(mv[:2 * n]) == 2 * n
+            chk = f.read(4) if ok else b""
+        if ok:
+            h = hashlib.sha256(hdr)
+            h.update(mv[:2 * n])
+            ok = h.digest()[:4] == chk
+        if not ok:
+            for i in range(len(o)):
+                o[i] = 0
+            return False
+        k = 0
+        for p in range(n):
+            s = o[2 * p] << 8 | o[2 * p + 1]
+            if s < self._nb * _PER and not self._is_used(s):
+                self._set_used(s, True)
+                self._put_order(k, s)
+                k += 1
+        for i in range(2 * k, 2 * n):  # drop out-of-range or repeated slots
+            o[i] = 0
+        self.count = k
+        return True
+
+    def _drop_unused(self):
+        # Compact the order after load unlisted damaged records.
+        k = 0
+        for p in range(self.count):
+            s = self._slot_at(p)
+            if self._is_used(s):
+                self._put_order(k, s)
+                k += 1
+        for i in range(2 * k, 2 * self.count):
+            self._order[i] = 0
+        self.count = k
+
+    # ---- small helpers ----
+
+    def _bpath(self, b):
+        return "%s/b%03d" % (self.root, b)
+
+    def _is_used(self, s):
+        return self._used[s >> 3] & (1 << (s & 7))
+
+    def _set_used(self, s, on):
+        if on:
+            self._used[s >> 3] |= 1 << (s & 7)
+        else:
+            self._used[s >> 3] &= ~(1 << (s & 7)) & 0xFF
+            self._ph[2 * s] = 0
+            self._ph[2 * s + 1] = 0
+            self._nh[s] = 0
+            if s >> 3 < self._hint:
+                self._hint = s >> 3
+
+    def _slot_at(self, p):
+        return self._order[2 * p] << 8 | self._order[2 * p + 1]
+
+    def _put_order(self, p, s):
+        self._order[2 * p] = s >> 8
+        self._order[2 * p + 1] = s & 0xFF
+
+    def _hash_slot(self, s, rec):
+        mv = memoryview(rec)
+        name = mv[_NAME:_NAME + rec[5]]
+        h = _pair_hash(mv[_ISSUER:_ISSUER + rec[6]], name)
+        self._ph[2 * s] = h >> 8
+        self._ph[2 * s + 1] = h & 0xFF
+        self._nh[s] = _name_hash(name)
+
+    def _hits(self, arr, width, value):
+        """Used slots whose hash in `arr` (width bytes each) is `value`."""
+        pat = bytes((value >> 8, value & 0xFF)) if width == 2 else bytes((value,))
+        if _HAS_FIND:
+            i = arr.find(pat)
+            while i >= 0:
+                if i % width:  # straddles two entries
+                    i = arr.find(pat, i + 1)
+                    continue
+                if self._is_used(i // width):
+                    yield i // width
+                i = arr.find(pat, i + width)
+        else:
+            for s in range(len(arr) // width):
+                if arr[s * width:s * width + width] == pat and self._is_used(s):
+                    yield s
+
+    def _pos(self, s):
+        """Display position of used slot s."""
+        pat = bytes((s >> 8, s & 0xFF))
+        end = 2 * self.count
+        if _HAS_FIND:
+            i = self._order.find(pat, 0, end)
+            while i >= 0 and i % 2:
+                i = self._order.find(pat, i + 1, end)
+            if i >= 0:
+                return i // 2
+        else:
+            for p in range(self.count):
+                if self._slot_at(p) == s:
+                    return p
+        raise OSError(_EIO)  # used but unlisted: cannot happen
+
+    def _slot(self, index):
+        if type(index) is not int or not 0 <= index < self.count:
+            raise StoreError("not_found", "no account at that index")
+        return self._slot_at(index)
+
+    def _free_slot(self):
+        u = self._used
+        for i in range(self._hint, len(u)):
+            if u[i] != 0xFF:
+                self._hint = i
+                for bit in range(8):
+                    if not u[i] & (1 << bit):
+                        return i * 8 + bit
+        raise StoreError("store_full", "no free slot")  # count < capacity prevents this
+
+    def _read(self, s):
+        """The record of slot s in the scratch buffer."""
+        rec = self._rec
+        with open(self._bpath(s // _PER), "rb") as f:
+            f.seek((s % _PER) * _REC)
+            got = f.readinto(rec)
+        if got != _REC or not _valid(rec):
+            raise OSError(_EIO)  # went bad since load; the caller answers "internal"
+        return rec
+
+    def _find_pair(self, issuer, name):
+        """Slot of the account (issuer, name) as bytes, or -1."""
+        for s in self._hits(self._ph, 2, _pair_hash(issuer, name)):
+            rec = self._read(s)
+            if (rec[_NAME:_NAME + rec[5]] == name
+                    and rec[_ISSUER:_ISSUER + rec[6]] == issuer):
+                return s
+        return -1
+
+    def _statvfs(self):
+        return os.statvfs(self.root)
+
+    def _need_room(self):
+        st = self._statvfs()
+        bs = st[1] or st[0]
+        need = ((_BUCKET + bs - 1) // bs
+                + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs + _SPARE)
+        if st[4] < need:
+            raise StoreError("storage_full", "no room on flash for another account")
+
+    # ---- writing ----
+
+    def _failed(self, tmp, e):
+        _remove(tmp)
+        if e.args and e.args[0] == _ENOSPC:
+            raise StoreError("storage_full", "no room on flash")
+        raise e
+
+    def _write_index(self, n, parts):
+        hdr = bytearray(_HDR)
+        hdr[0:4] = _IX_MAGIC
+        hdr[4] = 1
+        hdr[6] = n >> 8
+        hdr[7] = n & 0xFF
+        h = hashlib.sha256(hdr)
+        for p in parts:
+            h.update(p)
+        tmp = self._ipath + ".new"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(hdr)
+                for p in parts:
+                    f.write(p)
+                f.write(h.digest()[:4])
+            os.rename(tmp, self._ipath)
+        except OSError as e:
+            self._failed(tmp, e)
+
+    def _write_bucket(self, b, slot=-1, rec=None):
+        """Rewrite bucket b: used slots copied, `rec` at `slot`, zeros in
+        every other slot (which also scrubs orphans)."""
+        path = self._bpath(b)
+        base = b * _PER
+        live = rec is not None
+        for s in range(base, base + _PER):
+            if self._is_used(s):
+                live = True
+        if not live:
+            self._scrub(path)
+            return
+        tmp = path + ".new"
+        buf = bytearray(_REC)
+        try:
+            try:
+                src = open(path, "rb")
+            except OSError:
+                src = None
+            try:
+                with open(tmp, "wb") as f:
+                    for s in range(base, base + _PER):
+                        if s == slot:
+                            f.write(rec)
+                        elif src and self._is_used(s):
+                            src.seek((s - base) * _REC)
+                            f.write(buf if src.readinto(buf) == _REC else _ZERO)
+                        else:
+                            f.write(_ZERO)
+            finally:
+                if src:
+                    src.close()  # before the rename replaces it
+            os.rename(tmp, path)
+        except OSError as e:
+            self._failed(tmp, e)
+
+    def _scrub(self, path):
+        # Zero the contents in place, then remove the file.
+        try:
+            size = os.stat(path)[6]
+        except OSError:
+            return
+        try:
+            with open(path, "r+b") as f:
+                for _ in range((size + _REC - 1) // _REC):
+                    f.write(_ZERO)
+        except OSError:
+            pass  # flash full: removing it is all that is left to do
+        _remove(path)
+
+    # ---- API ----
+
+    def add(self, name, issuer, secret, kind, algorithm, digits, period, counter):
+        """Append an account; returns its index."""
+        nb = _text(name, "name", 1)
+        ib = _text(issuer, "issuer", 0)
+        if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= _MAXSECRET:
+            raise _bad("secret must be 1-64 bytes")
+        k = _pick(kind, KINDS, "kind")
+        a = _pick(algorithm, ALGORITHMS, "algorithm")
+        _int(digits, "digits", 5, 8)
+        if k == 1:
+            period = 0  # hotp has no period
+        else:
+            _int(period, "period", 1, 86400)
+        _int(counter, "counter", 0, _MAXCOUNTER)
+        if self.count >= self.capacity:
+            raise StoreError("store_full", "all %d account slots are used" % self.capacity)
+        if self._find_pair(ib, nb) >= 0:
+            raise StoreError("name_taken", "an account with that issuer and name exists")
+        self._need_room()
+        s = self._free_slot()
+        rec = self._rec
+        rec[:] = _ZERO
+        struct.pack_into(_FMT, rec, 0, _MAGIC, _VERSION, k, a, digits,
+                         len(nb), len(ib), len(secret), period, counter)
+        rec[_NAME:_NAME + len(nb)] = nb
+        rec[_ISSUER:_ISSUER + len(ib)] = ib
+        rec[_SECRET:_SECRET + len(secret)] = secret
+        rec[_CHECK:_REC] = _check(rec)
+        n = self.count
+        try:
+            self._write_bucket(s // _PER, s, rec)
+            self._write_index(n + 1, (memoryview(self._order)[:2 * n],
+                                      bytes((s >> 8, s & 0xFF))))
+            # Committed: only now does RAM learn about it.
+            self._put_order(n, s)
+            self._set_used(s, True)
+            self._hash_slot(s, rec)
+            self.count = n + 1
+        finally:
+            rec[:] = _ZERO  # don't leave the secret in the scratch buffer
+        return n
+
+    def get(self, index):
+        """The whole account at `index`, secret included."""
+        s = self._slot(index)
+        rec = self._read(s)
+        period, counter = struct.unpack_from(">IQ", rec, 8)
+        acct = Account(index, s,
+                       bytes(rec[_NAME:_NAME + rec[5]]).decode(),
+                       bytes(rec[_ISSUER:_ISSUER + rec[6]]).decode(),
+                       bytes(rec[_SECRET:_SECRET + rec[7]]),
+                       KINDS[rec[2]], ALGORITHMS[rec[3]], rec[4], period, counter)
+        rec[:] = _ZERO
+        return acct
+
+    def meta(self, index):
+        """What a listing shows: everything but the secret."""
+        a = self.get(index)
+        d = {"index": index, "name": a.name, "issuer": a.issuer, "kind": a.kind,
+             "algorithm": a.algorithm, "digits": a.digits}
+        if a.kind == "hotp":
+            d["counter"] = a.counter
+        else:
+            d["period"] = a.period
+        return d
+
+    def find(self, name, issuer=None):
+        """Index of an account. With `issuer`: exactly (issuer, name).
+        Without: name == `name`, or label "issuer:name" == `name`."""
+        if not isinstance(name, str) or (issuer is not None and not isinstance(issuer, str)):
+            raise _bad("name and issuer must be text")
+        nb = name.encode()
+        if issuer is not None:
+            s = self._find_pair(issuer.encode(), nb)
+            if s < 0:
+                raise StoreError("not_found", "no such account")
+            return self._pos(s)
+        found = []
+        for s in self._hits(self._nh, 1, _name_hash(nb)):
+            rec = self._read(s)
+            if rec[_NAME:_NAME + rec[5]] == nb:
+                found.append(s)
+        # Every ':' could be the one between issuer and name.
+        i = nb.find(b":")
+        while i >= 0:
+            if i:
+                s = self._find_pair(nb[:i], nb[i + 1:])
+                if s >= 0 and s not in found:
+                    found.append(s)
+            i = nb.find(b":", i + 1)
+        if not found:
+            raise StoreError("not_found", "no such account")
+        if len(found) > 1:
+            raise StoreError("ambiguous", "%d accounts match; give the issuer" % len(found))
+        return self._pos(found[0])
+
+    def delete(self, index):
+        s = self._slot(index)
+        n = self.count
+        mv = memoryview(self._order)
+        self._write_index(n - 1, (mv[:2 * index], mv[2 * index + 2:2 * n]))
+        # Committed: update RAM, then zero the record.
+        o = self._order
+        o[2 * index:2 * n - 2] = o[2 * index + 2:2 * n]
+        o[2 * n - 2] = 0
+        o[2 * n - 1] = 0
+        self.count = n - 1
+        self._set_used(s, False)
+        try:
+            self._write_bucket(s // _PER)
+        except (OSError, StoreError):
+            pass  # the account is gone; the next load zeroes the orphan
+
+    def set_counter(self, index, counter):
+        """Persist a HOTP counter; show the code only after this returns."""
+        _int(counter, "counter", 0, _MAXCOUNTER)
+        s = self._slot(index)
+        rec = self._read(s)
+        struct.pack_into(">Q", rec, 12, counter)
+        rec[_CHECK:_REC] = _check(rec)
+        try:
+            self._write_bucket(s // _PER, s, rec)
+        finally:
+            rec[:] = _ZERO
+
+    def move(self, index, new_index):
+        """Move the account at `index` so that it ends up at `new_index`."""
+        s = self._slot(index)
+        n = self.count
+        if type(new_index) is not int or not 0 <= new_index < n:
+            raise _bad("new index out of range")
+        if new_index == index:
+            return
+        mv = memoryview(self._order)
+        me = bytes((s >> 8, s & 0xFF))
+        i, j = 2 * index, 2 * new_index
+        if index < new_index:
+            parts = (mv[:i], mv[i + 2:j + 2], me, mv[j + 2:2 * n])
+        else:
+            parts = (mv[:j], me, mv[j:i], mv[i + 2:2 * n])
+        self._write_index(n, parts)
+        o = self._order
+        if index < new_index:
+            o[i:j] = o[i + 2:j + 2]
+        else:
+            o[j + 2:i + 2] = o[j:i]
+        o[j:j + 2] = me
+
+    def rename(self, index, name, issuer):
+        nb = _text(name, "name", 1)
+        ib = _text(issuer, "issuer", 0)
+        s = self._slot(index)
+        other = self._find_pair(ib, nb)
+        if other >= 0 and other != s:
+            raise StoreError("name_taken", "an account with that issuer and name exists")
+        rec = self._read(s)
+        for i in range(_NAME, _SECRET):
+            rec[i] = 0
+        rec[5] = len(nb)
+        rec[6] = len(ib)
+        rec[_NAME:_NAME + len(nb)] = nb
+        rec[_ISSUER:_ISSUER + len(ib)] = ib
+        rec[_CHECK:_REC] = _check(rec)
+        try:
+            self._write_bucket(s // _PER, s, rec)
+            self._hash_slot(s, rec)
+        finally:
+            rec[:] = _ZERO
+
+    def wipe(self):
+        """Remove every account; returns how many there were."""
+        n = self.count
+        self._write_index(0, ())
+        for a in (self._order, self._ph, self._nh, self._used):
+            for i in range(len(a)):
+                a[i] = 0
+        self.count = 0
+        self._hint = 0
+        for name in os.listdir(self.root):
+            if _is_bucket(name) or name.endswith(".new"):
+                self._scrub(self.root + "/" + name)
+        return n
+
+    def storage(self):
+        st = self._statvfs()
+        bs = st[1] or st[0]
+        return {"total": st[2] * bs, "free": st[4] * bs}

@@ -1,0 +1,196 @@
+"""Talking to the token: requests, replies and the errors a host can meet.
+
+The link is injected (anything with write, readline, reset_input and close,
+see link.py), so tests drive this module with a fake. Nothing here prints.
+"""
+import time
+
+from firmware import frames
+
+LIST_PAGE = 16  # the protocol's maximum `list` page
+TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
+
+
+class TokenError(Exception):
+    """Base of every error this library raises; carries a short machine code
+    and the exit code a CLI should use."""
+    exit_code = 3
+
+    def __init__(self, message, code="error", exit_code=None):
+        Exception.__init__(self, message)
+        self.message = message
+        self.code = code
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class NoDeviceError(TokenError):
+    def __init__(self, message, code="no_device"):
+        TokenError.__init__(self, message, code, 3)
+
+
+class NotTokenError(TokenError):
+    def __init__(self, message, code="not_token"):
+        TokenError.__init__(self, message, code, 3)
+
+
+class LinkLostError(TokenError):
+    def __init__(self, message, code="link_lost"):
+        TokenError.__init__(self, message, code, 3)
+
+
+class DeviceError(TokenError):
+    """The token answered and refused; `code` is its named error (name_taken, ...)."""
+
+    def __init__(self, code, message):
+        TokenError.__init__(self, message, code, 1)
+
+
+class RequestTooLongError(TokenError):
+    """A request that would not fit in one frame; caught before sending."""
+
+    def __init__(self, message):
+        TokenError.__init__(self, message, frames.E_TOO_LONG, 2)
+
+
+def check_fits(cmd, args):
+    """Raise RequestTooLongError if the request can't fit the token's line limit.
+
+    Callers can run this before opening a port. A ten-digit id stands in for
+    whatever id the request will get."""
+    size = len(frames.encode_request(10**9, cmd, args)) - 1  # the limit excludes "\n"
+    if size > frames.MAX_REQUEST:
+        raise RequestTooLongError(
+            "request is %d bytes, the token reads at most %d per line; shorten the "
+            "name or issuer (non-ASCII letters take 6 bytes each on the wire)"
+            % (size, frames.MAX_REQUEST))
+
+
+class TokenClient:
+    def __init__(self, link, timeout=3.0):
+        self.link = link
+        self.timeout = timeout
+        self._last_id = 0
+        self._answered = False  # once a reply came, silence is a timeout, not "not a token"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.link.close()
+
+    @property
+    def port(self):
+        return getattr(self.link, "port", "the port")
+
+    def request(self, cmd, **args):
+        """Send one request and return its reply's data; raise DeviceError if
+        the token refused. Lines that are not our reply are skipped."""
+        check_fits(cmd, args)
+        self._last_id += 1
+        req_id = self._last_id
+        self.link.reset_input()  # stale noise or late replies are of no use now
+        self.link.write(frames.encode_request(req_id, cmd, args))
+        deadline = time.monotonic() + self.timeout
+        noise = False
+        while True:
+            line = self.link.readline(deadline)
+            if line is None:
+                raise self._silence(cmd, noise)
+            reply = frames.decode_reply(line)
+            if reply is None:
+                noise = noise or bool(line.strip())
+                continue
+            self._answered = True
+            if reply.get("id") != req_id:
+                continue  # a late reply to an earlier request
+            if reply.get("ok"):
+                return reply.get("data") or {}
+            raise DeviceError(str(reply.get("error") or frames.E_INTERNAL),
+                              str(reply.get("message") or "the token refused the request"))
+
+    def _silence(self, cmd, noise):
+        if self._answered:
+            return NotTokenError("the token on %s did not answer %r within %.1f s"
+                                 % (self.port, cmd, self.timeout), "no_answer")
+        if noise:
+            return NotTokenError(
+                "the device on %s answered, but not as token firmware (is it at the "
+                "MicroPython REPL? Reset it so main.py runs, or install the firmware)"
+                % self.port)
+        return NotTokenError("the device on %s did not answer within %.1f s (is the "
+                             "token firmware running on it?)" % (self.port, self.timeout),
+                             "no_answer")
+
+    def info(self):
+        return self.request("info")
+
+    def status(self):
+        return self.request("status")
+
+    def add(self, account):
+        """Store an otpauth.Account; returns {index, count}."""
+        return self.request("add", **account.to_args())
+
+    def list_accounts(self):
+        """Every account (no secrets), fetched page by page."""
+        accounts = []
+        while True:
+            data = self.request("list", start=len(accounts), limit=LIST_PAGE)
+            page = data.get("accounts") or []
+            accounts.extend(page)
+            # An empty page ends it too, so a shrinking list can't loop forever.
+            if not page or len(accounts) >= data.get("total", 0):
+                return accounts
+
+    def delete(self, name, issuer=None):
+        args = {"name": name}
+        if issuer is not None:
+            args["issuer"] = issuer
+        return self.request("delete", **args)
+
+    def get_time(self):
+        return self.request("get-time")
+
+    def set_time(self, unix_ms):
+        return self.request("set-time", unix_ms=int(unix_ms))
+
+    def wipe(self):
+        return self.request("wipe", confirm="wipe")
+
+    def sync_time(self, clock=time.time, samples=TIME_SAMPLES):
+        """Set the token's clock from `clock` (seconds) and report how far off it was.
+
+        The request spends about half the round trip in flight, so the time
+        sent is host time plus rtt/2; the token lines it up with its next whole
+        second and replies once the RTC holds it."""
+        offset_before, rtt_ms = self.clock_offset(clock, samples)
+        written = self.set_time(round(clock() * 1000 + rtt_ms / 2))
+        offset_after, _ = self.clock_offset(clock, samples)
+        if offset_after is None:
+            raise DeviceError(frames.E_CLOCK_LOST, "the token's clock still reads as lost "
+                              "after setting it; check its RTC and backup battery")
+        return {"offset_before_ms": offset_before, "offset_after_ms": offset_after,
+                "rtt_ms": rtt_ms, "written_ms": written.get("unix_ms")}
+
+    def clock_offset(self, clock=time.time, samples=TIME_SAMPLES):
+        """(token time - host time, round trip), both ms, from the fastest of
+        `samples` get-time exchanges; the offset is None while the token's clock
+        is lost."""
+        best = None
+        for _ in range(samples):
+            t_send = clock()
+            data = self.get_time()
+            t_recv = clock()
+            rtt = (t_recv - t_send) * 1000
+            if best is None or rtt < best[0]:
+                best = (rtt, t_send, t_recv, data)
+        rtt, t_send, t_recv, data = best
+        if data.get("lost") or data.get("unix_ms") is None:
+            return None, round(rtt, 1)
+        # The token read its clock, on average, halfway through the exchange.
+        offset = data["unix_ms"] - (t_send + t_recv) / 2 * 1000
+        return round(offset, 1), round(rtt, 1)

@@ -1,0 +1,115 @@
+"""The serial transport to a token, and finding which port it is on.
+
+A link is four methods: write(bytes), readline(deadline) -> bytes or None,
+reset_input(), close(). TokenClient needs nothing more, so tests swap in a fake.
+"""
+import errno
+import os
+import time
+
+import serial
+from serial.tools import list_ports
+
+from host_tools.client import LinkLostError, NoDeviceError, TokenError
+
+# USB (VID, PID) of the boards the token firmware runs on, or their USB-serial chips.
+KNOWN_BOARDS = {
+    (0x2E8A, 0x0005): "MicroPython on RP2040/RP2350",
+    (0x303A, 0x1001): "ESP32-S3/C3 USB-Serial/JTAG",
+    (0x303A, 0x4001): "ESP32 TinyUSB CDC",
+    (0x10C4, 0xEA60): "CP210x USB-serial",
+    (0x1A86, 0x7523): "CH340 USB-serial",
+    (0x1A86, 0x55D4): "CH9102 USB-serial",
+    (0x0403, 0x6001): "FTDI USB-serial",
+}
+
+POLL_S = 0.05  # one serial read's timeout: how often readline rechecks its deadline
+MAX_LINE = 8192  # a line without newline this long is noise; hand it on, don't grow
+WRITE_TIMEOUT_S = 2.0
+
+# Why an open fails, in words that say what to do.
+_OPEN_HINTS = {
+    errno.EACCES: " (on Linux, add yourself to the dialout or uucp group)",
+    errno.EBUSY: " (is another program, such as a serial monitor or Thonny, using it?)",
+}
+
+
+def find_port(env=os.environ):
+    """The token's port: $TOKEN_PORT, else the one known board plugged in."""
+    if env.get("TOKEN_PORT"):
+        return env["TOKEN_PORT"]
+    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
+    if not found:
+        raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
+    if len(found) > 1:
+        names = ", ".join("%s (%s)" % (p.device, KNOWN_BOARDS[(p.vid, p.pid)])
+                          for p in sorted(found, key=lambda p: p.device))
+        raise TokenError("several possible tokens: %s; choose one with --port" % names,
+                         "several_devices", 3)
+    return found[0].device
+
+
+class SerialLink:
+    def __init__(self, port, baudrate=115200):
+        self.port = port
+        self._buf = bytearray()
+        try:
+            self._serial = serial.Serial(port, baudrate, timeout=POLL_S,
+                                         write_timeout=WRITE_TIMEOUT_S)
+        except (serial.SerialException, OSError, ValueError) as e:
+            code = getattr(e, "errno", None)
+            reason = os.strerror(code) if code else str(e)
+            raise NoDeviceError("cannot open %s: %s%s"
+                                % (port, reason, _OPEN_HINTS.get(code, ""))) from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def write(self, data):
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError):
+            raise self._lost() from None
+
+    def readline(self, deadline):
+        """One line without its newline, or None once time.monotonic() passes
+        `deadline`. A partial line waits in the buffer for the next call."""
+        while True:
+            end = self._buf.find(b"\n", 0, MAX_LINE)
+            if end >= 0:
+                line = bytes(self._buf[:end]).rstrip(b"\r")
+                del self._buf[:end + 1]
+                return line
+            if len(self._buf) >= MAX_LINE:
+                line = bytes(self._buf[:MAX_LINE])
+                del self._buf[:MAX_LINE]
+                return line
+            if time.monotonic() >= deadline:
+                return None
+            self._buf += self._read()
+
+    def _read(self):
+        try:
+            return self._serial.read(min(max(1, self._serial.in_waiting), MAX_LINE))
+        except (serial.SerialException, OSError):
+            # pyserial raises here when the device vanished (unplugged, reset).
+            raise self._lost() from None
+
+    def reset_input(self):
+        self._buf.clear()
+        try:
+            self._serial.reset_input_buffer()
+        except (serial.SerialException, OSError):
+            raise self._lost() from None
+
+    def close(self):
+        try:
+            self._serial.close()
+        except (serial.SerialException, OSError):
+            pass  # already gone; nothing left to release
+
+    def _lost(self):
+        return LinkLostError("lost the link to the token on %s" % self.port)

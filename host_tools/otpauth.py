@@ -1,0 +1,187 @@
+"""Accounts as a user brings them: base32 secrets and otpauth:// key URIs.
+
+Pure data and parsing, no I/O. Error messages never contain the secret (nor
+the URI, which carries it), because they end up on terminals and in logs.
+"""
+import base64
+import dataclasses
+import unicodedata
+from urllib.parse import parse_qs, unquote, urlsplit
+
+KINDS = ("totp", "hotp", "steam")
+ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+MAX_NAME = 40  # bytes of UTF-8, the token's fixed slot size
+MAX_ISSUER = 40
+MAX_SECRET = 64
+MAX_PERIOD = 86400
+MAX_COUNTER = 2**63 - 1  # the token stores the counter as a signed 64-bit value
+STEAM_DIGITS = 5
+
+_B32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def parse_base32(text):
+    """Decode a base32 secret as people paste it: any case, spaces anywhere,
+    '=' padding present or missing. Raises ValueError naming only positions."""
+    chars = []
+    for pos, ch in enumerate(text, 1):
+        if ch != " ":
+            chars.append((pos, ch.upper()))
+    while chars and chars[-1][1] == "=":
+        chars.pop()
+    if not chars:
+        raise ValueError("secret is empty")
+    for pos, ch in chars:
+        if ch not in _B32_ALPHABET:
+            # Position only: even one character of a secret is not ours to print.
+            raise ValueError(
+                "secret is not valid base32 (character %d is not A-Z or 2-7)" % pos)
+    body = "".join(ch for _, ch in chars)
+    if len(body) % 8 in (1, 3, 6):
+        raise ValueError(
+            "secret is not valid base32 (%d characters do not make whole bytes; "
+            "is part of it missing?)" % len(body))
+    return base64.b32decode(body + "=" * (-len(body) % 8))
+
+
+@dataclasses.dataclass
+class Account:
+    name: str
+    # repr=False: an Account printed while debugging must not show the key.
+    secret: bytes = dataclasses.field(default=b"", repr=False)
+    issuer: str = ""
+    kind: str = "totp"
+    algorithm: str = "SHA1"
+    digits: int = None  # None: the kind's usual length (steam 5, else 6)
+    period: int = 30
+    counter: int = 0
+
+    def __post_init__(self):
+        if self.digits is None:
+            self.digits = STEAM_DIGITS if self.kind == "steam" else 6
+
+    @property
+    def label(self):
+        return "%s:%s" % (self.issuer, self.name) if self.issuer else self.name
+
+    @classmethod
+    def from_uri(cls, uri):
+        """Parse otpauth://TYPE/LABEL?secret=...; see REFERENCE.md section 3.
+
+        Raises ValueError for a malformed URI. Field limits are checked by
+        validate(), so a caller may still rename before validating."""
+        parts = urlsplit(uri.strip())
+        if parts.scheme.lower() != "otpauth":
+            raise ValueError("not an otpauth:// URI")
+        kind = parts.netloc.lower()
+        if kind not in KINDS:
+            raise ValueError("otpauth URI type must be totp or hotp, not %r" % parts.netloc)
+        params = _query(parts.query)
+        label_issuer, name = _split_label(unquote(parts.path.lstrip("/")))
+        issuer = params.get("issuer", "").strip()
+        if label_issuer and issuer and label_issuer != issuer:
+            raise ValueError("the URI's label says issuer %r but issuer= says %r"
+                             % (label_issuer, issuer))
+        issuer = issuer or label_issuer
+        if "secret" not in params:
+            raise ValueError("the URI has no secret= parameter")
+        account = cls(name=name, issuer=issuer, secret=parse_base32(params["secret"]),
+                      kind=kind, algorithm=params.get("algorithm", "SHA1").upper())
+        if kind == "totp" and (params.get("encoder", "").lower() == "steam"
+                               or issuer.lower() == "steam"):
+            account.kind = "steam"
+        if account.kind == "steam":
+            account.digits = STEAM_DIGITS  # Steam codes are always 5 characters
+        elif "digits" in params:
+            account.digits = _uri_int(params, "digits")
+        if "period" in params:
+            account.period = _uri_int(params, "period")
+        if kind == "hotp":
+            if "counter" not in params:
+                raise ValueError("an hotp URI needs a counter= parameter")
+            account.counter = _uri_int(params, "counter")
+        return account
+
+    def validate(self):
+        """Check every field against what the token accepts; ValueError if not."""
+        _check_text("name", self.name, 1, MAX_NAME)
+        _check_text("issuer", self.issuer, 0, MAX_ISSUER)
+        if not isinstance(self.secret, (bytes, bytearray)):
+            raise ValueError("secret must be bytes")
+        if not self.secret:
+            raise ValueError("secret is empty")
+        if len(self.secret) > MAX_SECRET:
+            raise ValueError("secret is too long: %d bytes, the token holds at most %d"
+                             % (len(self.secret), MAX_SECRET))
+        if self.kind not in KINDS:
+            raise ValueError("kind must be totp, hotp or steam, not %r" % (self.kind,))
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError("algorithm must be SHA1, SHA256 or SHA512, not %r"
+                             % (self.algorithm,))
+        if self.kind == "steam":
+            if self.digits != STEAM_DIGITS:
+                raise ValueError("steam codes have 5 characters, not %r" % (self.digits,))
+        else:
+            _check_int("digits", self.digits, 6, 8, "6, 7 or 8")
+        if self.kind == "hotp":
+            _check_int("counter", self.counter, 0, MAX_COUNTER, "0 to 2**63-1")
+        else:
+            _check_int("period", self.period, 1, MAX_PERIOD, "1 to 86400 seconds")
+
+    def to_args(self):
+        """The arguments of the protocol's `add` (docs/protocol.md); validates first
+        so nothing invalid reaches the wire."""
+        self.validate()
+        args = {"name": self.name, "issuer": self.issuer, "secret": bytes(self.secret).hex(),
+                "kind": self.kind, "algorithm": self.algorithm, "digits": self.digits}
+        if self.kind == "hotp":
+            args["counter"] = self.counter
+        else:
+            args["period"] = self.period
+        return args
+
+
+def _query(query):
+    params = {}
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        if len(values) > 1:
+            raise ValueError("the URI gives %s= more than once" % key)
+        params[key.lower()] = values[0]
+    return params
+
+
+def _split_label(label):
+    # Decoded before splitting, so an encoded %3A separates issuer and name too.
+    if ":" in label:
+        issuer, name = label.split(":", 1)
+        return issuer.strip(), name.strip()
+    return "", label.strip()
+
+
+def _uri_int(params, key):
+    value = params[key].strip()
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("%s= must be a whole number, not %r" % (key, params[key]))
+    return int(value)
+
+
+def _check_text(field, text, lo, hi):
+    if not isinstance(text, str):
+        raise ValueError("%s must be text" % field)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # e.g. undecodable bytes from argv (surrogateescape)
+        raise ValueError("%s is not valid UTF-8 text" % field) from None
+    if size < lo:
+        raise ValueError("%s is empty" % field)
+    if size > hi:
+        raise ValueError("%s is too long: %d bytes in UTF-8, the token holds at most %d"
+                         % (field, size, hi))
+    for pos, ch in enumerate(text, 1):
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError("%s contains a control character (character %d)" % (field, pos))
+
+
+def _check_int(field, value, lo, hi, allowed):
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError("%s must be %s, not %r" % (field, allowed, value))

@@ -1,0 +1,325 @@
+"""Provisioning CLI for the token: a thin dispatch table over client.py.
+
+    python -m host_tools.provision [--port P] [--json] [--timeout S] COMMAND ...
+
+Every command checks its input before a port is opened, so bad input never
+reaches the device. main(argv) returns the exit code; output goes to
+sys.stdout / sys.stderr. Secrets are never printed.
+"""
+import argparse
+import datetime
+import getpass
+import json
+import os
+import sys
+
+if not __package__:  # run as a script: make `host_tools` and `firmware` importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from host_tools import link  # noqa: E402
+from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
+from host_tools.otpauth import Account, parse_base32  # noqa: E402
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
+
+EPILOG = """exit codes:
+  0  done
+  1  the token refused (name_taken, store_full, not_found, ...)
+  2  bad input or usage; nothing was sent to the token
+  3  no token found, the device is not running token firmware, or the link was lost"""
+
+
+class UsageError(Exception):
+    """Bad input or usage: exit 2."""
+
+    def __init__(self, message, code="bad_input"):
+        Exception.__init__(self, message)
+        self.message = message
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    # Errors become exceptions so main() can report them as text or JSON alike.
+    def error(self, message):
+        raise UsageError("%s (see %s --help)" % (_redact(message), self.prog), "usage")
+
+
+def _redact(message):
+    # `add NAME SECRET` is an easy slip; argparse would echo the secret back.
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    words = [w if w.startswith("-") else "<hidden>" for w in message[len(prefix):].split()]
+    return prefix + " ".join(words)
+
+
+def connect(args):
+    """Open the token named by --port / $TOKEN_PORT / USB auto-detection.
+    The one place that touches hardware, so tests replace it."""
+    port = args.port or link.find_port()
+    return TokenClient(link.SerialLink(port), timeout=args.timeout)
+
+
+# ---- add ----
+
+def _add_arguments(p):
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help="account name, e.g. alice@example.com (optional with --uri)")
+    p.add_argument("--secret", metavar="BASE32",
+                   help="shared secret; leave out to type it unseen or pipe it on stdin, "
+                        "which keeps it out of shell history and ps")
+    p.add_argument("--uri", metavar="URI",
+                   help="an otpauth:// key URI instead of the options below; "
+                        "'-' reads it from stdin")
+    p.add_argument("--issuer", help="who issued it, e.g. GitHub")
+    p.add_argument("--digits", type=int, metavar="{6,7,8}", help="code length (default 6)")
+    p.add_argument("--period", type=int, metavar="SECONDS", help="time step (default 30)")
+    p.add_argument("--algorithm", type=str.upper, metavar="{SHA1,SHA256,SHA512}",
+                   help="HMAC hash (default SHA1)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--hotp", action="store_true", help="counter-based (RFC 4226)")
+    kind.add_argument("--steam", action="store_true", help="Steam Guard codes")
+    p.add_argument("--counter", type=int, metavar="N", help="HOTP start counter (default 0)")
+
+
+def _add(args):
+    try:
+        account = _account_from_uri(args) if args.uri is not None else _account_from_options(args)
+        account.validate()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    check_fits("add", account.to_args())
+    with connect(args) as client:
+        data = client.add(account)
+    data = dict(data, label=account.label)
+    return data, "added %s (slot %s, %s accounts on the token)" % (
+        account.label, data.get("index"), data.get("count"))
+
+
+def _account_from_uri(args):
+    fixed = [opt for opt in ("secret", "digits", "period", "algorithm", "counter", "hotp",
+                             "steam") if getattr(args, opt) not in (None, False)]
+    if fixed:
+        raise UsageError("--uri sets the account itself; only NAME and --issuer can go "
+                         "with it (drop --%s)" % fixed[0])
+    uri = _read_hidden("otpauth URI: ") if args.uri == "-" else args.uri
+    account = Account.from_uri(uri)
+    if args.name:
+        account.name = args.name
+    if args.issuer is not None:
+        account.issuer = args.issuer
+    return account
+
+
+def _account_from_options(args):
+    if not args.name:
+        raise UsageError("add needs a NAME (or --uri)")
+    if args.counter is not None and not args.hotp:
+        raise UsageError("--counter is for --hotp accounts")
+    if args.hotp and args.period is not None:
+        raise UsageError("--period is for time-based accounts, not --hotp")
+    if args.steam and (args.digits, args.period, args.algorithm) != (None, None, None):
+        raise UsageError("--steam fixes digits, period and algorithm; drop those options")
+    secret = args.secret if args.secret is not None else _read_hidden("secret (base32): ")
+    account = Account(name=args.name, issuer=args.issuer or "", secret=parse_base32(secret),
+                      kind="hotp" if args.hotp else "steam" if args.steam else "totp",
+                      algorithm=args.algorithm or "SHA1", digits=args.digits)
+    if args.period is not None:
+        account.period = args.period
+    if args.counter is not None:
+        account.counter = args.counter
+    return account
+
+
+def _read_hidden(prompt):
+    """A secret from the terminal without echo, or one line from a pipe."""
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            text = getpass.getpass(prompt)
+        else:
+            text = sys.stdin.readline() if sys.stdin is not None else ""
+    except EOFError:  # Ctrl-D at the prompt
+        text = ""
+    text = text.strip("\r\n")
+    if not text.strip():
+        raise UsageError("nothing read from stdin: give the secret there, or use --secret")
+    return text
+
+
+# ---- list ----
+
+def _list(args):
+    with connect(args) as client:
+        accounts = client.list_accounts()
+        capacity = client.info().get("capacity")
+    rows = [(a.get("index", ""), a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
+             a.get("algorithm", ""), a.get("digits", ""), _step(a)) for a in accounts]
+    lines = _table(("#", "issuer", "name", "type", "algorithm", "digits", "period/counter"),
+                   rows) if rows else ["no accounts"]
+    lines.append("%d of %s slots used" % (len(accounts), capacity))
+    return {"accounts": accounts, "count": len(accounts), "capacity": capacity}, "\n".join(lines)
+
+
+def _step(account):
+    if "counter" in account:
+        return "counter %s" % account["counter"]
+    return "%ss" % account.get("period", "")
+
+
+def _table(header, rows):
+    widths = [max(len(str(row[i])) for row in (header,) + tuple(rows))
+              for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+            for row in (header,) + tuple(rows)]
+
+
+# ---- delete ----
+
+def _delete_arguments(p):
+    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
+    p.add_argument("--issuer", help="pick the account with this issuer")
+
+
+def _delete(args):
+    if not args.name.strip():
+        raise UsageError("NAME is empty")
+    with connect(args) as client:
+        data = client.delete(args.name, args.issuer)
+    return data, "deleted %s (%s accounts left)" % (args.name, data.get("count"))
+
+
+# ---- sync-time ----
+
+def _sync_time(args):
+    with connect(args) as client:
+        data = client.sync_time()
+    before = data["offset_before_ms"]
+    return data, "\n".join([
+        "offset before: %s" % ("unknown (the token's clock was lost)" if before is None
+                               else "%+.1f ms" % before),
+        "offset after:  %+.1f ms" % data["offset_after_ms"],
+        "round trip:    %.1f ms" % data["rtt_ms"]])
+
+
+# ---- status / info ----
+
+def _status(args):
+    with connect(args) as client:
+        data = client.status()
+    lines = list(_flatten(data))
+    unix = (data.get("clock") or {}).get("unix")
+    if isinstance(unix, (int, float)) and not data["clock"].get("lost"):
+        when = datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
+        lines.append("clock (UTC): %s" % when.strftime("%Y-%m-%d %H:%M:%S"))
+    return data, "\n".join(lines)
+
+
+def _info(args):
+    with connect(args) as client:
+        data = client.info()
+    return data, "\n".join(_flatten(data))
+
+
+def _flatten(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, prefix + key + ".")
+        else:
+            yield "%s%s: %s" % (prefix, key, value if isinstance(value, str)
+                                else json.dumps(value))
+
+
+# ---- wipe ----
+
+def _wipe_arguments(p):
+    p.add_argument("--yes", action="store_true", help="really delete every account")
+
+
+def _wipe(args):
+    if not args.yes:
+        raise UsageError("wipe deletes every account on the token; add --yes to confirm",
+                         "confirm_required")
+    with connect(args) as client:
+        data = client.wipe()
+    return data, "wiped: %s accounts deleted" % data.get("deleted")
+
+
+def _no_arguments(p):
+    pass
+
+
+COMMANDS = {
+    "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
+    "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
+    "delete": (_delete_arguments, _delete, "delete one account"),
+    "sync-time": (_no_arguments, _sync_time, "set the token's clock from this computer's"),
+    "status": (_no_arguments, _status, "show storage, clock and health"),
+    "info": (_no_arguments, _info, "show firmware, board and capabilities"),
+    "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),
+}
+
+
+def _global_arguments(p, top):
+    # On the top parser and on each command, so `--json` works before or after
+    # the command; SUPPRESS keeps a command's parser from resetting the top's value.
+    def default(value):
+        return value if top else argparse.SUPPRESS
+    p.add_argument("--port", default=default(None),
+                   help="serial port (default: $TOKEN_PORT, else auto-detect by USB VID/PID)")
+    p.add_argument("--json", action="store_true", default=default(False),
+                   help="machine-readable output on stdout, errors included")
+    p.add_argument("--timeout", type=_seconds, default=default(3.0), metavar="S",
+                   help="seconds to wait for each reply (default 3)")
+
+
+def _seconds(text):
+    value = float(text)  # argparse turns a ValueError into a usage error
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 600 seconds")
+    return value
+
+
+def build_parser():
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="provision", description="Provision the TOTP token over USB serial.",
+                     epilog=EPILOG, formatter_class=fmt)
+    _global_arguments(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (add_arguments, handler, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=EPILOG, formatter_class=fmt)
+        _global_arguments(sub, top=False)
+        add_arguments(sub)
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv  # known even when parsing itself fails
+    try:
+        args = build_parser().parse_args(argv)
+        as_json = args.json
+        data, text = args.handler(args)
+    except SystemExit as e:  # --help printed; argparse wants to exit
+        return e.code if isinstance(e.code, int) else EXIT_OK
+    except UsageError as e:
+        return _fail(e.code, e.message, EXIT_USAGE, as_json)
+    except TokenError as e:
+        return _fail(e.code, e.message, e.exit_code, as_json)
+    except KeyboardInterrupt:
+        return _fail("interrupted", "interrupted", 130, as_json)
+    print(json.dumps({"ok": True, "data": data}) if as_json else text)
+    return EXIT_OK
+
+
+def _fail(code, message, exit_code, as_json):
+    if as_json:
+        print(json.dumps({"ok": False, "error": code, "message": message}))
+    else:
+        print("error: %s" % message, file=sys.stderr)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Run the simulated token in a terminal.
+
+    python -m host_tools.simulator [--demo] [--data DIR] [--display 128x32]
+
+The OLED is drawn in the terminal; the serial port to give provision.py is
+printed above it. Keys: space or n = short press, b or l = long press,
+s = screenshot (PNG), q = quit.
+"""
+import argparse
+import os
+import select
+import signal
+import sys
+import termios
+import time
+import tty
+
+from host_tools.client import TokenClient
+from host_tools.link import SerialLink
+from host_tools.otpauth import Account, parse_base32
+from host_tools.simulator.screen_decode import render_braille
+from host_tools.simulator.token import SimulatedToken
+
+# Test secrets only: the RFC 4226/6238 seeds and the Steam example.
+DEMO_ACCOUNTS = [
+    Account(name="alice@example.com", issuer="Example", secret=b"12345678901234567890"),
+    Account(name="alice", issuer="Acme VPN", secret=b"12345678901234567890123456789012",
+            algorithm="SHA256", digits=8, period=60),
+    Account(name="root", issuer="Lab", secret=b"1234567890" * 6 + b"1234",
+            algorithm="SHA512", digits=7, period=45),
+    Account(name="player", issuer="Steam", secret=parse_base32("BASE32SECRET3232"),
+            kind="steam", digits=5),
+    Account(name="door", issuer="Office", secret=b"12345678901234567890", kind="hotp",
+            counter=0),
+]
+
+KEYS = "space/n: press   b/l: long press   s: screenshot   q: quit"
+
+
+def provision_demo(port):
+    """Give a fresh token the demo accounts and the host's time, through the
+    same protocol library provision.py uses."""
+    with TokenClient(SerialLink(port)) as client:
+        if client.status()["accounts"] == 0:
+            for acc in DEMO_ACCOUNTS:
+                client.add(acc)
+        client.sync_time()
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m host_tools.simulator",
+                                description="Run the simulated TOTP token.")
+    p.add_argument("--demo", action="store_true",
+                   help="add demo accounts (test secrets) to an empty token and sync its clock")
+    p.add_argument("--data", default=None,
+                   help="directory for the flash image and RTC state (kept between runs; "
+                        "default: a temporary directory)")
+    p.add_argument("--display", default="128x64", choices=["128x64", "128x32"])
+    p.add_argument("--seconds", type=float, default=None,
+                   help="stop after this many seconds (for scripts)")
+    p.add_argument("--screenshot", default="token-screen.png",
+                   help="where the s key writes the PNG")
+    return p.parse_args(argv)
+
+
+def draw(tok):
+    sys.stdout.write("\x1b[H\x1b[J")
+    sys.stdout.write("Simulated token on port %s\r\n" % tok.port)
+    sys.stdout.write("Try: python host_tools/provision.py --port %s list\r\n\r\n" % tok.port)
+    art = render_braille(tok.pixels()) if tok.oled.display_on else "(screen off: press to wake)"
+    sys.stdout.write(art.replace("\n", "\r\n") + "\r\n\r\n" + KEYS + "\r\n")
+    sys.stdout.flush()
+
+
+def interactive(tok, args):
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        end = time.monotonic() + args.seconds if args.seconds else None
+        while end is None or time.monotonic() < end:
+            draw(tok)
+            r, _, _ = select.select([fd], [], [], 0.25)
+            if not r:
+                continue
+            key = os.read(fd, 1).decode(errors="ignore").lower()
+            if key in (" ", "n"):
+                tok.press()
+            elif key in ("b", "l"):
+                tok.long_press()
+            elif key == "s":
+                tok.screenshot(args.screenshot)
+            elif key == "q":
+                break
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def headless(tok, args):
+    """No terminal (a script or CI): print the port and the screen as text."""
+    print("Simulated token on port %s (Ctrl-C to stop)" % tok.port, flush=True)
+    print(tok.screen_text(), flush=True)
+    end = time.monotonic() + args.seconds if args.seconds else None
+    while end is None or time.monotonic() < end:
+        time.sleep(0.2)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    w, h = (int(x) for x in args.display.split("x"))
+    tok = SimulatedToken(data_dir=args.data, display=(w, h))
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    tok.start()
+    try:
+        if args.demo:
+            provision_demo(tok.port)
+            tok.wait_for_text(lambda text: "/" in text, timeout=5)
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            interactive(tok, args)
+        else:
+            headless(tok, args)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tok.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

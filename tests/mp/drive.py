@@ -1,0 +1,117 @@
+# Drives firmware classes from plain data, so the same cases run under
+# CPython and (through tests/mp/worker.py) inside MicroPython.
+import button
+import frames
+import timeutil
+from clock import Clock
+
+
+def button_run(samples, debounce_ms=25, long_ms=700):
+    """samples: [[t_ms, pressed], ...] -> [[t_ms, event], ...] for events."""
+    b = button.Button(debounce_ms, long_ms)
+    out = []
+    for t, pressed in samples:
+        ev = b.update(bool(pressed), t)
+        if ev:
+            out.append([t, ev])
+    return out
+
+
+def reader_run(data, limit=frames.MAX_REQUEST):
+    """Feed bytes to a LineReader; lines come back, overflows as None."""
+    r = frames.LineReader(limit)
+    out = []
+    for b in data:
+        line = r.feed(b)
+        if line is frames.OVERFLOW:
+            out.append(None)
+        elif line is not None:
+            out.append(line)
+    return out
+
+
+def decode_request(line):
+    """[id, cmd, args] or ["error", code, id]."""
+    try:
+        return list(frames.decode_request(line))
+    except frames.FrameError as e:
+        return ["error", e.code, e.req_id]
+
+
+def unix_roundtrip(t):
+    y, mo, d, h, mi, s, wd = timeutil.from_unix(t)
+    return [[y, mo, d, h, mi, s, wd], timeutil.to_unix(y, mo, d, h, mi, s)]
+
+
+class FakeTime:
+    """A tick counter that only moves when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 0
+
+    def ticks_ms(self):
+        return self.now
+
+    def diff(self, a, b):
+        return a - b
+
+    def sleep_ms(self, ms):
+        self.now += ms
+
+
+class FakeRTC:
+    """DS3231 stand-in for the clock logic: whole seconds that roll over
+    at `phase` ms past each tick-second."""
+
+    def __init__(self, ft, start_unix, phase):
+        self.ft = ft
+        self.base = start_unix
+        self.phase = phase
+        self.osf = False
+        self.reads = 0
+
+    def _unix(self):
+        return self.base + (self.ft.now - self.phase) // 1000
+
+    def read_time(self):
+        y, mo, d, h, mi, s, wd = timeutil.from_unix(self._unix())
+        self.year, self.month, self.day = y, mo, d
+        self.hour, self.minute, self.second = h, mi, s
+
+    def read_seconds(self):
+        self.reads += 1
+        return self._unix() % 60
+
+    def lost_power(self):
+        return self.osf
+
+    def clear_lost_power(self):
+        self.osf = False
+
+    def write_time(self, y, mo, d, h, mi, s, wd):
+        # Writing seconds restarts the sub-second chain right now.
+        self.base = timeutil.to_unix(y, mo, d, h, mi, s)
+        self.phase = self.ft.now
+
+
+def clock_run(start_unix, phase, steps, step_ms, set_ms=None, set_at=None, jump_at=None):
+    """Run a Clock over fake time. Returns [[unix_ms seen, true unix ms], ...]
+    sampled after each poll, plus seconds reported."""
+    ft = FakeTime()
+    rtc = FakeRTC(ft, start_unix, phase)
+    c = Clock(rtc, ft.ticks_ms, ft.diff, ft.sleep_ms)
+    out = []
+    news = 0
+    for i in range(steps):
+        if set_at is not None and i == set_at:
+            c.set_unix_ms(set_ms, ft.now)
+        if jump_at is not None and i == jump_at:
+            # someone else sets the RTC: new time, new sub-second phase
+            rtc.base += 1000
+            rtc.phase = ft.now - 300
+        if c.poll():
+            news += 1
+        true_ms = (rtc.base * 1000) + (ft.now - rtc.phase)
+        out.append([c.unix_ms(), true_ms])
+        ft.now += step_ms
+    return [out, news, c.lost]

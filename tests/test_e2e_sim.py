@@ -1,0 +1,413 @@
+"""End to end: provision.py over the simulator's pseudo-terminal, the unmodified
+firmware on MicroPython, codes read back from the emulated OLED's RAM and
+checked against pyotp at the simulated DS3231's time."""
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pyotp
+import pytest
+import serial
+
+from firmware import frames
+from host_tools import provision
+from host_tools.simulator import SimulatedToken
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHA1_SEED = b"12345678901234567890"
+SHA256_SEED = b"12345678901234567890123456789012"
+SHA512_SEED = b"1234567890" * 6 + b"1234"
+
+
+def b32(raw):
+    return base64.b32encode(raw).decode()
+
+
+def cli(tok_or_port, *args):
+    """Run provision.py's main in-process against the token; returns
+    (exit code, the JSON `data` on success or the JSON error object)."""
+    port = tok_or_port if isinstance(tok_or_port, str) else tok_or_port.port
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = provision.main(["--port", port, "--json"] + list(args))
+    text = out.getvalue().strip()
+    doc = json.loads(text) if text else None
+    if doc and doc.get("ok"):
+        return code, doc.get("data")
+    return code, doc
+
+
+def code_on_screen(text):
+    """The big code line: digits in groups, or Steam's five letters."""
+    for line in text.splitlines():
+        m = re.fullmatch(r"\s*(\d{3,4} \d{3,4}|[2-9BCDFGHJKMNPQRTVWXY]{5})\s*", line)
+        if m:
+            return m.group(1).replace(" ", "")
+    return None
+
+
+def pyotp_for(kind, seed, algorithm, digits, period, t):
+    digest = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}[algorithm]
+    import hashlib
+
+    class Relaxed(pyotp.TOTP):
+        pass
+    tot = Relaxed(b32(seed), digits=digits, digest=getattr(hashlib, digest), interval=period)
+    return tot.at(int(t))
+
+
+def screen_matches(tok, expect):
+    """Read the screen between two reads of the simulated clock and accept the
+    code for either instant (a period may roll over in between)."""
+    t0 = tok.rtc_time()
+    text = tok.screen_text()
+    t1 = tok.rtc_time()
+    got = code_on_screen(text)
+    return got is not None and got in (expect(t0), expect(t1)), text
+
+
+@pytest.fixture
+def tok():
+    t = SimulatedToken()
+    t.start()
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="module")
+def shared_tok():
+    """One token for the read-mostly tests; each test leaves it wiped."""
+    t = SimulatedToken()
+    t.start()
+    assert cli(t, "sync-time")[0] == 0
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def clean_tok(shared_tok):
+    cli(shared_tok, "wipe", "--yes")
+    yield shared_tok
+    cli(shared_tok, "wipe", "--yes")
+
+
+def test_three_accounts_codes_match_pyotp_and_survive_restart(tok):
+    accounts = [
+        ("alice@example.com", "Example", SHA1_SEED, "SHA1", 6, 30),
+        ("bob", "Acme VPN", SHA256_SEED, "SHA256", 8, 60),
+        ("root", "Lab", SHA512_SEED, "SHA512", 7, 45),
+    ]
+    for name, issuer, seed, alg, digits, period in accounts:
+        code, out = cli(tok, "add", name, "--secret", b32(seed), "--issuer", issuer,
+                        "--algorithm", alg, "--digits", str(digits), "--period", str(period))
+        assert code == 0, out
+    code, out = cli(tok, "sync-time")
+    assert code == 0 and abs(out["offset_after_ms"]) < 50, out
+    assert abs(tok.rtc_time() - time.time()) < 0.05
+
+    def check_all():
+        # The last added account is on screen; a press moves on and wraps.
+        for step in range(len(accounts)):
+            tok.press()
+            name, issuer, seed, alg, digits, period = accounts[step % 3]
+            text = tok.screen_text()
+            assert issuer in text and name[:14] in text, text
+            assert "%d/3" % (step + 1) in text, text
+            ok, text = screen_matches(
+                tok, lambda t: pyotp_for("totp", seed, alg, digits, period, t))
+            assert ok, text
+
+    check_all()
+    # back with a long press
+    tok.long_press()
+    assert "2/3" in tok.screen_text()
+    tok.restart()
+    code, out = cli(tok, "list")
+    assert code == 0, out
+    assert [(a["issuer"], a["name"]) for a in out["accounts"]] == [(a[1], a[0]) for a in accounts]
+    tok.long_press()  # from 3/3 (last added shown after boot? any position) keep going
+    check_all()
+
+
+def test_steam_code_on_screen(clean_tok):
+    tok = clean_tok
+    assert cli(tok, "add", "player", "--secret", "BASE32SECRET3232", "--steam")[0] == 0
+    ok, text = screen_matches(tok, lambda t: _steam(t))
+    assert ok, text
+
+
+def _steam(t):
+    import hashlib
+    import hmac
+    key = base64.b32decode("BASE32SECRET3232")
+    mac = hmac.new(key, (int(t) // 30).to_bytes(8, "big"), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    v = int.from_bytes(mac[off:off + 4], "big") & 0x7FFFFFFF
+    out = ""
+    for _ in range(5):
+        out += "23456789BCDFGHJKMNPQRTVWXY"[v % 26]
+        v //= 26
+    return out
+
+
+def test_code_changes_at_the_boundary_not_later(clean_tok):
+    tok = clean_tok
+    assert cli(tok, "add", "edge", "--secret", b32(SHA1_SEED), "--period", "7")[0] == 0
+    base = (int(tok.rtc_time()) // 7 + 3) * 7  # a boundary a few periods ahead
+    tok.set_time(base - 1.3)
+    tok.wait_for_text(lambda text: code_on_screen(text) == pyotp_for("totp", SHA1_SEED, "SHA1", 6, 7, base - 1))
+    before = code_on_screen(tok.screen_text())
+    new = pyotp_for("totp", SHA1_SEED, "SHA1", 6, 7, base)
+    assert before != new
+    # Wait until the simulated clock passes the boundary, then allow one loop
+    # round plus the rollover watch (well under 100 ms).
+    while tok.rtc_time() < base:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    assert code_on_screen(tok.screen_text()) == new
+
+
+def test_lost_clock_shows_no_code_until_synced(clean_tok):
+    tok = clean_tok
+    assert cli(tok, "add", "alice", "--secret", b32(SHA1_SEED))[0] == 0
+    tok.wait_for_text(lambda text: code_on_screen(text) is not None)
+    tok.lose_clock()
+    text = tok.wait_for_text("CLOCK LOST")
+    assert code_on_screen(text) is None and not re.search(r"\d{3} \d{3}", text)
+    code, out = cli(tok, "status")
+    assert code == 0 and out["clock"]["lost"] is True
+    tok.press()  # buttons don't reveal codes either
+    assert code_on_screen(tok.screen_text()) is None
+    assert cli(tok, "sync-time")[0] == 0
+    tok.wait_for_text(lambda text: code_on_screen(text) is not None)
+    assert cli(tok, "status")[1]["clock"]["lost"] is False
+
+
+def test_hotp_advances_and_persists_counter(tok):
+    assert cli(tok, "sync-time")[0] == 0
+    assert cli(tok, "add", "door", "--secret", b32(SHA1_SEED), "--hotp", "--counter", "5")[0] == 0
+    hotp = pyotp.HOTP(b32(SHA1_SEED))
+    text = tok.screen_text()
+    assert code_on_screen(text) is None  # nothing until asked
+    tok.long_press()
+    assert code_on_screen(tok.screen_text()) == hotp.at(5)
+    tok.long_press()
+    assert code_on_screen(tok.screen_text()) == hotp.at(6)
+    out = cli(tok, "list")[1]
+    assert out["accounts"][0]["counter"] == 7
+    tok.restart()
+    tok.long_press()
+    assert code_on_screen(tok.screen_text()) == hotp.at(7)
+
+
+def test_empty_token_shows_the_hint(clean_tok):
+    text = clean_tok.screen_text()
+    assert "No accounts yet" in text and "provision.py" in text
+
+
+def test_128x32_display_shows_code():
+    with SimulatedToken(display=(128, 32)) as tok:
+        assert cli(tok, "sync-time")[0] == 0
+        assert cli(tok, "add", "alice", "--issuer", "Example", "--secret", b32(SHA1_SEED))[0] == 0
+        ok, text = screen_matches(tok, lambda t: pyotp_for("totp", SHA1_SEED, "SHA1", 6, 30, t))
+        assert ok and "Example" in text and "1/1" in text, text
+
+
+def test_screen_sleeps_and_the_waking_press_does_not_skip():
+    with SimulatedToken(idle_s=1) as tok:
+        assert cli(tok, "sync-time")[0] == 0
+        for name in ("one", "two"):
+            assert cli(tok, "add", name, "--secret", b32(SHA1_SEED))[0] == 0
+        tok.press()  # to 1/2
+        assert "1/2" in tok.screen_text()
+        deadline = time.time() + 5
+        while tok.screen_text() and time.time() < deadline:
+            time.sleep(0.1)
+        assert tok.screen_text() == ""  # panel off
+        tok.press()  # wakes only
+        assert "1/2" in tok.screen_text()
+        tok.press()
+        assert "2/2" in tok.screen_text()
+
+
+# -- errors -------------------------------------------------------------------------
+
+def test_bad_input_is_refused_before_the_device(clean_tok):
+    tok = clean_tok
+    for args in (["add", "x", "--secret", "NOT-BASE32!"],
+                 ["add", "x", "--secret", b32(SHA1_SEED), "--digits", "9"],
+                 ["add", "x", "--secret", b32(SHA1_SEED), "--algorithm", "MD5"],
+                 ["add", "x", "--secret", b32(b"\x01" * 65)],
+                 ["add", "x" * 41, "--secret", b32(SHA1_SEED)],
+                 ["add", "--uri", "otpauth://totp/x?secret=&issuer=y"]):
+        code, out = cli(tok, *args)
+        assert code == 2, (args, out)
+        assert out["ok"] is False and out["message"]
+    assert cli(tok, "list")[1]["accounts"] == []
+
+
+def test_name_taken_and_not_found(clean_tok):
+    tok = clean_tok
+    assert cli(tok, "add", "alice", "--issuer", "Ex", "--secret", b32(SHA1_SEED))[0] == 0
+    code, out = cli(tok, "add", "alice", "--issuer", "Ex", "--secret", b32(SHA256_SEED))
+    assert code == 1 and out["error"] == "name_taken"
+    code, out = cli(tok, "delete", "nobody")
+    assert code == 1 and out["error"] == "not_found"
+    assert cli(tok, "delete", "Ex:alice")[0] == 0
+    assert cli(tok, "list")[1]["accounts"] == []
+
+
+def test_store_full():
+    with SimulatedToken(capacity=3) as tok:
+        for i in range(3):
+            assert cli(tok, "add", "a%d" % i, "--secret", b32(SHA1_SEED))[0] == 0
+        code, out = cli(tok, "add", "a3", "--secret", b32(SHA1_SEED))
+        assert code == 1 and out["error"] == "store_full"
+        assert len(cli(tok, "list")[1]["accounts"]) == 3
+
+
+def test_no_device_found(tmp_path, monkeypatch):
+    code, out = cli(str(tmp_path / "ttyNOPE"), "status")
+    assert code == 3 and out["ok"] is False
+    monkeypatch.setenv("TOKEN_PORT", str(tmp_path / "ttyGONE"))
+    out_io = io.StringIO()
+    with contextlib.redirect_stdout(out_io), contextlib.redirect_stderr(io.StringIO()):
+        assert provision.main(["--json", "list"]) == 3
+
+
+def test_device_at_the_repl_is_not_token_firmware():
+    """A board sitting at the MicroPython REPL: the unix port's real REPL on
+    a pseudo-terminal, opened by provision.py like a board's port."""
+    import pty
+    import tty
+    from host_tools.mpy import micropython_exe
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen([micropython_exe()], stdin=master, stdout=master, stderr=master,
+                            close_fds=True)
+    os.close(master)
+    try:
+        code, out = cli(os.ttyname(slave), "--timeout", "1.5", "status")
+        assert code == 3 and out["ok"] is False
+        assert out["error"] == "not_token", out
+        assert "REPL" in out["message"], out
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(slave)
+
+
+def test_link_lost_mid_command_keeps_accounts(tok):
+    assert cli(tok, "sync-time")[0] == 0
+    assert cli(tok, "add", "keep", "--secret", b32(SHA1_SEED))[0] == 0
+    tok.cut_power_at_write(1)  # the next flash write never happens
+    code, out = cli(tok, "add", "lost", "--secret", b32(SHA256_SEED))
+    assert code == 3 and out["error"] == "link_lost", out
+    assert tok.wait_power_cut()
+    tok.stop()
+    tok.start()
+    names = [a["name"] for a in cli(tok, "list")[1]["accounts"]]
+    assert names == ["keep"]
+    assert cli(tok, "add", "lost", "--secret", b32(SHA256_SEED))[0] == 0
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4, 6, 8, 12])
+def test_power_cut_at_any_flash_write_during_add(tmp_path, cut):
+    with SimulatedToken(data_dir=str(tmp_path)) as tok:
+        assert cli(tok, "add", "old", "--secret", b32(SHA1_SEED), "--issuer", "I")[0] == 0
+        tok.cut_power_at_write(cut)
+        code, out = cli(tok, "add", "new", "--secret", b32(SHA256_SEED), "--issuer", "I")
+        cut_happened = tok.wait_power_cut(timeout=2)
+        tok.stop()
+        tok.start()
+        listed = cli(tok, "list")[1]["accounts"]
+        names = [a["name"] for a in listed]
+        assert names in (["old"], ["old", "new"])
+        if not cut_happened:
+            assert code == 0 and names == ["old", "new"]
+        # the store still works and the old account still gives the right code
+        assert cli(tok, "sync-time")[0] == 0
+        tok.press()
+        ok, text = screen_matches(tok, lambda t: pyotp_for("totp", SHA1_SEED, "SHA1", 6, 30, t))
+        if names == ["old"]:
+            assert ok, text
+
+
+# -- the serial protocol under abuse ------------------------------------------------------
+
+def test_malformed_oversized_binary_input_never_stalls(clean_tok):
+    tok = clean_tok
+    assert cli(tok, "add", "alice", "--secret", b32(SHA1_SEED))[0] == 0
+    with serial.Serial(tok.port, 115200, timeout=2) as s:
+        s.reset_input_buffer()
+        junk = [b"TOK> " + b"A" * 5000, bytes(b for b in range(256) if b != 10),
+                b"TOK> {not json", b"TOK> {\"id\": 9, \"cmd\": \"launch\"}", b"\x03\x03\x03",
+                b"TOK> {\"id\": 10, \"cmd\": \"add\", \"args\": {\"name\": 5}}",
+                b"TOK> {\"id\": 11, \"cmd\": \"add\", \"args\": {\"name\": \"x\", \"secret\": \"zz\"}}",
+                b"TOK> {\"id\": 12, \"cmd\": \"set-time\", \"args\": {\"unix_ms\": -1}}",
+                b"TOK> {\"id\": 13, \"cmd\": \"wipe\", \"args\": {}}"]
+        replies = []
+        for j in junk:
+            s.write(j + b"\n")
+            line = s.readline()
+            replies.append(frames.decode_reply(line))
+        errors = [r["error"] for r in replies]
+        assert errors == ["frame_too_long", "bad_frame", "bad_json", "unknown_command",
+                          "bad_frame", "bad_args", "bad_args", "bad_args", "bad_args"]
+        assert [r["id"] for r in replies[3:]] == [9, None, 10, 11, 12, 13]
+        # the token still answers and still counts down
+        s.write(frames.encode_request(99, "status"))
+        reply = frames.decode_reply(s.readline())
+        assert reply["id"] == 99 and reply["data"]["accounts"] == 1
+        assert reply["data"]["diag"]["errors"] == 0
+    first = tok.screen_text()
+    time.sleep(1.2)
+    assert tok.screen_text() != first  # the seconds moved on
+
+
+def test_no_reply_ever_contains_the_secret(clean_tok):
+    tok = clean_tok
+    secret = os.urandom(20)
+    seen = []
+    with serial.Serial(tok.port, 115200, timeout=2) as s:
+        def req(i, cmd, **args):
+            s.write(frames.encode_request(i, cmd, args))
+            line = s.readline()
+            seen.append(line)
+            return frames.decode_reply(line)
+        assert req(1, "add", name="s", secret=secret.hex())["ok"]
+        assert not req(2, "add", name="s", secret=secret.hex())["ok"]
+        assert not req(3, "add", name="t", secret=secret.hex(), digits=12)["ok"]
+        req(4, "list")
+        req(5, "status")
+        req(6, "info")
+    blob = b"".join(seen)
+    for form in (secret.hex().encode(), secret.hex().upper().encode(),
+                 base64.b32encode(secret).rstrip(b"="), base64.b64encode(secret), secret):
+        assert form not in blob
+
+
+def test_refresh_allocates_nothing_under_heap_lock():
+    with SimulatedToken(check_alloc=True) as tok:
+        assert cli(tok, "sync-time")[0] == 0
+        assert cli(tok, "add", "alice", "--secret", b32(SHA1_SEED))[0] == 0
+        time.sleep(3.5)
+        diag = cli(tok, "status")[1]["diag"]
+        assert diag["refresh_locked_runs"] >= 3
+        assert diag["refresh_lock_errors"] == 0
+        assert diag["refresh_alloc_bytes"] == 0
+
+
+def test_provision_script_runs_as_a_command(clean_tok):
+    """The real entry point, as a user types it."""
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "host_tools", "provision.py"),
+                           "--port", clean_tok.port, "info"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "totp-token" in proc.stdout and "sim" in proc.stdout

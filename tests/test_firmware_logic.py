@@ -1,0 +1,152 @@
+"""Firmware logic (time arithmetic, frames, button, clock, layout) under
+CPython and under the MicroPython unix port, from the same cases."""
+import calendar
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+
+import drive  # noqa: E402
+import layout  # noqa: E402
+
+
+@pytest.fixture(params=["cpython", "micropython"])
+def call(request, mp_worker):
+    """call(module, fn, *args) on the chosen interpreter."""
+    if request.param == "cpython":
+        mods = {"drive": drive, "layout": layout}
+
+        def run(module, fn, *args):
+            return getattr(mods[module], fn)(*args)
+        return run
+    return mp_worker.call
+
+
+# -- calendar ----------------------------------------------------------------
+
+INSTANTS = [0, 951782400, 951868799, 1709251199, 1709251200, 2147483647, 2147483648,
+            4102444799, 4102444800, 4107542400, 7258118399, 1111111111]
+
+
+@pytest.mark.parametrize("t", INSTANTS)
+def test_unix_roundtrip_matches_cpython_calendar(call, t):
+    fields, back = call("drive", "unix_roundtrip", t)
+    import time
+    tm = time.gmtime(t)
+    assert fields == [tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      tm.tm_wday + 1]
+    assert back == t == calendar.timegm(tm)
+
+
+# -- frames ----------------------------------------------------------------------
+
+FRAME_CASES = [
+    (b'TOK> {"v":1,"id":5,"cmd":"info","args":{}}', [5, "info", {}]),
+    (b'TOK> {"id":6,"cmd":"list"}', [6, "list", {}]),
+    (b'TOK> {"v":1,"id":7,"cmd":"add","args":{"name":"x"},"auth":{"mac":"00"}}',
+     [7, "add", {"name": "x"}]),
+    (b'hello', ["error", "bad_frame", None]),
+    (b'TOK> {"id":1,"cmd":"info"', ["error", "bad_json", None]),
+    (b'TOK> [1,2,3]', ["error", "bad_json", None]),
+    (b'TOK> {"id":"x","cmd":"info"}', ["error", "bad_frame", None]),
+    (b'TOK> {"id":3,"cmd":5}', ["error", "bad_frame", 3]),
+    (b'TOK> {"id":3,"cmd":"info","args":[]}', ["error", "bad_frame", 3]),
+    (b'TOK> {"id":3,"cmd":"info","v":2}', ["error", "bad_frame", 3]),
+    (b'TOK> {"id":1,"cmd":"info\xff"}', ["error", "bad_frame", None]),
+    (b'TOK> ' + b'[' * 400, ["error", "bad_json", None]),
+    (b'TOK> ' + b'x' * 1100, ["error", "frame_too_long", None]),
+]
+
+
+@pytest.mark.parametrize("line,expected", FRAME_CASES)
+def test_decode_request(call, line, expected):
+    assert call("drive", "decode_request", line) == expected
+
+
+def test_line_reader_limits_and_recovers(call):
+    noise = bytes(b for b in range(256) if b != 10) * 3
+    data = b"a" * 600 + b"\nTOK> ok\r\n\n" + noise + b"\nlast\n"
+    out = call("drive", "reader_run", data, 512)
+    assert out[0] is None  # the oversized line, reported once
+    assert out[1] == b"TOK> ok"
+    assert out[2] == b""
+    assert out[3] is None  # 768 bytes of binary noise: too long again
+    assert out[4] == b"last"
+    assert len(out) == 5
+
+
+# -- button ------------------------------------------------------------------------
+
+def _samples(spans, end, step=5):
+    """spans of [down_ms, up_ms] -> samples every `step` ms."""
+    out = []
+    for t in range(0, end, step):
+        out.append([t, any(a <= t < b for a, b in spans)])
+    return out
+
+
+def test_button_short_long_and_bounce(call):
+    # bounce at 100-110 (shorter than debounce), a short press 200-400, a long one 1000-2000
+    samples = _samples([[100, 110], [200, 400], [1000, 2000]], 2500)
+    events = call("drive", "button_run", samples)
+    assert [e for _, e in events] == [1, 2]  # SHORT once, LONG once (no SHORT on its release)
+    short_t, long_t = events[0][0], events[1][0]
+    assert 400 <= short_t <= 440
+    assert 1700 <= long_t <= 1740  # reported while still held
+
+
+# -- clock ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phase", [0, 137, 501, 999])
+def test_clock_anchor_follows_rollover_within_a_ms(call, phase):
+    out, news, lost = call("drive", "clock_run", 1800000000, phase, 400, 7)
+    assert not lost
+    # after the boot alignment every sample is within 1 ms of the truth
+    errors = [abs(seen - true) for seen, true in out]
+    assert max(errors) <= 1, errors
+    assert 2 <= news <= 3  # 2.8 s of polling: two or three new seconds
+
+
+def test_clock_recovers_the_phase_after_an_outside_jump(call):
+    # At step 100 (0.7 s) the RTC jumps 1000 s and its rollover phase moves.
+    out, news, lost = call("drive", "clock_run", 1800000000, 100, 600, 7, None, None, 100)
+    errors = [abs(seen - true) for seen, true in out]
+    assert max(errors[:100]) <= 1
+    assert max(errors[100 + 2 * 1000 // 7:]) <= 1, errors  # back within 1 ms in two seconds
+    assert out[-1][1] // 1000 > 1800001000
+
+
+def test_clock_set_lands_on_a_whole_second(call):
+    target = 1900000000123  # ms: asks for .123 past a second
+    out, news, lost = call("drive", "clock_run", 1800000000, 400, 200, 7, target, 10)
+    seen, true = out[12]
+    assert abs(seen - true) <= 1
+    assert abs(true - (target + (out[12][1] - out[10][1]))) < 1000  # it's the new time
+    assert true // 1000 >= 1900000000
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn,args,expected", [
+    ("group_code", ["123456"], "123 456"),
+    ("group_code", ["1234567"], "123 4567"),
+    ("group_code", ["12345678"], "1234 5678"),
+    ("group_code", ["2TC8B"], "2TC8B"),
+    ("fit", ["alice@example.com", 16], "alice@example.c~"),
+    ("fit", ["short", 16], "short"),
+    ("ascii_safe", ["Bücher☃"], "B?cher?"),
+    ("header", ["GitLab", "bob", 2, 12, 16], ["GitLab", "3/12"]),
+    ("header", ["", "bob", 0, 1, 16], ["bob", "1/1"]),
+    ("header", ["A very long issuer name", "x", 99, 100, 16], ["A very ~", "100/100"]),
+    ("big_pitch", [7, 128], 16),
+    ("big_pitch", [9, 128], 14),
+    ("bar_width", [30, 30, 100], 100),
+    ("bar_width", [15, 30, 100], 50),
+    ("bar_width", [0, 30, 100], 0),
+    ("bar_width", [1, 7, 100], 14),
+])
+def test_layout(call, fn, args, expected):
+    got = call("layout", fn, *args)
+    assert (list(got) if isinstance(got, tuple) else got) == expected
