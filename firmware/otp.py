@@ -17,8 +17,6 @@ except ImportError:
     def const(x):
         return x
 
-from sha512 import sha512 as _sha512
-
 MIN_DIGITS = const(1)
 MAX_DIGITS = const(10)  # the 31-bit truncated value has at most 10 digits
 STEAM_CHARS = "23456789BCDFGHJKMNPQRTVWXY"
@@ -38,7 +36,10 @@ def _hash_and_block(algorithm):
         fn = getattr(hashlib, "sha256", None)
         block = 64
     elif algorithm == "SHA512":
-        return _sha512, 128
+        # Imported on first use: its round constants cost RAM that a token
+        # without SHA-512 accounts never needs to spend.
+        from sha512 import sha512
+        return sha512, 128
     else:
         raise ValueError("unknown algorithm %r (expected SHA1, SHA256 or SHA512)"
                          % (algorithm,))

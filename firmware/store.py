@@ -64,11 +64,11 @@ _HDR = const(8)          # index header bytes
 _SPARE = const(2)        # blocks kept free for filesystem metadata
 _ENOSPC = const(28)
 _EIO = const(5)
-_MAXCOUNTER = const(0x7FFFFFFFFFFFFFFF)
 
 KINDS = ("totp", "hotp", "steam")
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 _IX_MAGIC = b"TKIX"
+_MAXCOUNTER = 0x7FFFFFFFFFFFFFFF  # not const(): a big int on 32-bit ports
 _FMT = ">BBBBBBBBIQ"     # the fixed fields at offset 0
 _ZERO = bytes(_REC)
 # bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.

@@ -595,7 +595,7 @@ SWEEP_OPS = ["add", "add_new_bucket", "delete", "delete_bucket", "set_counter",
 @pytest.mark.parametrize("torn", [False, True], ids=["clean", "torn"])
 @pytest.mark.parametrize("op", SWEEP_OPS)
 def test_power_cut_sweep(op, torn):
-    r = _mp("sweep(store, %r, %r)" % (op, torn), [sweep], timeout=300)
+    r = _mp("sweep(store, %r, %r)" % (op, torn), [sweep], timeout=300, heapsize="32M")
     assert r["old"] + r["new"] == r["writes"] + 1
     if op != "load":
         assert r["old"] >= 1 and r["new"] >= 1  # both sides of the commit were hit
@@ -639,6 +639,7 @@ def mp_storage_full(mod):
             if hit == 3:
                 break
     assert hit == 3
+    s.delete(0)  # and still room to delete
     mine = _dump(s)
     mount(dev)
     s = mod.Store(root)
