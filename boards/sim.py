@@ -144,14 +144,16 @@ class FileFlash:
         self.sock = _connect()
         self.notice = bytearray((_OP_FLASH_WRITE, 0, 0, 0))
         self.ack = bytearray(1)
+        self.blank = b"\xff" * 256  # erase in small steps: no 4 KB buffer per erase
         try:
             self.f = open(path, "r+b")
         except OSError:
             self.f = open(path, "w+b")
-            chunk = b"\xff" * block_size
-            for _ in range(blocks):
-                self.f.write(chunk)
+            self.f.seek(block_size * blocks - 1)  # a blank chip: 0xFF everywhere
+            self.f.write(b"\xff")
             self.f.flush()
+            for b in range(blocks):
+                self._erase(b)
 
     def readblocks(self, block, buf, offset=0):
         self.f.seek(block * self.bs + offset)
@@ -171,11 +173,15 @@ class FileFlash:
         if op == 5:  # block size
             return self.bs
         if op == 6:  # erase
-            self.f.seek(arg * self.bs)
-            self.f.write(b"\xff" * self.bs)
-            self.f.flush()
+            self._erase(arg)
             return 0
         return None
+
+    def _erase(self, block):
+        self.f.seek(block * self.bs)
+        for _ in range(self.bs // len(self.blank)):
+            self.f.write(self.blank)
+        self.f.flush()
 
 
 def make_i2c():

@@ -21,22 +21,23 @@ class RAMBlockDev:
         self.cut_after(None)
 
     def cut_after(self, n, torn=False):
-        """Let n more writes/erases through, then fail every later one with
-        PowerCut without changing the data. torn=True applies the first
-        half of the failing write, as a cut in the middle of programming
-        would. n=None keeps the power on."""
+        """Let n more writes/erases through; the next one raises PowerCut
+        and every later one is silently dropped, so the data stays as flash
+        would hold it when the power went. torn=True applies the first half
+        of that failing write, as a cut in the middle of programming would.
+        n=None keeps the power on."""
         self._left = n
         self._torn = torn
         self.dead = False
 
     def _power_fails(self):
-        # Called once per block-changing operation: True if it must not happen.
+        # Once per block-changing operation: False if it may go ahead.
         if self.dead:
             return True
         if self._left is not None:
             if self._left == 0:
                 self.dead = True
-                return True
+                raise PowerCut()
             self._left -= 1
         self.writes += 1
         return False
@@ -58,13 +59,16 @@ class RAMBlockDev:
                 self.ioctl(6, block + i)
             offset = 0
         a = block * self.block_size + offset
-        if self._power_fails():
+        try:
+            if self._power_fails():
+                return 0  # dropped: the power is gone
+        except PowerCut:
             if self._torn:
-                self._torn = False  # only the write the power died in is torn
                 half = len(buf) // 2
                 self.data[a:a + half] = memoryview(buf)[:half]
-            raise PowerCut()
+            raise
         self.data[a:a + len(buf)] = buf
+        return 0
 
     def ioctl(self, op, arg):
         if op == 4:  # block count
@@ -72,10 +76,9 @@ class RAMBlockDev:
         if op == 5:  # block size
             return self.block_size
         if op == 6:  # erase
-            if self._power_fails():
-                raise PowerCut()
-            a = arg * self.block_size
-            self.data[a:a + self.block_size] = self._ff
+            if not self._power_fails():
+                a = arg * self.block_size
+                self.data[a:a + self.block_size] = self._ff
         return 0  # init, deinit, sync
 
 
