@@ -29,7 +29,9 @@
 # Load drops *.new files, reads the index, then every record once to build
 # the RAM arrays. Orphans are zeroed. Listed records that fail their check
 # are counted in `damaged`, unlisted and zeroed. A missing or unreadable
-# index is rebuilt from the valid records, in slot order (`rebuilt`).
+# index is rebuilt from the valid records, in slot order (`rebuilt`). The one
+# place that can happen by design: a delete on a flash that something else
+# filled up removes the old index before writing the new one.
 #
 # RAM per slot: 2 bytes display order, 2 bytes hash of (issuer, name), 1 byte
 # hash of name, 1 bit used: about 5.2 KB for 1000 accounts. Hashes find
@@ -252,11 +254,18 @@ class Store:
                 f.close()
             if dirty:
                 scrub.append(b)
-        if fix_index or (not had_index and self.count):
-            self._drop_unused()
-            self._write_index(self.count, (memoryview(self._order)[:2 * self.count],))
-        for b in scrub:
-            self._write_bucket(b)
+        if not had_index and self.count:
+            self.rebuilt = fix_index = True
+        # Repairs are best effort: on a full flash the store still loads, and
+        # the next load tries again.
+        try:
+            if fix_index:
+                self._drop_unused()
+                self._write_index(self.count, (memoryview(self._order)[:2 * self.count],))
+            for b in scrub:
+                self._write_bucket(b)
+        except StoreError:
+            pass
 
     def _read_index(self):
         """Fill the order from the index; False if it is missing or bad."""
@@ -408,12 +417,18 @@ class Store:
     def _statvfs(self):
         return os.statvfs(self.root)
 
-    def _need_room(self):
+    def _space(self):
+        """(block size, total blocks, free blocks)."""
         st = self._statvfs()
-        bs = st[1] or st[0]
+        # littlefs can count more blocks in use than exist when nearly full;
+        # MicroPython then reports a wrapped-around free count.
+        return st[1] or st[0], st[2], st[4] if st[4] <= st[2] else 0
+
+    def _need_room(self):
+        bs, total, free = self._space()
         need = ((_BUCKET + bs - 1) // bs
                 + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs + _SPARE)
-        if st[4] < need:
+        if free < need:
             raise StoreError("storage_full", "no room on flash for another account")
 
     # ---- writing ----
@@ -596,7 +611,16 @@ class Store:
         s = self._slot(index)
         n = self.count
         mv = memoryview(self._order)
-        self._write_index(n - 1, (mv[:2 * index], mv[2 * index + 2:2 * n]))
+        parts = (mv[:2 * index], mv[2 * index + 2:2 * n])
+        try:
+            self._write_index(n - 1, parts)
+        except StoreError:
+            # Flash full (something else filled it): free the old index's
+            # block first, or nothing could ever be deleted. A cut in between
+            # leaves no index; the next load rebuilds it from the records:
+            # every account kept, but in slot order.
+            _remove(self._ipath)
+            self._write_index(n - 1, parts)
         # Committed: update RAM, then zero the record.
         o = self._order
         o[2 * index:2 * n - 2] = o[2 * index + 2:2 * n]
@@ -680,6 +704,5 @@ class Store:
         return n
 
     def storage(self):
-        st = self._statvfs()
-        bs = st[1] or st[0]
-        return {"total": st[2] * bs, "free": st[4] * bs}
+        bs, total, free = self._space()
+        return {"total": total * bs, "free": free * bs}
