@@ -11,6 +11,7 @@ import hw
 import otp
 import timeutil
 from clock import Clock
+from drift import Drift
 from ds3231 import DS3231
 from service import CommandError, Service
 from ssd1306 import SSD1306
@@ -31,13 +32,15 @@ class Token:
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
         self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
+        self.drift = Drift(data_dir + "/clock.json")
         self.button = btn.Button(ticks_diff=time.ticks_diff)
         self.service = Service(self)
         self.idle_ms = getattr(board, "IDLE_OFF_S", 30) * 1000
         self.check_alloc = getattr(board, "CHECK_REFRESH_ALLOC", False)
         # Counters the benchmark and `status` read.
         self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
-                     "refresh_lock_errors": 0, "errors": 0, "last_error": None}
+                     "refresh_lock_errors": 0, "errors": 0, "last_error": None,
+                     "presses": 0}
         self.index = 0
         self.account = None  # the account on screen (one record in RAM)
         self.counter = -1  # moving factor of the code on screen
@@ -141,6 +144,7 @@ class Token:
             self.display.power(False)
 
     def press(self, event):
+        self.diag["presses"] += 1
         self.last_press = time.ticks_ms()
         if not self.display.on:
             # The press that wakes the screen does nothing else.
@@ -178,10 +182,18 @@ class Token:
     def accounts_changed(self, index):
         if index is not None:
             self.index = index
+        self.wake()
         self.redraw()
 
     def clock_changed(self):
+        self.wake()
         self.redraw()
+
+    def wake(self):
+        """Provisioning changed what the screen shows: let the user see it."""
+        self.last_press = time.ticks_ms()
+        if not self.display.on:
+            self.display.power(True)
 
     # -- serial -----------------------------------------------------------
 

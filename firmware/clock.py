@@ -15,12 +15,13 @@ _WATCH_LIMIT_MS = 60  # give up watching after this long past it
 
 
 class Clock:
-    def __init__(self, rtc, ticks_ms=None, ticks_diff=None, sleep_ms=None):
+    def __init__(self, rtc, ticks_ms=None, ticks_diff=None, sleep_ms=None, ticks_add=None):
         # Injectable so the logic is tested with a fake clock (and on CPython).
         self.rtc = rtc
         self._ticks = ticks_ms or time.ticks_ms
         self._diff = ticks_diff or time.ticks_diff
         self._sleep = sleep_ms or time.sleep_ms
+        self._add = ticks_add or time.ticks_add
         self.days = 0
         self.sod = 0
         self.anchor = self._ticks()  # tick at which (days, sod) began
@@ -113,6 +114,20 @@ class Clock:
         return self.days * timeutil.SECONDS_PER_DAY + self.sod
 
     def unix_ms(self):
+        """Now, in ms, from a fresh read of the RTC (for commands: the cheap
+        per-second poll only watches the seconds register, which can't see a
+        jump of whole minutes made behind its back)."""
+        old_days, old_sod = self.days, self.sod
+        if self.read():
+            step = (self.days - old_days) * timeutil.SECONDS_PER_DAY + self.sod - old_sod
+            since = self._diff(self._ticks(), self.anchor)
+            if step == 1 and 1000 - _WATCH_MS <= since <= 1000 + _WATCH_LIMIT_MS:
+                self.anchor = self._add(self.anchor, 1000)  # the expected rollover
+            elif not self.lost:
+                # Moved by someone else: find the sub-second phase again
+                # before answering (up to a second, and only after a jump).
+                self.align()
+                self.hunting = False
         return self.unix() * 1000 + self.ms()
 
     def set_unix_ms(self, target_ms, received):

@@ -29,6 +29,7 @@ E_AMBIGUOUS = "ambiguous"
 E_STORE_FULL = "store_full"
 E_STORAGE_FULL = "storage_full"
 E_CLOCK_LOST = "clock_lost"
+E_NO_ESTIMATE = "no_estimate"
 E_AUTH = "auth_required"
 E_INTERNAL = "internal"
 

@@ -5,6 +5,7 @@ import binascii
 import gc
 import time
 
+import drift
 import frames
 from store import StoreError
 
@@ -56,6 +57,7 @@ class Service:
             "set-time": self.set_time,
             "get-time": self.get_time,
             "wipe": self.wipe,
+            "calibrate": self.calibrate,
         }
 
     def handle(self, cmd, args, received):
@@ -84,6 +86,7 @@ class Service:
         t = self.t
         clock = t.clock
         clock.refresh_lost()
+        now = None if clock.lost else clock.unix_ms() // 1000
         gc.collect()
         heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
         try:
@@ -98,9 +101,10 @@ class Service:
             "clock": {
                 "lost": clock.lost,
                 "osf": clock.osf,
-                "unix": None if clock.lost else clock.unix(),
+                "unix": now,
                 "temperature_c": t.rtc.temperature(),
                 "aging": t.rtc.aging(),
+                "drift": t.drift.summary(now),
             },
             "uptime_s": time.ticks_diff(time.ticks_ms(), t.started) // 1000,
             "heap": heap,
@@ -148,11 +152,49 @@ class Service:
     def set_time(self, args, received):
         # Accept 2000..2199 only: what the DS3231 can hold.
         unix_ms = _int(args, "unix_ms", None, 946684800000, 7258118399000)
-        clock = self.t.clock
-        before = None if clock.lost else clock.unix_ms()
+        trim = _str(args, "trim", "auto")
+        if trim not in ("auto", "never"):
+            raise _bad("'trim' is auto or never")
+        offset = args.get("offset_ms")  # the host's measurement, when it made one
+        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
+            raise _bad("'offset_ms' must be a number")
+        t = self.t
+        clock = t.clock
+        was_lost = clock.lost
+        before = None if was_lost else clock.unix_ms() - time.ticks_diff(time.ticks_ms(), received)
+        if offset is None and before is not None:
+            offset = before - unix_ms
         written = clock.set_unix_ms(unix_ms, received)
-        self.t.clock_changed()
-        return {"unix_ms": written, "before_ms": before}
+        t.clock_changed()
+        now = written // 1000
+        aging = t.rtc.aging()
+        # A lost clock's offset says nothing about the crystal: record the
+        # sync as a fresh start.
+        measured = t.drift.record(now, None if was_lost else offset, aging)
+        reply = {"unix_ms": written, "before_ms": before, "measured_ppm": measured,
+                 "trimmed": None}
+        if measured is not None and trim == "auto" and \
+                t.drift.syncs[-2][0] <= now - drift.AUTO_TRIM_S:
+            reply["trimmed"] = self._trim()
+        return reply
+
+    def calibrate(self, args, received):
+        """Trim the drift now from the last estimate (two syncs an hour or
+        more apart)."""
+        if self.t.drift.ppm is None:
+            raise CommandError(frames.E_NO_ESTIMATE,
+                               "no drift estimate yet: sync twice at least an hour apart")
+        return {"trimmed": self._trim()}
+
+    def _trim(self):
+        t = self.t
+        old = t.rtc.aging()
+        new = t.drift.trim_target(old)
+        if new is None or new == old:
+            return None
+        t.rtc.set_aging(new)
+        t.drift.trimmed(old, new)
+        return {"from": old, "to": new, "drift_ppm": t.drift.ppm}
 
     def get_time(self, args, received):
         clock = self.t.clock

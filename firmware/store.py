@@ -302,7 +302,7 @@ class Store:
         return True
 
     def _drop_unused(self):
-        # Compact the order after load unlisted damaged records.
+        # Close the gaps left in the order by records the load unlisted.
         k = 0
         for p in range(self.count):
             s = self._slot_at(p)
@@ -483,13 +483,13 @@ class Store:
                     for s in range(base, base + _PER):
                         if s == slot:
                             f.write(rec)
-                        elif src and self._is_used(s):
+                        elif src is not None and self._is_used(s):
                             src.seek((s - base) * _REC)
                             f.write(buf if src.readinto(buf) == _REC else _ZERO)
                         else:
                             f.write(_ZERO)
             finally:
-                if src:
+                if src is not None:
                     src.close()  # before the rename replaces it
             os.rename(tmp, path)
         except OSError as e:
@@ -617,8 +617,9 @@ class Store:
         except StoreError:
             # Flash full (something else filled it): free the old index's
             # block first, or nothing could ever be deleted. A cut in between
-            # leaves no index; the next load rebuilds it from the records:
-            # every account kept, but in slot order.
+            # leaves no index (as does a failure of the second try); the next
+            # load rebuilds it from the records: every account kept, but in
+            # slot order.
             _remove(self._ipath)
             self._write_index(n - 1, parts)
         # Committed: update RAM, then zero the record.

@@ -155,26 +155,36 @@ class TokenClient:
     def get_time(self):
         return self.request("get-time")
 
-    def set_time(self, unix_ms):
-        return self.request("set-time", unix_ms=int(unix_ms))
+    def set_time(self, unix_ms, offset_ms=None, trim="auto"):
+        """offset_ms: what the host measured just before (token - host), kept
+        by the token for its drift estimate; trim: "auto" lets the token
+        adjust its aging offset when the syncs are a day or more apart."""
+        args = {"unix_ms": int(unix_ms), "trim": trim}
+        if offset_ms is not None:
+            args["offset_ms"] = offset_ms
+        return self.request("set-time", **args)
+
+    def calibrate(self):
+        return self.request("calibrate")
 
     def wipe(self):
         return self.request("wipe", confirm="wipe")
 
-    def sync_time(self, clock=time.time, samples=TIME_SAMPLES):
+    def sync_time(self, clock=time.time, samples=TIME_SAMPLES, trim="auto"):
         """Set the token's clock from `clock` (seconds) and report how far off it was.
 
         The request spends about half the round trip in flight, so the time
         sent is host time plus rtt/2; the token lines it up with its next whole
         second and replies once the RTC holds it."""
         offset_before, rtt_ms = self.clock_offset(clock, samples)
-        written = self.set_time(round(clock() * 1000 + rtt_ms / 2))
+        written = self.set_time(round(clock() * 1000 + rtt_ms / 2), offset_before, trim)
         offset_after, _ = self.clock_offset(clock, samples)
         if offset_after is None:
             raise DeviceError(frames.E_CLOCK_LOST, "the token's clock still reads as lost "
                               "after setting it; check its RTC and backup battery")
         return {"offset_before_ms": offset_before, "offset_after_ms": offset_after,
-                "rtt_ms": rtt_ms, "written_ms": written.get("unix_ms")}
+                "rtt_ms": rtt_ms, "written_ms": written.get("unix_ms"),
+                "measured_ppm": written.get("measured_ppm"), "trimmed": written.get("trimmed")}
 
     def clock_offset(self, clock=time.time, samples=TIME_SAMPLES):
         """(token time - host time, round trip), both ms, from the fastest of

@@ -152,7 +152,7 @@ def _list(args):
     with connect(args) as client:
         accounts = client.list_accounts()
         capacity = client.info().get("capacity")
-    rows = [(a.get("index", ""), a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
+    rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
              a.get("algorithm", ""), a.get("digits", ""), _step(a)) for a in accounts]
     lines = _table(("#", "issuer", "name", "type", "algorithm", "digits", "period/counter"),
                    rows) if rows else ["no accounts"]
@@ -190,15 +190,39 @@ def _delete(args):
 
 # ---- sync-time ----
 
+def _sync_time_arguments(p):
+    p.add_argument("--no-trim", action="store_true",
+                   help="don't let the token adjust its RTC aging offset from the drift "
+                        "measured since the last sync (it does so when that was a day or more ago)")
+
+
 def _sync_time(args):
     with connect(args) as client:
-        data = client.sync_time()
+        data = client.sync_time(trim="never" if args.no_trim else "auto")
     before = data["offset_before_ms"]
-    return data, "\n".join([
+    lines = [
         "offset before: %s" % ("unknown (the token's clock was lost)" if before is None
                                else "%+.1f ms" % before),
         "offset after:  %+.1f ms" % data["offset_after_ms"],
-        "round trip:    %.1f ms" % data["rtt_ms"]])
+        "round trip:    %.1f ms" % data["rtt_ms"]]
+    if data.get("measured_ppm") is not None:
+        lines.append("drift since the last sync: %+.2f ppm" % data["measured_ppm"])
+    lines.extend(_trim_lines(data.get("trimmed")))
+    return data, "\n".join(lines)
+
+
+def _trim_lines(trimmed):
+    if not trimmed:
+        return []
+    return ["aging offset trimmed: %+d -> %+d (%+.2f ppm left)"
+            % (trimmed["from"], trimmed["to"], trimmed["drift_ppm"])]
+
+
+def _calibrate(args):
+    with connect(args) as client:
+        data = client.calibrate()
+    return data, "\n".join(_trim_lines(data.get("trimmed")) or
+                           ["drift is within one aging step: nothing to trim"])
 
 
 # ---- status / info ----
@@ -252,7 +276,10 @@ COMMANDS = {
     "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
     "delete": (_delete_arguments, _delete, "delete one account"),
-    "sync-time": (_no_arguments, _sync_time, "set the token's clock from this computer's"),
+    "sync-time": (_sync_time_arguments, _sync_time,
+                  "set the token's clock from this computer's (and measure its drift)"),
+    "calibrate": (_no_arguments, _calibrate,
+                  "trim the token's clock drift now (needs two syncs an hour or more apart)"),
     "status": (_no_arguments, _status, "show storage, clock and health"),
     "info": (_no_arguments, _info, "show firmware, board and capabilities"),
     "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),

@@ -41,6 +41,7 @@ class FakeToken:
         self.closed = False
         self.device_ms = lambda: 1_700_000_000_000
         self.time_set = []
+        self.offsets_reported = []
 
     # -- the link interface --
     def write(self, data):
@@ -98,8 +99,9 @@ class FakeToken:
     def cmd_get_time(self):
         return {"unix_ms": self.device_ms(), "lost": False}
 
-    def cmd_set_time(self, unix_ms):
+    def cmd_set_time(self, unix_ms, trim="auto", offset_ms=None):
         self.time_set.append(unix_ms)
+        self.offsets_reported.append(offset_ms)
         return {"unix_ms": unix_ms, "before_ms": self.device_ms()}
 
     def cmd_wipe(self, confirm=None):
@@ -293,7 +295,7 @@ def test_delete_wipe_and_set_time_arguments():
         ("delete", {"name": "alice", "issuer": "ACME"}),
         ("delete", {"name": "ACME:alice"}),
         ("wipe", {"confirm": "wipe"}),
-        ("set-time", {"unix_ms": 1234}),
+        ("set-time", {"unix_ms": 1234, "trim": "auto"}),
     ]
 
 
@@ -353,8 +355,9 @@ def clocked_token(clock, offset_ms, rtts_ms, lost=False):
         return {"unix_ms": round(clock.now * 1000 + state["offset"]),
                 "lost": lost and not token.time_set}
 
-    def set_time(unix_ms):
+    def set_time(unix_ms, trim="auto", offset_ms=None):
         token.time_set.append(unix_ms)
+        token.offsets_reported.append(offset_ms)
         state["offset"] = unix_ms - clock.now * 1000  # the token now holds this time
         return {"unix_ms": unix_ms, "before_ms": None}
     token.answer = answer
@@ -377,6 +380,7 @@ def test_sync_time_arithmetic():
     assert result["written_ms"] == token.time_set[0]
     assert result["offset_after_ms"] == 0.0
     assert [r[1] for r in token.requests] == ["get-time"] * 5 + ["set-time"] + ["get-time"] * 5
+    assert token.offsets_reported == [1500.0]  # for the token's drift estimate
 
 
 def test_sync_time_uses_the_fastest_sample():

@@ -433,3 +433,11 @@ def test_state_keeps_osf_when_the_clock_was_never_set():
     m, _ = rtc_at()
     m2 = DS3231Model(clock=FakeClock()).from_state(m.to_state())
     assert m2.osf
+
+
+def test_advance_applies_the_chip_rate():
+    m = DS3231Model(clock=lambda: 0.0)
+    m.set_time(1800000000)
+    m.set_drift_ppm(4.0)
+    m.advance(7 * 86400)
+    assert abs(m.unix_time() - (1800000000 + 7 * 86400 * (1 + 4e-6))) < 1e-6

@@ -62,14 +62,21 @@ def pyotp_for(kind, seed, algorithm, digits, period, t):
     return tot.at(int(t))
 
 
-def screen_matches(tok, expect):
+def screen_matches(tok, expect, within=1.0):
     """Read the screen between two reads of the simulated clock and accept the
-    code for either instant (a period may roll over in between)."""
-    t0 = tok.rtc_time()
-    text = tok.screen_text()
-    t1 = tok.rtc_time()
-    got = code_on_screen(text)
-    return got is not None and got in (expect(t0), expect(t1)), text
+    code for either instant (a period may roll over in between). A loaded
+    machine may delay the redraw at a boundary: retry for `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        t0 = tok.rtc_time()
+        text = tok.screen_text()
+        t1 = tok.rtc_time()
+        got = code_on_screen(text)
+        if got is not None and got in (expect(t0), expect(t1)):
+            return True, text
+        if time.monotonic() > deadline:
+            return False, text
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -150,3 +150,45 @@ def test_clock_set_lands_on_a_whole_second(call):
 def test_layout(call, fn, args, expected):
     got = call("layout", fn, *args)
     assert (list(got) if isinstance(got, tuple) else got) == expected
+
+
+# -- drift ------------------------------------------------------------------------------------
+
+def test_drift_estimate_trim_and_persistence(call, tmp_path, request):
+    path = str(tmp_path / ("drift-%s.json" % request.node.callspec.id))
+    day = 86400
+    t0 = 1800000000
+    events = [
+        ["sync", t0, None, 0],  # first sync after a lost clock: nothing to measure
+        ["summary", t0 + 60],
+        ["sync", t0 + 600, 5, 0],  # ten minutes: too short to trust
+        ["sync", t0 + 600 + 7 * day, 2419.2, 0],  # +4 ppm over a week
+        ["target", 0],
+        ["trim", 0, 40],
+        ["summary", t0 + 600 + 8 * day],
+        ["sync", t0 + 600 + 14 * day, 6.0, 40],  # after the trim: 0.01 ppm left
+        ["target", 40],
+        ["reload"],
+        ["summary", t0 + 600 + 14 * day + 3600],
+    ]
+    out = call("drive", "drift_run", path, events)
+    assert out[0] is None
+    assert out[1] == [60, None, None]
+    assert out[2] is None
+    assert out[3] == pytest.approx(4.0, abs=1e-3)
+    assert out[4] == 40
+    assert out[5] == pytest.approx(0.0, abs=1e-3)
+    assert out[6][0] == day and abs(out[6][2]) < 1
+    assert out[7] == pytest.approx(6.0 * 1000 / (7 * day), abs=1e-3)
+    assert out[8] == 40  # 0.01 ppm is less than one step
+    assert out[9] == 4  # the four syncs survive a restart
+    assert out[10][0] == 3600
+
+
+def test_drift_negative_and_clamped(call, tmp_path, request):
+    path = str(tmp_path / ("drift-neg-%s.json" % request.node.callspec.id))
+    out = call("drive", "drift_run", path, [
+        ["sync", 1800000000, 0, 0], ["sync", 1800000000 + 7 * 86400, -3628.8, 0],
+        ["target", 0], ["target", -100]])
+    assert out[1] == pytest.approx(-6.0, abs=1e-3)
+    assert out[2] == -60 and out[3] == -128

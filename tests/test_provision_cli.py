@@ -244,8 +244,8 @@ def test_list_table(token, capsys):
     assert rc == 0
     assert out.splitlines() == [
         "#  issuer  name               type  algorithm  digits  period/counter",
-        "0  GitHub  alice@example.com  totp  SHA1       6       30s",
-        "1          bob                hotp  SHA256     8       counter 5",
+        "1  GitHub  alice@example.com  totp  SHA1       6       30s",
+        "2          bob                hotp  SHA256     8       counter 5",
         "2 of 64 slots used",
     ]
 
@@ -267,7 +267,7 @@ def test_delete(token, capsys):
 
 def test_sync_time_report(token, capsys, monkeypatch):
     token({"get-time": {"unix_ms": 0, "lost": True}, "set-time": {"unix_ms": 1}})
-    monkeypatch.setattr(TokenClient, "sync_time", lambda self: {
+    monkeypatch.setattr(TokenClient, "sync_time", lambda self, trim="auto": {
         "offset_before_ms": -1234.56, "offset_after_ms": 0.4, "rtt_ms": 3.25, "written_ms": 1})
     rc, out, err = run(capsys, "sync-time")
     assert rc == 0

@@ -510,8 +510,7 @@ def _mp(body, funcs=(), **kw):
     src += "print(json.dumps({'result': result, 'store': store.__file__}))\n"
     out = run_json(src, extra_path=[MP_DIR], **kw)
     # The real firmware module, not a copy.
-    assert out["store"].replace("\\", "/").endswith("firmware/store.py") or \
-        out["store"].endswith("store.mpy"), out["store"]
+    assert out["store"].replace("\\", "/").endswith("firmware/store.py"), out["store"]
     return out["result"]
 
 

@@ -129,6 +129,7 @@ class BusServer:
                 if self.pin_reads != last and self.last_pin_read >= t:
                     seen += self.pin_reads - last
                 last = self.pin_reads
+            return self.last_pin_read
 
     def close(self):
         for s in (self._conn, self._srv):

@@ -275,7 +275,9 @@ class DS3231Model:
         return self._seconds(self.clock()) + EPOCH_2000_UNIX
 
     def advance(self, seconds):
-        self._base += seconds
+        """Let `seconds` of true time pass at once: the chip counts them at
+        its own rate, so drift and aging show as they would over that time."""
+        self._base += seconds * self._rate()
 
     def set_drift_ppm(self, ppm):
         self._rebase(self.clock())

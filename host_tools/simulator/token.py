@@ -33,6 +33,7 @@ RTC_ADDR = 0x68
 SHORT_PRESS_S = 0.12
 LONG_PRESS_S = 1.0
 DEBOUNCE_S = 0.025  # firmware/button.py
+LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
 
 
 class SimulatorError(RuntimeError):
@@ -215,12 +216,21 @@ class SimulatedToken:
         if not self.running:
             raise SimulatorError("the token is not running")
         self.bus.button_down = True
-        time.sleep(hold_s)
+        down = time.monotonic()
+        # A loaded machine can stall the firmware's loop, so hold as a finger
+        # would until the token reacts: from the firmware's first read of the
+        # pressed pin, past the debounce (or long-press) time, read twice.
+        seen = self.bus.wait_pin_reads_after(down, count=1)
+        need = LONG_MS_FIRMWARE + 0.02 if hold_s >= LONG_PRESS_S else DEBOUNCE_S + 0.005
+        time.sleep(max(0.0, down + hold_s - time.monotonic()))
+        self.bus.wait_pin_reads_after(seen + need, count=2)
         self.bus.button_down = False
         released = time.monotonic()
-        # Handled once the loop has read the pin after the debounce time, and
-        # gone round once more (the redraw happens in between).
-        self.bus.wait_pin_reads_after(released + DEBOUNCE_S + 0.005, count=2)
+        # Handled once the loop has read the released pin, then read it again
+        # past the debounce time (the event), and gone round once more (the
+        # redraw happens in between).
+        seen = self.bus.wait_pin_reads_after(released, count=1)
+        self.bus.wait_pin_reads_after(seen + DEBOUNCE_S + 0.005, count=2)
 
     def press(self):
         """A short press: next account (or wake the screen)."""
@@ -274,6 +284,7 @@ class SimulatedToken:
             self.rtc.set_time(unix_seconds, clear_osf=True)
 
     def advance(self, seconds):
+        """`seconds` of simulated time pass at once (drift applies)."""
         with self.lock:
             self.rtc.advance(seconds)
 

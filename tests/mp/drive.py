@@ -55,6 +55,9 @@ class FakeTime:
     def diff(self, a, b):
         return a - b
 
+    def add(self, a, b):
+        return a + b
+
     def sleep_ms(self, ms):
         self.now += ms
 
@@ -99,7 +102,7 @@ def clock_run(start_unix, phase, steps, step_ms, set_ms=None, set_at=None, jump_
     sampled after each poll, plus seconds reported."""
     ft = FakeTime()
     rtc = FakeRTC(ft, start_unix, phase)
-    c = Clock(rtc, ft.ticks_ms, ft.diff, ft.sleep_ms)
+    c = Clock(rtc, ft.ticks_ms, ft.diff, ft.sleep_ms, ft.add)
     out = []
     news = 0
     for i in range(steps):
@@ -115,3 +118,27 @@ def clock_run(start_unix, phase, steps, step_ms, set_ms=None, set_at=None, jump_
         out.append([c.unix_ms(), true_ms])
         ft.now += step_ms
     return [out, news, c.lost]
+
+
+def drift_run(path, events):
+    """events: [["sync", unix, offset_ms, aging] | ["trim", old, new] |
+    ["summary", unix] | ["target", aging] | ["reload"]] -> results."""
+    import drift
+    d = drift.Drift(path)
+    out = []
+    for ev in events:
+        if ev[0] == "sync":
+            m = d.record(ev[1], ev[2], ev[3])
+            out.append(None if m is None else round(m, 4))
+        elif ev[0] == "trim":
+            d.trimmed(ev[1], ev[2])
+            out.append(round(d.ppm, 4))
+        elif ev[0] == "target":
+            out.append(d.trim_target(ev[1]))
+        elif ev[0] == "reload":
+            d = drift.Drift(path)
+            out.append(len(d.syncs))
+        else:
+            s = d.summary(ev[1])
+            out.append([s["since_s"], s["drift_ppm"], s["expected_error_ms"]])
+    return out

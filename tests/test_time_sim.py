@@ -1,0 +1,178 @@
+"""Time you can trust, in the simulator: precise sync, drift measured and
+trimmed through the DS3231 aging register, lost-clock rules, calendar edges."""
+import base64
+import calendar
+import hashlib
+import time
+
+import pyotp
+import pytest
+
+from host_tools.client import TokenClient
+from host_tools.link import SerialLink
+from host_tools.otpauth import Account
+from host_tools.simulator import SimulatedToken
+
+DAY = 86400
+SHA1_SEED = b"12345678901234567890"
+SHA256_SEED = b"12345678901234567890123456789012"
+
+
+class HostClock:
+    """The host's clock, shifted by however much simulated time has passed."""
+
+    def __init__(self):
+        self.shift = 0.0
+
+    def __call__(self):
+        return time.time() + self.shift
+
+
+@pytest.fixture
+def tok():
+    t = SimulatedToken()
+    t.start()
+    yield t
+    t.close()
+
+
+@pytest.mark.parametrize("ppm", [4.0, -6.0])
+def test_drift_measured_over_a_week_and_trimmed(tok, ppm):
+    host = HostClock()
+    tok.set_drift_ppm(ppm)
+    with TokenClient(SerialLink(tok.port)) as c:
+        first = c.sync_time(clock=host)
+        assert abs(first["offset_after_ms"]) <= 5
+        for _ in range(2):  # a week passes, twice
+            tok.advance(7 * DAY)
+            host.shift += 7 * DAY
+            second = c.sync_time(clock=host)
+            if second["trimmed"]:
+                break
+        # the week's gain (4 ppm * 7 days = 2.42 s) was found and trimmed
+        assert second["offset_before_ms"] == pytest.approx(ppm * 7 * DAY / 1000, rel=0.02)
+        assert second["measured_ppm"] == pytest.approx(ppm, abs=0.05)
+        trimmed = second["trimmed"]
+        assert trimmed["to"] - trimmed["from"] == round(ppm / 0.1)
+        assert tok.rtc.aging == trimmed["to"]
+        status = c.status()["clock"]
+        assert status["aging"] == trimmed["to"]
+        # another week: what is left is the residual drift
+        tok.advance(7 * DAY)
+        host.shift += 7 * DAY
+        third = c.sync_time(clock=host)
+        residual = third["measured_ppm"]
+        assert abs(residual) <= 0.5
+        assert abs(third["offset_before_ms"]) <= 0.5 * 7 * DAY / 1000
+        drift = c.status()["clock"]["drift"]
+        assert drift["since_s"] is not None and drift["since_s"] < 60
+        assert abs(drift["drift_ppm"]) <= 0.5
+
+
+def test_status_shows_drift_and_expected_error_and_calibrate(tok):
+    host = HostClock()
+    tok.set_drift_ppm(20.0)
+    with TokenClient(SerialLink(tok.port)) as c:
+        c.sync_time(clock=host)
+        with pytest.raises(Exception) as e:
+            c.calibrate()
+        assert getattr(e.value, "code", None) == "no_estimate"
+        tok.advance(2 * 3600)
+        host.shift += 2 * 3600
+        data = c.sync_time(clock=host, trim="never")  # two hours: measured, not trimmed
+        assert data["measured_ppm"] == pytest.approx(20.0, abs=0.5)
+        assert data["trimmed"] is None
+        tok.advance(3600)
+        drift = c.status()["clock"]["drift"]
+        assert 3600 <= drift["since_s"] <= 3700
+        assert drift["expected_error_ms"] == pytest.approx(20.0 * 3600 / 1000, rel=0.05)
+        out = c.calibrate()["trimmed"]
+        assert out["to"] == min(127, out["from"] + 200)  # 20 ppm is 200 steps: clamped
+
+
+def test_lost_clock_screen_and_status_until_sync(tok):
+    tok.lose_clock()
+    tok.wait_for_text("CLOCK LOST")
+    with TokenClient(SerialLink(tok.port)) as c:
+        assert c.status()["clock"]["lost"] is True
+        c.sync_time()
+        assert c.status()["clock"]["lost"] is False
+    tok.wait_for_text("No accounts yet")
+
+
+def test_time_before_the_build_year_counts_as_lost(tok):
+    with TokenClient(SerialLink(tok.port)) as c:
+        c.sync_time()
+        c.add(Account(name="a", secret=SHA1_SEED))
+    tok.wait_for_text("1/1")
+    tok.set_time(calendar.timegm((2020, 6, 1, 12, 0, 0)))  # OSF clear, but clearly wrong
+    tok.wait_for_text("CLOCK LOST")
+    with TokenClient(SerialLink(tok.port)) as c:
+        assert c.status()["clock"]["lost"] is True
+
+
+def test_temperature_in_status(tok):
+    tok.rtc.set_temperature(31.25)
+    with TokenClient(SerialLink(tok.port)) as c:
+        assert c.status()["clock"]["temperature_c"] == 31.25
+    tok.rtc.set_temperature(-3.75)
+    with TokenClient(SerialLink(tok.port)) as c:
+        assert c.status()["clock"]["temperature_c"] == -3.75
+
+
+def _code(seed, digest, digits, period, t):
+    return pyotp.TOTP(base64.b32encode(seed).decode(), digits=digits, digest=digest,
+                      interval=period).at(int(t))
+
+
+EDGES = [
+    (2028, 2, 29, 23, 59, 57),  # leap day rolls into March
+    (2038, 1, 19, 3, 14, 5),  # 32-bit time_t ends at 03:14:07
+    (2099, 12, 31, 23, 59, 57),  # the DS3231 century bit flips
+    (2100, 2, 28, 23, 59, 57),  # 2100 is not a leap year
+    (2199, 12, 31, 23, 59, 50),  # the last year the chip holds
+]
+
+
+@pytest.fixture(scope="module")
+def edge_tok():
+    t = SimulatedToken()
+    t.start()
+    with TokenClient(SerialLink(t.port)) as c:
+        c.sync_time()
+        c.add(Account(name="p30", secret=SHA1_SEED))
+        c.add(Account(name="p7", secret=SHA256_SEED, algorithm="SHA256", digits=8, period=7))
+    yield t
+    t.close()
+
+
+@pytest.mark.parametrize("fields", EDGES, ids=lambda f: "%04d-%02d-%02d" % f[:3])
+def test_codes_and_calendar_across_the_edges(edge_tok, fields):
+    tok = edge_tok
+    start = calendar.timegm(fields)
+    host = HostClock()
+    host.shift = start - time.time()
+    with TokenClient(SerialLink(tok.port)) as c:
+        # The firmware itself writes the registers (century bit included).
+        c.sync_time(clock=host)
+        assert abs(tok.rtc_time() - host()) < 0.05
+        for account, seed, digest, digits, period in (
+                ("p7", SHA256_SEED, hashlib.sha256, 8, 7),
+                ("p30", SHA1_SEED, hashlib.sha1, 6, 30)):
+            text = tok.wait_for_text(account)
+            for _ in range(2):  # across the rollover of the day (and year)
+                deadline = time.monotonic() + 3
+                while True:
+                    t = tok.rtc_time()
+                    text = tok.screen_text()
+                    want = _code(seed, digest, digits, period, t)
+                    if want in text.replace(" ", ""):
+                        break
+                    assert time.monotonic() < deadline, (t, want, text)
+                    time.sleep(0.05)
+                time.sleep(1.5)
+            tok.press()
+        # the token's own reading of the registers after the rollovers
+        got = c.get_time()["unix_ms"] / 1000
+        assert abs(got - tok.rtc_time()) < 0.05
+        assert time.gmtime(got).tm_year == time.gmtime(tok.rtc_time()).tm_year
