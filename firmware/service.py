@@ -58,6 +58,8 @@ class Service:
             "get-time": self.get_time,
             "wipe": self.wipe,
             "calibrate": self.calibrate,
+            "rename": self.rename,
+            "move": self.move,
         }
 
     def handle(self, cmd, args, received):
@@ -148,6 +150,26 @@ class Service:
         store.delete(store.find(name, issuer))
         self.t.accounts_changed(None)
         return {"count": store.count}
+
+    def rename(self, args, received):
+        """New name and/or issuer for the account named by name (+ issuer)."""
+        store = self.t.store
+        index = store.find(_str(args, "name", required=True), _str(args, "issuer"))
+        meta = store.meta(index)
+        new_name = _str(args, "new_name", meta["name"])
+        new_issuer = _str(args, "new_issuer", meta["issuer"])
+        store.rename(index, new_name, new_issuer)
+        self.t.accounts_changed(index)
+        return {"index": index}
+
+    def move(self, args, received):
+        """Move an account to position `to` (0-based); the button order follows."""
+        store = self.t.store
+        index = store.find(_str(args, "name", required=True), _str(args, "issuer"))
+        to = _int(args, "to", None, 0, store.count - 1)
+        store.move(index, to)
+        self.t.accounts_changed(None)
+        return {"index": to}
 
     def set_time(self, args, received):
         # Accept 2000..2199 only: what the DS3231 can hold.

@@ -152,6 +152,40 @@ class TokenClient:
             args["issuer"] = issuer
         return self.request("delete", **args)
 
+    def rename(self, name, issuer=None, new_name=None, new_issuer=None):
+        args = {"name": name}
+        if issuer is not None:
+            args["issuer"] = issuer
+        if new_name is not None:
+            args["new_name"] = new_name
+        if new_issuer is not None:
+            args["new_issuer"] = new_issuer
+        return self.request("rename", **args)
+
+    def move(self, name, to, issuer=None):
+        """Move an account to 0-based position `to`."""
+        args = {"name": name, "to": int(to)}
+        if issuer is not None:
+            args["issuer"] = issuer
+        return self.request("move", **args)
+
+    def sort(self, key=None):
+        """Reorder the token by (issuer, name), case-insensitively, with the
+        fewest moves. Returns the number of moves made."""
+        key = key or (lambda a: (a["issuer"].casefold(), a["name"].casefold()))
+        current = self.list_accounts()
+        wanted = sorted(current, key=key)
+        order = [(a["issuer"], a["name"]) for a in current]
+        moves = 0
+        for pos, acc in enumerate(wanted):
+            label = (acc["issuer"], acc["name"])
+            at = order.index(label)
+            if at != pos:
+                self.move(acc["name"], pos, issuer=acc["issuer"])
+                order.insert(pos, order.pop(at))
+                moves += 1
+        return moves
+
     def get_time(self):
         return self.request("get-time")
 
