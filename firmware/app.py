@@ -228,7 +228,7 @@ class Token:
         """Drain available input bytes into the line reader."""
         inb = self._in
         stdin = sys.stdin.buffer
-        while poller.poll(0):
+        while _readable(poller, 0):
             try:
                 n = stdin.readinto(inb)
             except OSError:
@@ -242,7 +242,7 @@ class Token:
     # -- main loop -----------------------------------------------------------
 
     def step(self, poller):
-        if poller.poll(_LOOP_MS):
+        if _readable(poller, _LOOP_MS):
             self.read_serial(poller)
         now = time.ticks_ms()
         event = self.button.update(self.read_button(), now)
@@ -266,6 +266,13 @@ class Token:
                 self.diag["errors"] += 1
                 self.diag["last_error"] = type(e).__name__
                 time.sleep_ms(50)
+
+
+def _readable(poller, timeout):
+    # ipoll reuses its result tuple: no garbage from polling 100 times a second.
+    for _ in poller.ipoll(timeout):
+        return True
+    return False
 
 
 def main(board):
