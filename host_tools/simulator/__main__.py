@@ -63,10 +63,17 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def _python():
+    """The interpreter to suggest: this one, relative when that's shorter."""
+    rel = os.path.relpath(sys.executable)
+    return rel if len(rel) < len(sys.executable) else sys.executable
+
+
 def draw(tok):
     sys.stdout.write("\x1b[H\x1b[J")
     sys.stdout.write("Simulated token on port %s\r\n" % tok.port)
-    sys.stdout.write("Try: python host_tools/provision.py --port %s list\r\n\r\n" % tok.port)
+    sys.stdout.write("Try: %s host_tools/provision.py --port %s list\r\n\r\n"
+                     % (_python(), tok.port))
     art = render_braille(tok.pixels()) if tok.oled.display_on else "(screen off: press to wake)"
     sys.stdout.write(art.replace("\n", "\r\n") + "\r\n\r\n" + KEYS + "\r\n")
     sys.stdout.flush()
@@ -99,6 +106,7 @@ def interactive(tok, args):
 def headless(tok, args):
     """No terminal (a script or CI): print the port and the screen as text."""
     print("Simulated token on port %s (Ctrl-C to stop)" % tok.port, flush=True)
+    print("Try: %s host_tools/provision.py --port %s list" % (_python(), tok.port), flush=True)
     print(tok.screen_text(), flush=True)
     end = time.monotonic() + args.seconds if args.seconds else None
     while end is None or time.monotonic() < end:

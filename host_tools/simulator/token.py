@@ -46,7 +46,8 @@ class SimulatedToken:
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop())."""
         self._own_dir = data_dir is None
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="token-sim-")
+        # Absolute: the firmware runs with the data directory as its cwd.
+        self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
         os.makedirs(self.data_dir, exist_ok=True)
         self.display_size = display
         self.idle_s = idle_s
