@@ -34,6 +34,7 @@ bench: venv
 
 # Firmware compiled to .mpy (smaller, no compile step or RAM peak on the board).
 mpy: venv
+	@test -f boards/$(BOARD).py || { echo "no board file boards/$(BOARD).py (see boards/)"; exit 2; }
 	rm -rf build/mpy && mkdir -p build/mpy
 	for f in firmware/*.py; do \
 		b=$$(basename $$f .py); \
@@ -43,7 +44,6 @@ mpy: venv
 	cp boards/$(BOARD).py build/mpy/tokenboard.py
 
 deploy: mpy
-	@test -f boards/$(BOARD).py || { echo "no board file boards/$(BOARD).py"; exit 2; }
 	$(VENV)/bin/mpremote connect $(PORT) cp build/mpy/*.mpy build/mpy/tokenboard.py build/mpy/main.py : + reset
 
 clean:
