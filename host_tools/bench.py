@@ -210,10 +210,40 @@ def bench_drift():
                 "<= 5 ms")
 
 
+def bench_import():
+    print("Import (provision.py import FILE --yes, otpauth URI text file, into the simulator)")
+    import base64
+    import contextlib
+    import io
+    from host_tools import provision
+    for n in (100, 1000):
+        work = tempfile.mkdtemp(prefix="token-import-")
+        try:
+            path = os.path.join(work, "accounts.txt")
+            with open(path, "w") as f:
+                for acc in accounts(n, "imp"):
+                    f.write("otpauth://totp/%s:%s?secret=%s\n" % (
+                        acc.issuer.replace(" ", "%20"), acc.name,
+                        base64.b32encode(acc.secret).decode().rstrip("=")))
+            with SimulatedToken(data_dir=work) as tok:
+                t0 = time.monotonic()
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()):
+                    code = provision.main(["--port", tok.port, "--json", "import", path,
+                                           "--yes", "--no-backup"])
+                dt = time.monotonic() - t0
+                with TokenClient(SerialLink(tok.port)) as c:
+                    count = c.status()["accounts"]
+            row("import %d accounts" % n, "%.1f s (%d stored, exit %d)" % (dt, count, code), "")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
     "drift": bench_drift,
+    "import": bench_import,
     "memory": bench_provision_and_heap,
 }
 
