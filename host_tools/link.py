@@ -54,8 +54,15 @@ class SerialLink:
         self.port = port
         self._buf = bytearray()
         try:
-            self._serial = serial.Serial(port, baudrate, timeout=POLL_S,
-                                         write_timeout=WRITE_TIMEOUT_S)
+            ser = serial.Serial(baudrate=baudrate, timeout=POLL_S,
+                                write_timeout=WRITE_TIMEOUT_S)
+            # Keep DTR and RTS low: on ESP32 boards with a USB-UART bridge they
+            # drive EN and GPIO0, and raising them would reset the token.
+            ser.dtr = False
+            ser.rts = False
+            ser.port = port
+            ser.open()
+            self._serial = ser
         except (serial.SerialException, OSError, ValueError) as e:
             code = getattr(e, "errno", None)
             reason = os.strerror(code) if code else str(e)
