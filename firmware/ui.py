@@ -63,7 +63,8 @@ class UI:
         y = self.code_page * 8
         self.fb.fill_rect(0, y, self.w, 16, 0)
         pitch = layout.big_pitch(len(text), self.w)
-        x = (self.w - pitch * len(text)) // 2
+        # The last glyph is a full 16 px wide even when the cells are squeezed.
+        x = (self.w - pitch * (len(text) - 1) - 16) // 2
         for ch in text:
             self._big_char(ch, x, y)
             x += pitch

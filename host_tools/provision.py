@@ -16,7 +16,8 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import link  # noqa: E402
+from host_tools import backup_cli, link  # noqa: E402
+from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
 
@@ -24,18 +25,22 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
 EPILOG = """exit codes:
   0  done
-  1  the token refused (name_taken, store_full, not_found, ...)
-  2  bad input or usage; nothing was sent to the token
-  3  no token found, the device is not running token firmware, or the link was lost"""
+  1  the token refused (name_taken, store_full, not_found, ...), or would have:
+     an import that clashes or doesn't fit writes nothing; or the backup
+     failed after the token was written
+  2  bad input or usage (a file, a password, a missing --yes), or a cancelled
+     import; nothing was written to the token
+  3  no token found, the device is not running token firmware, or the link was lost
+  an import or restore that stops part way (1, 3, or 130 for Ctrl-C) keeps the
+  accounts already written, reports which were and which were not, and import
+  still saves them to the backup"""
 
 
-class UsageError(Exception):
+class UsageError(CommandError):
     """Bad input or usage: exit 2."""
 
     def __init__(self, message, code="bad_input"):
-        Exception.__init__(self, message)
-        self.message = message
-        self.code = code
+        CommandError.__init__(self, message, code, EXIT_USAGE)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,6 +85,9 @@ def _add_arguments(p):
     kind.add_argument("--hotp", action="store_true", help="counter-based (RFC 4226)")
     kind.add_argument("--steam", action="store_true", help="Steam Guard codes")
     p.add_argument("--counter", type=int, metavar="N", help="HOTP start counter (default 0)")
+    p.description += ("\n\nThe account is also saved to an encrypted backup on this computer\n"
+                      "(see --backup), since the token never gives secrets back.")
+    backup_cli.backup_arguments(p)
 
 
 def _add(args):
@@ -89,11 +97,17 @@ def _add(args):
     except ValueError as e:
         raise UsageError(str(e)) from None
     check_fits("add", account.to_args())
+    backup = backup_cli.open_backup(args)  # settled now: a wrong password must stop us here
     with connect(args) as client:
         data = client.add(account)
     data = dict(data, label=account.label)
-    return data, "added %s (slot %s, %s accounts on the token)" % (
+    text = "added %s (slot %s, %s accounts on the token)" % (
         account.label, data.get("index"), data.get("count"))
+    if backup is None:
+        return data, text
+    # The token first: a backup of an account the token refused would be wrong.
+    data["backup"] = backup_cli.save_backup(backup, [account], "added to the token", data)
+    return data, text + "\n" + backup_cli.backup_line(data["backup"])
 
 
 def _account_from_uri(args):
@@ -156,7 +170,7 @@ def _list(args):
              a.get("algorithm", ""), a.get("digits", ""), _step(a)) for a in accounts]
     lines = _table(("#", "issuer", "name", "type", "algorithm", "digits", "period/counter"),
                    rows) if rows else ["no accounts"]
-    lines.append("%d of %s slots used" % (len(accounts), capacity))
+    lines.append(backup_cli.slots_text(len(accounts), capacity))
     return {"accounts": accounts, "count": len(accounts), "capacity": capacity}, "\n".join(lines)
 
 
@@ -166,11 +180,7 @@ def _step(account):
     return "%ss" % account.get("period", "")
 
 
-def _table(header, rows):
-    widths = [max(len(str(row[i])) for row in (header,) + tuple(rows))
-              for i in range(len(header))]
-    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
-            for row in (header,) + tuple(rows)]
+_table = backup_cli.table
 
 
 # ---- delete ----
@@ -186,6 +196,66 @@ def _delete(args):
     with connect(args) as client:
         data = client.delete(args.name, args.issuer)
     return data, "deleted %s (%s accounts left)" % (args.name, data.get("count"))
+
+
+# ---- import, restore, export, rename (host_tools/backup_cli.py) ----
+
+def _import(args):
+    return backup_cli.run_import(args, lambda: connect(args))
+
+
+def _restore(args):
+    return backup_cli.run_restore(args, lambda: connect(args))
+
+
+def _export(args):
+    return backup_cli.run_export(args)
+
+
+def _rename(args):
+    return backup_cli.run_rename(args, lambda: connect(args))
+
+
+# ---- move / sort ----
+
+def _move_arguments(p):
+    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
+    p.add_argument("--to", type=_position, required=True, metavar="POS",
+                   help="its new place in the button order, 1 = first (as the screen's 3/12)")
+    p.add_argument("--issuer", help="pick the account with this issuer")
+
+
+def _position(text):
+    value = int(text)  # argparse turns a ValueError into a usage error
+    if value < 1:
+        raise argparse.ArgumentTypeError("positions start at 1")
+    return value
+
+
+def _move(args):
+    if not args.name.strip():
+        raise UsageError("NAME is empty")
+    with connect(args) as client:
+        count = len(client.list_accounts())
+        if args.to > count:
+            raise CommandError("position %d is past the last account (%d)" % (args.to, count),
+                               "bad_position", EXIT_REFUSED)
+        data = client.move(args.name, args.to - 1, issuer=args.issuer)
+        moved = client.list_accounts()[data["index"]]
+    label = "%s:%s" % (moved["issuer"], moved["name"]) if moved["issuer"] else moved["name"]
+    return (dict(data, position=data["index"] + 1, count=count, label=label),
+            "moved %s to %d/%d" % (label, data["index"] + 1, count))
+
+
+def _sort(args):
+    with connect(args) as client:
+        moves = client.sort()
+        accounts = client.list_accounts()
+    rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", "")) for a in accounts]
+    lines = ["sorted by issuer, then name: %d move%s" % (moves, "" if moves == 1 else "s")]
+    if rows:
+        lines += _table(("#", "issuer", "name"), rows)
+    return {"moves": moves, "accounts": accounts}, "\n".join(lines)
 
 
 # ---- sync-time ----
@@ -276,6 +346,17 @@ COMMANDS = {
     "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
     "delete": (_delete_arguments, _delete, "delete one account"),
+    "import": (backup_cli.import_arguments, _import,
+               "add accounts from other apps' exports, otpauth:// URIs or QR images"),
+    "restore": (backup_cli.restore_arguments, _restore,
+                "provision a new or wiped token from an encrypted backup"),
+    "export": (backup_cli.export_arguments, _export,
+               "show the host backup's accounts as otpauth:// URIs or QR codes "
+               "(from the backup file, never the token)"),
+    "rename": (backup_cli.rename_arguments, _rename,
+               "rename an account, or change its issuer"),
+    "move": (_move_arguments, _move, "move an account to another place in the button order"),
+    "sort": (_no_arguments, _sort, "order the accounts by issuer, then name"),
     "sync-time": (_sync_time_arguments, _sync_time,
                   "set the token's clock from this computer's (and measure its drift)"),
     "calibrate": (_no_arguments, _calibrate,
@@ -330,8 +411,8 @@ def main(argv=None):
         data, text = args.handler(args)
     except SystemExit as e:  # --help printed; argparse wants to exit
         return e.code if isinstance(e.code, int) else EXIT_OK
-    except UsageError as e:
-        return _fail(e.code, e.message, EXIT_USAGE, as_json)
+    except CommandError as e:  # UsageError included
+        return _fail(e.code, e.message, e.exit_code, as_json, e.data, e.report)
     except TokenError as e:
         return _fail(e.code, e.message, e.exit_code, as_json)
     except KeyboardInterrupt:
@@ -340,10 +421,17 @@ def main(argv=None):
     return EXIT_OK
 
 
-def _fail(code, message, exit_code, as_json):
+def _fail(code, message, exit_code, as_json, data=None, report=()):
+    """data: what a command did before it failed (an import stopped part way),
+    in the JSON; report says the same for people, on stdout."""
     if as_json:
-        print(json.dumps({"ok": False, "error": code, "message": message}))
+        doc = {"ok": False, "error": code, "message": message}
+        if data is not None:
+            doc["data"] = data
+        print(json.dumps(doc))
     else:
+        if report:
+            print("\n".join(report))
         print("error: %s" % message, file=sys.stderr)
     return exit_code
 

@@ -20,3 +20,16 @@ def mp_worker():
     w = Worker()
     yield w
     w.close()
+
+
+@pytest.fixture(autouse=True)
+def _host_backup_in_tmp(tmp_path_factory, monkeypatch):
+    """`add` and `import` update an encrypted backup in the user's home by
+    default: no test may write the developer's real one or wait at its password
+    prompt. The older CLI tests also compare add's exact output, from before
+    the backup existed, so it is off unless a test clears TOKEN_NO_BACKUP."""
+    import secrets
+    path = tmp_path_factory.mktemp("backup") / "backup.aegis.json"
+    monkeypatch.setenv("TOKEN_BACKUP", str(path))
+    monkeypatch.setenv("TOKEN_BACKUP_PASSWORD", secrets.token_urlsafe(16))
+    monkeypatch.setenv("TOKEN_NO_BACKUP", "1")

@@ -192,3 +192,15 @@ def test_drift_negative_and_clamped(call, tmp_path, request):
         ["target", 0], ["target", -100]])
     assert out[1] == pytest.approx(-6.0, abs=1e-3)
     assert out[2] == -60 and out[3] == -128
+
+
+# -- the big code on screen (MicroPython only: it draws with framebuf) -------------------------
+
+@pytest.mark.parametrize("code", ["44444444", "14495344", "123456", "1234567", "4M4W4", "2TC8B"])
+@pytest.mark.parametrize("height", [64, 32])
+def test_big_code_fits_the_screen_and_reads_back(mp_worker, code, height):
+    from host_tools.simulator.screen_decode import decode_text
+    ram = mp_worker.call("drive", "render_code", code, 128, height)
+    text = decode_text(ram, 128, height)
+    assert text.replace(" ", "") == code, text
+    assert (" " in text) == (len(code) >= 6 and code.isdigit())

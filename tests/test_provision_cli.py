@@ -246,13 +246,13 @@ def test_list_table(token, capsys):
         "#  issuer  name               type  algorithm  digits  period/counter",
         "1  GitHub  alice@example.com  totp  SHA1       6       30s",
         "2          bob                hotp  SHA256     8       counter 5",
-        "2 of 64 slots used",
+        "2 of 64 slots used, 62 free",
     ]
 
 
 def test_list_empty_and_json(token, capsys):
     token({"list": {"total": 0, "accounts": []}, "info": {"capacity": 64}})
-    assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used\n"
+    assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used, 64 free\n"
     rc, out, err = run(capsys, "list", "--json")
     assert json.loads(out) == {"ok": True, "data": {"accounts": [], "count": 0,
                                                     "capacity": 64}}

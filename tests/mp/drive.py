@@ -142,3 +142,22 @@ def drift_run(path, events):
             s = d.summary(ev[1])
             out.append([s["since_s"], s["drift_ppm"], s["expected_error_ms"]])
     return out
+
+
+def render_code(code, width=128, height=64):
+    """Draw a code with the firmware's UI into a plain frame buffer (MicroPython
+    only: framebuf) and return its bytes, page-major like the SSD1306's RAM."""
+    import framebuf
+    import ui
+
+    class Panel:
+        def __init__(self):
+            self.width, self.height = width, height
+            self.buf = bytearray(width * height // 8)
+            self.fb = framebuf.FrameBuffer(self.buf, width, height, framebuf.MONO_VLSB)
+
+        def show(self, force=False):
+            return 0
+    panel = Panel()
+    ui.UI(panel).code(code, 30)
+    return bytes(panel.buf)
