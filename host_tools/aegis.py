@@ -335,6 +335,23 @@ def merge_backup(path, accounts, password, scrypt_n=SCRYPT_N):
     return _parse_entries(db).accounts
 
 
+def rename_backup_entry(path, password, old, new, scrypt_n=SCRYPT_N):
+    """Give the entry labelled old = (issuer, name) the label new, editing the
+    raw entry so Aegis-only fields survive. Returns False when the backup has
+    no such entry (nothing is written then)."""
+    _require_password(password)
+    with open(path, "rb") as f:
+        db = _open(f.read(), password)
+    found = False
+    for entry in db["entries"]:
+        if _entry_key(entry) == tuple(old):
+            entry["issuer"], entry["name"] = new
+            found = True
+    if found:
+        _write_atomic(path, _seal(db, password, scrypt_n))
+    return found
+
+
 def _entry_key(entry):
     if isinstance(entry, dict):
         return (entry.get("issuer", ""), entry.get("name", ""))

@@ -226,19 +226,7 @@ def backup_line(info):
 def rename_in_backup(backup, old, new):
     """Rename the entry (issuer, name) old to new in the backup file; False if
     the backup has no such entry."""
-    with open(backup.path, "rb") as f:
-        raw = f.read()
-    # aegis.py has no public rename; its private helpers edit the raw entries,
-    # which keeps Aegis-only fields and entries the token can't hold intact.
-    db = aegis._open(raw, backup.password)
-    found = False
-    for entry in db["entries"]:
-        if aegis._entry_key(entry) == old:
-            entry["issuer"], entry["name"] = new
-            found = True
-    if found:
-        aegis._write_atomic(backup.path, aegis._seal(db, backup.password, aegis.SCRYPT_N))
-    return found
+    return aegis.rename_backup_entry(backup.path, backup.password, old, new)
 
 
 # ---- reading import files ----

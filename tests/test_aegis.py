@@ -648,3 +648,19 @@ def test_default_backup_path(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert aegis.default_backup_path() == \
         str(tmp_path / "home" / ".local" / "share" / "totp-token" / "backup.aegis.json")
+
+
+def test_rename_backup_entry_keeps_the_rest(tmp_path):
+    path = str(tmp_path / "b.json")
+    accs = [Account(name="alice", issuer="Ex", secret=os.urandom(20)),
+            Account(name="bob", issuer="Ex", secret=os.urandom(20))]
+    aegis.write_backup(path, accs, "pw-one", scrypt_n=1024)
+    assert aegis.rename_backup_entry(path, "pw-one", ("Ex", "alice"), ("New", "al"), scrypt_n=1024)
+    got = aegis.read_backup(path, "pw-one")
+    assert [(a.issuer, a.name, a.secret) for a in got] == [
+        ("New", "al", accs[0].secret), ("Ex", "bob", accs[1].secret)]
+    before = open(path).read()
+    assert not aegis.rename_backup_entry(path, "pw-one", ("Ex", "nobody"), ("A", "b"))
+    assert open(path).read() == before  # nothing written when nothing matched
+    with pytest.raises(PasswordError):
+        aegis.rename_backup_entry(path, "wrong", ("Ex", "bob"), ("A", "b"))
