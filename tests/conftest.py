@@ -22,6 +22,16 @@ def mp_worker():
     w.close()
 
 
+@pytest.fixture
+def tok():
+    """A fresh simulated token, running; removed afterwards."""
+    from host_tools.simulator import SimulatedToken
+    t = SimulatedToken()
+    t.start()
+    yield t
+    t.close()
+
+
 @pytest.fixture(autouse=True)
 def _host_backup_in_tmp(tmp_path_factory, monkeypatch):
     """`add` and `import` update an encrypted backup in the user's home by

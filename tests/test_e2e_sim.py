@@ -79,14 +79,6 @@ def screen_matches(tok, expect, within=1.0):
         time.sleep(0.05)
 
 
-@pytest.fixture
-def tok():
-    t = SimulatedToken()
-    t.start()
-    yield t
-    t.close()
-
-
 @pytest.fixture(scope="module")
 def shared_tok():
     """One token for the read-mostly tests; each test leaves it wiped."""

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 import store
-from host_tools.mpy import FIRMWARE, REPO, micropython_exe, run_json
+from host_tools.mpy import FIRMWARE, REPO, run_json
 
 MP_DIR = os.path.join(REPO, "tests", "mp")
 

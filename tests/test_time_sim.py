@@ -28,14 +28,6 @@ class HostClock:
         return time.time() + self.shift
 
 
-@pytest.fixture
-def tok():
-    t = SimulatedToken()
-    t.start()
-    yield t
-    t.close()
-
-
 @pytest.mark.parametrize("ppm", [4.0, -6.0])
 def test_drift_measured_over_a_week_and_trimmed(tok, ppm):
     host = HostClock()
