@@ -142,7 +142,7 @@ def heap_rows(data, fw, code, n):
     and its data heap (in use after boot, code excluded)."""
     smallest = None
     resident = None
-    for kb in (48, 56, 64, 72, 80, 88, 96, 112, 128, 160):
+    for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 160):
         ok, alloc = serves(data, fw, "%dK" % kb)
         if ok:
             smallest = kb

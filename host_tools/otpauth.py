@@ -75,7 +75,8 @@ class Account:
             raise ValueError("not an otpauth:// URI")
         kind = parts.netloc.lower()
         if kind not in KINDS:
-            raise ValueError("otpauth URI type must be totp or hotp, not %r" % parts.netloc)
+            raise ValueError("otpauth URI type must be totp, hotp or steam, not %r"
+                             % parts.netloc)
         params = _query(parts.query)
         label_issuer, name = _split_label(unquote(parts.path.lstrip("/")))
         issuer = params.get("issuer", "").strip()
@@ -96,6 +97,8 @@ class Account:
             account.digits = _uri_int(params, "digits")
         if "period" in params:
             account.period = _uri_int(params, "period")
+            if account.kind == "steam" and account.period != 30:
+                raise ValueError("Steam codes use a 30-second period, not %d" % account.period)
         if kind == "hotp":
             if "counter" not in params:
                 raise ValueError("an hotp URI needs a counter= parameter")
@@ -144,9 +147,11 @@ class Account:
 def _query(query):
     params = {}
     for key, values in parse_qs(query, keep_blank_values=True).items():
-        if len(values) > 1:
+        key = key.lower()
+        # SECRET= after secret= would otherwise silently win.
+        if len(values) > 1 or key in params:
             raise ValueError("the URI gives %s= more than once" % key)
-        params[key.lower()] = values[0]
+        params[key] = values[0]
     return params
 
 

@@ -785,7 +785,7 @@ MALFORMED = [
     ("uri control character", "u.txt",
      lambda: "otpauth://totp/I%09x:n?secret=" + _b32(), [], "control character"),
     ("uri motp", "u.txt", lambda: "otpauth://motp/I:n?secret=" + _b32(), [],
-     "type must be totp or hotp"),
+     "type must be totp, hotp or steam"),
     ("image without QR code", "blank.png",
      lambda: fx.encoded(Image.new("RGB", (100, 80), "white")), [], "no QR code found"),
     ("truncated PNG", "t.png", lambda: _png()[:len(_png()) // 2], [], "cannot read image"),

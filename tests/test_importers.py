@@ -442,7 +442,7 @@ CATALOG = [
     ("uri SHA224", lambda: (with_good(uri(None, "totp/x") + "&algorithm=SHA224"), {}),
      "rejected", "algorithm must be SHA1, SHA256 or SHA512, not 'SHA224'"),
     ("uri unknown type", lambda: (with_good(uri(None, "motp/x")), {}), "rejected",
-     "type must be totp or hotp"),
+     "type must be totp, hotp or steam"),
     ("uri bad base32", lambda: (with_good(uri("secret=GEZDGNBV1Y3TQOJQ", "totp/x")), {}),
      "rejected", "secret is not valid base32 (character 9 is not A-Z or 2-7)"),
     ("uri empty secret", lambda: (with_good(uri("secret=", "totp/x")), {}), "rejected",

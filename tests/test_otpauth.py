@@ -125,7 +125,7 @@ def test_from_uri(template, name, issuer, kind, algorithm, digits, period, count
 
 @pytest.mark.parametrize("template, message", [
     ("https://totp/x?secret=$S", "not an otpauth:// URI"),
-    ("otpauth://motp/x?secret=$S", "type must be totp or hotp"),
+    ("otpauth://motp/x?secret=$S", "type must be totp, hotp or steam"),
     ("otpauth://totp/x?issuer=A", "no secret= parameter"),
     ("otpauth://totp/x?secret=$S&secret=$S", "secret= more than once"),
     ("otpauth://totp/x?secret=GEZDGNBVGY3TQOJ1", "character 16 is not A-Z or 2-7"),
@@ -241,3 +241,13 @@ def test_to_args_hotp_and_steam():
     s = Account(name="s", secret=RFC_SHA1, kind="steam").to_args()
     assert (s["kind"], s["digits"], s["period"]) == ("steam", 5, 30) and "counter" not in s
     assert s["secret"] == "3132333435363738393031323334353637383930"
+
+
+@pytest.mark.parametrize("uri,message", [
+    ("otpauth://totp/x?secret=GEZDGNBV&SECRET=AAAAAAAA", "secret= more than once"),
+    ("otpauth://totp/Steam:x?secret=GEZDGNBV&period=60", "30-second period"),
+    ("otpauth://yandex/x?secret=GEZDGNBV", "totp, hotp or steam"),
+])
+def test_uri_edge_errors(uri, message):
+    with pytest.raises(ValueError, match=message):
+        Account.from_uri(uri)
