@@ -28,8 +28,8 @@ class Clock:
         self.lost = True
         self.osf = True
         self.hunting = False
-        self.refresh_lost()
         self.read()
+        self.refresh_lost()
         self.align()
 
     def read(self):
@@ -45,9 +45,9 @@ class Clock:
         return True
 
     def refresh_lost(self):
-        """Re-check the oscillator-stop flag and the plausibility of the date."""
+        """Re-check the oscillator-stop flag, and the plausibility of the date
+        as last read (every caller has just read the time)."""
         self.osf = self.rtc.lost_power()
-        self.rtc.read_time()
         self.lost = self.osf or self.rtc.year < MIN_YEAR
         return self.lost
 

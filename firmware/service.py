@@ -87,8 +87,9 @@ class Service:
     def status(self, args, received):
         t = self.t
         clock = t.clock
+        ms = clock.unix_ms()  # a fresh read, which also notices a jump
         clock.refresh_lost()
-        now = None if clock.lost else clock.unix_ms() // 1000
+        now = None if clock.lost else ms // 1000
         gc.collect()
         heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
         try:
