@@ -6,13 +6,16 @@ import time
 import micropython
 
 import button as btn
+import erase
 import frames
 import hw
 import otp
+import pinpad
 import timeutil
 from clock import Clock
 from drift import Drift
 from ds3231 import DS3231
+from keystore import AuthError, Keystore
 from service import CommandError, Service
 from ssd1306 import SSD1306
 from store import Store
@@ -20,6 +23,10 @@ from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
 _HOTP_SHOW_S = 30  # an HOTP code stays up this long
+_SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
+# PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
+# measured on the emulated Pico); a board file may set its own.
+KDF_ITERATIONS = 4800
 
 
 class Token:
@@ -31,7 +38,18 @@ class Token:
         self.ui = UI(self.display)
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
-        self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
+        # The store makes the data dir; its load needs no key.
+        self.store = Store(data_dir, getattr(board, "CAPACITY", 1000), lambda: self.keys.data_key)
+        self.keys = Keystore(data_dir, getattr(board, "KDF_ITERATIONS", KDF_ITERATIONS))
+        keys = self.keys
+        if keys.pending_wipe or (keys.created and self.store.count > self.store.plain):
+            # A wipe cut short, or records under a key that is gone.
+            erase.finish(keys, self.store)
+        elif self.store.plain and keys.data_key is not None:
+            self.store.migrate()  # records from before encryption at rest
+        self.pinpad = pinpad.PinPad()
+        self.pin_note = None  # "wrong PIN" line on the lock screen
+        self.last_auth = time.ticks_ms()
         self.drift = Drift(data_dir + "/clock.json")
         self.button = btn.Button(ticks_diff=time.ticks_diff)
         self.service = Service(self)
@@ -57,6 +75,17 @@ class Token:
 
     def redraw(self):
         """Choose and draw the whole screen for the current state."""
+        keys = self.keys
+        if keys.pin and not keys.screen_unlocked:
+            self.screen = "locked"
+            self.account = None
+            self.draw_lock()
+            return
+        if keys.erased and self.store.count == 0:
+            self.screen = "erased"
+            self.account = None
+            self.ui.message(("TOKEN ERASED", "", "Too many wrong", "PINs: accounts", "and keys gone.", "Restore from", "your backup."))
+            return
         if self.clock.lost:
             self.screen = "lost"
             self.account = None
@@ -145,8 +174,60 @@ class Token:
                 self.show_code()  # the period rolled over: new code now
             else:
                 self.refresh()
-        if self.display.on and time.ticks_diff(time.ticks_ms(), self.last_press) > self.idle_ms:
+        now = time.ticks_ms()
+        if self.display.on and time.ticks_diff(now, self.last_press) > self.idle_ms:
             self.display.power(False)
+        keys = self.keys
+        if keys.pin:
+            if keys.session and time.ticks_diff(now, self.last_auth) > _SESSION_IDLE_MS:
+                keys.end_session()
+            lock_ms = keys.lock_after_s * 1000
+            if keys.screen_unlocked and lock_ms and time.ticks_diff(now, self.last_press) > lock_ms:
+                keys.lock_screen()
+                self.redraw()
+
+    def draw_lock(self):
+        k = self.keys
+        pad = self.pinpad
+        self.ui.message(("LOCKED %d/%d tries" % (k.tries_left, k.tries_max),
+                         "PIN " + pad.shown(self.ui.cols - 4),
+                         self.pin_note or "press: next",
+                         pad.hint()))
+
+    def pin_press(self, event):
+        pad = self.pinpad
+        if event == btn.SHORT:
+            pad.short()
+            self.draw_lock()
+            return
+        what = pad.long()
+        if what != pinpad.SUBMIT:
+            self.pin_note = "4-16 digits" if what == pinpad.TOO_SHORT else None
+            self.draw_lock()
+            return
+        self.ui.message(("Checking PIN...",))
+        pin = pad.pin()
+        pad.clear()
+        try:
+            self.keys.unlock_with_pin(pin)
+            self.pin_note = None
+        except AuthError as e:
+            if e.code == "erased":
+                self.erased()
+            else:
+                self.pin_note = "wrong PIN"
+        self.redraw()
+
+    def erased(self):
+        """The last wrong PIN: keystore has dropped the key; finish the job."""
+        erase.finish(self.keys, self.store)
+        self.index = 0
+        self.redraw()
+
+    def lock_changed(self):
+        """A PIN was set, changed or removed."""
+        self.pinpad.clear()
+        self.redraw()
 
     def press(self, event):
         self.diag["presses"] += 1
@@ -154,6 +235,9 @@ class Token:
         if not self.display.on:
             # The press that wakes the screen does nothing else.
             self.display.power(True)
+            return
+        if self.screen == "locked":
+            self.pin_press(event)
             return
         if self.screen != "accounts":
             return
@@ -208,17 +292,30 @@ class Token:
             if line is frames.OVERFLOW:
                 raise frames.FrameError(frames.E_TOO_LONG, "request longer than %d bytes" % frames.MAX_REQUEST)
             req_id, cmd, args = frames.decode_request(line)
-            data = self.service.handle(cmd, args, received)
-            reply = frames.encode_ok(req_id, data)
+            auth = frames.split_auth(line)
+            data = self.service.handle(cmd, args, received, auth)
+            if auth is not None:
+                self.last_auth = received
+            reply = frames.encode_ok(req_id, data, self._reply_extra())
         except frames.FrameError as e:
-            reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message)
+            reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message,
+                                        self._reply_extra())
         except CommandError as e:
-            reply = frames.encode_error(req_id, e.code, e.message)
+            extra = self._reply_extra(e.extra)
+            reply = frames.encode_error(req_id, e.code, e.message, extra)
         except Exception as e:  # a bug: report it, keep running
             self.diag["errors"] += 1
             self.diag["last_error"] = type(e).__name__
-            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__)
+            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
+                                        self._reply_extra())
         self.write(reply)
+
+    def _reply_extra(self, extra=None):
+        # Every reply says so while the token stands erased by the last wrong PIN.
+        if self.keys.erased:
+            extra = dict(extra) if extra else {}
+            extra["erased"] = True
+        return extra
 
     def write(self, data):
         out = sys.stdout.buffer

@@ -31,6 +31,10 @@ E_STORAGE_FULL = "storage_full"
 E_CLOCK_LOST = "clock_lost"
 E_NO_ESTIMATE = "no_estimate"
 E_AUTH = "auth_required"
+E_AUTH_FAILED = "auth_failed"
+E_WRONG_PIN = "wrong_pin"
+E_ERASED = "erased"
+E_LOCKED = "locked"
 E_INTERNAL = "internal"
 
 
@@ -52,6 +56,45 @@ def _printable(line):
 def encode_request(req_id, cmd, args=None):
     body = json.dumps({"v": VERSION, "id": req_id, "cmd": cmd, "args": args or {}})
     return REQ_PREFIX + body.encode() + b"\n"
+
+
+# An authenticated request ends with an auth member in exactly this form,
+#   ...,"auth":{"seq":N,"mac":"<32 hex>"}}
+# and the MAC covers every byte before ',"auth":'. Its fixed shape means
+# nothing can follow the MAC'd part unseen (docs/security.md).
+_AUTH_KEY = b',"auth":{"seq":'
+_MAC_HEX = 32
+
+
+def signed_part(req_id, cmd, args=None):
+    """The bytes of a request an auth MAC covers (the line before its auth)."""
+    return encode_request(req_id, cmd, args)[:-2]  # drop "}\n"
+
+
+def encode_signed(signed, seq, mac_hex):
+    return signed + _AUTH_KEY + str(seq).encode() + b',"mac":"' + mac_hex.encode() + b'"}}\n'
+
+
+def split_auth(line):
+    """(signed bytes, seq, mac bytes) of an authenticated request line, or
+    None when it carries no auth. A malformed auth is a FrameError."""
+    i = line.rfind(_AUTH_KEY)
+    if i < 0:
+        return None
+    j = i + len(_AUTH_KEY)
+    k = j
+    while k < len(line) and 0x30 <= line[k] <= 0x39:
+        k += 1
+    tail = line[k:]
+    if k == j or k - j > 9 or len(tail) != 11 + _MAC_HEX or tail[:8] != b',"mac":"' \
+            or tail[-3:] != b'"}}':
+        raise FrameError(E_BAD_FRAME, "malformed auth member")
+    try:
+        import binascii
+        mac = binascii.unhexlify(tail[8:8 + _MAC_HEX])
+    except Exception:
+        raise FrameError(E_BAD_FRAME, "malformed auth member")
+    return line[:i], int(line[j:k]), mac
 
 
 def decode_request(line):
@@ -85,13 +128,21 @@ def decode_request(line):
     return req_id, cmd, args
 
 
-def encode_ok(req_id, data=None):
-    body = json.dumps({"id": req_id, "ok": True, "data": data if data is not None else {}})
+def encode_ok(req_id, data=None, extra=None):
+    msg = {"id": req_id, "ok": True, "data": data if data is not None else {}}
+    if extra:
+        for k in extra:
+            msg[k] = extra[k]
+    body = json.dumps(msg)
     return REPLY_PREFIX + body.encode() + b"\n"
 
 
-def encode_error(req_id, code, message):
-    body = json.dumps({"id": req_id, "ok": False, "error": code, "message": message})
+def encode_error(req_id, code, message, extra=None):
+    msg = {"id": req_id, "ok": False, "error": code, "message": message}
+    if extra:
+        for k in extra:
+            msg[k] = extra[k]
+    body = json.dumps(msg)
     return REPLY_PREFIX + body.encode() + b"\n"
 
 

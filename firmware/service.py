@@ -6,19 +6,29 @@ import gc
 import time
 
 import drift
+import erase
 import frames
+from keystore import (AuthError, PIN_MAX, PIN_MIN, TRIES_MAX, TRIES_MIN,
+                      LOCK_MAX_S)
 from store import StoreError
 
 VERSION = "0.1.0"
-FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8")
+FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8", "pin")
+AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
+# Commands that change the token or its clock: with a PIN set, each needs an
+# authenticated request (docs/security.md). `list` joins them when the user
+# asks for private names.
+PRIVILEGED = ("add", "delete", "rename", "move", "set-time", "calibrate", "wipe",
+              "pin-change", "pin-remove", "config", "log-clear", "reboot-maintenance")
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
 
 
 class CommandError(Exception):
-    def __init__(self, code, message):
+    def __init__(self, code, message, extra=None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra = extra  # more reply members (tries_left)
 
 
 def _bad(message):
@@ -32,6 +42,17 @@ def _str(args, key, default=None, required=False):
     if v is not None and not isinstance(v, str):
         raise _bad("'%s' must be a string" % key)
     return v
+
+
+def _hex(args, key, size):
+    v = _str(args, key, required=True)
+    try:
+        b = binascii.unhexlify(v)
+    except Exception:
+        raise _bad("'%s' must be hex" % key)
+    if len(b) != size:
+        raise _bad("'%s' must be %d bytes" % (key, size))
+    return b
 
 
 def _int(args, key, default=None, lo=None, hi=None):
@@ -60,16 +81,34 @@ class Service:
             "calibrate": self.calibrate,
             "rename": self.rename,
             "move": self.move,
+            "auth-challenge": self.auth_challenge,
+            "auth": self.auth,
+            "logout": self.logout,
+            "pin-set": self.pin_set,
+            "pin-change": self.pin_change,
+            "pin-remove": self.pin_remove,
+            "config": self.config,
         }
 
-    def handle(self, cmd, args, received):
+    def handle(self, cmd, args, received, auth=None):
+        """auth: (signed bytes, seq, mac) from frames.split_auth, or None."""
         fn = self.handlers.get(cmd)
         if fn is None:
             raise CommandError(frames.E_UNKNOWN_CMD, "unknown command")
+        keys = self.t.keys
         try:
+            if keys.pin and (cmd in PRIVILEGED or (cmd == "list" and keys.list_private)):
+                if auth is None:
+                    raise AuthError(frames.E_AUTH, "the token has a PIN: this command needs it")
+                keys.check_request(auth[1], auth[2], auth[0])
             return fn(args, received)
         except StoreError as e:
             raise CommandError(e.code, e.message)
+        except AuthError as e:
+            if e.code == frames.E_ERASED:
+                self.t.erased()  # the last wrong PIN: finish the erase
+            extra = None if e.tries_left is None else {"tries_left": e.tries_left}
+            raise CommandError(e.code, e.message, extra)
 
     def info(self, args, received):
         t = self.t
@@ -81,8 +120,16 @@ class Service:
             "display": [t.display.width, t.display.height],
             "capacity": t.store.capacity,
             "features": list(FEATURES),
-            "auth": None,
+            "auth": self._auth_info(),
         }
+
+    def _auth_info(self):
+        k = self.t.keys
+        d = k.summary()
+        d["scheme"] = AUTH_SCHEME
+        d["iterations"] = k.iterations
+        d["pin_digits"] = [PIN_MIN, PIN_MAX]
+        return d
 
     def status(self, args, received):
         t = self.t
@@ -113,6 +160,7 @@ class Service:
             "heap": heap,
             "diag": t.diag,
             "screen_on": t.display.on,
+            "lock": t.keys.summary(),
         }
 
     def add(self, args, received):
@@ -129,6 +177,7 @@ class Service:
         period = _int(args, "period", 30)
         counter = _int(args, "counter", 0)
         index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
+        self.t.keys.clear_erased()
         self.t.accounts_changed(index)
         return {"index": index, "count": self.t.store.count}
 
@@ -226,7 +275,78 @@ class Service:
     def wipe(self, args, received):
         if args.get("confirm") != "wipe":
             raise _bad("wipe needs confirm='wipe'")
-        n = self.t.store.count
-        self.t.store.wipe()
+        n = erase.wipe(self.t.keys, self.t.store)
+        self.t.keys.clear_erased()
         self.t.accounts_changed(None)
         return {"deleted": n}
+
+    # -- the PIN (docs/security.md) ------------------------------------------
+
+    def auth_challenge(self, args, received):
+        k = self.t.keys
+        if not k.pin:
+            return {"pin": False}
+        return {"pin": True, "challenge": binascii.hexlify(k.new_challenge()).decode(),
+                "salt": binascii.hexlify(k.salt).decode(), "iterations": k.iterations,
+                "tries_left": k.tries_left, "tries_max": k.tries_max}
+
+    def auth(self, args, received):
+        k = self.t.keys
+        challenge = _hex(args, "challenge", 16)
+        sealed = _hex(args, "key", 32 + 24)
+        k.authenticate(challenge, sealed)
+        return {"tries_left": k.tries_left}
+
+    def logout(self, args, received):
+        self.t.keys.end_session()
+        return {}
+
+    def pin_set(self, args, received):
+        """The first PIN. Nothing protects this exchange (there is no PIN
+        yet): set it from a computer you trust."""
+        k = self.t.keys
+        if k.pin:
+            raise CommandError("pin_set", "a PIN is already set: use pin-change")
+        salt = _hex(args, "salt", 16)
+        w = _hex(args, "w", 32)
+        v = _hex(args, "v", 32)
+        tries = args.get("tries_max")
+        if tries is not None:
+            k.configure(tries_max=_int(args, "tries_max", None, TRIES_MIN, TRIES_MAX))
+        k.set_pin(salt, w, v)
+        k.clear_erased()
+        self.t.lock_changed()
+        return {"pin": True, "tries_left": k.tries_left}
+
+    def pin_change(self, args, received):
+        k = self.t.keys
+        blob = _hex(args, "new", 16 + 32 + 32 + 24)
+        plain = k.open_sealed(blob, b"pin-change")
+        k.set_pin(plain[:16], plain[16:48], plain[48:80])
+        self.t.lock_changed()
+        return {"pin": True, "tries_left": k.tries_left}
+
+    def pin_remove(self, args, received):
+        k = self.t.keys
+        if not k.pin:
+            raise CommandError("no_pin", "no PIN is set")
+        k.remove_pin()
+        self.t.lock_changed()
+        return {"pin": False}
+
+    def config(self, args, received):
+        k = self.t.keys
+        tries = lock = private = None
+        if "tries_max" in args:
+            tries = _int(args, "tries_max", None, TRIES_MIN, TRIES_MAX)
+        if "lock_after_s" in args:
+            lock = _int(args, "lock_after_s", None, 0, LOCK_MAX_S)
+        if "list_private" in args:
+            private = args.get("list_private")
+            if not isinstance(private, bool):
+                raise _bad("'list_private' must be true or false")
+        if tries is not None or lock is not None or private is not None:
+            k.configure(tries, lock, private)
+        d = k.summary()
+        return {"tries_max": d["tries_max"], "lock_after_s": d["lock_after_s"],
+                "list_private": d["list_private"]}

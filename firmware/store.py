@@ -12,11 +12,18 @@
 #   *.new   a replacement being written; renamed over its target when done.
 #
 # Record, 192 bytes, big-endian; an all-zero record is a free slot:
-#     0 magic 0x54   1 version 1   2 kind   3 algorithm   4 digits
+#     0 magic 0x54   1 version 2   2 kind   3 algorithm   4 digits
 #     5 name length   6 issuer length   7 secret length
 #     8 period u32   12 counter u64
-#    20 name[40]   60 issuer[40]   100 secret[64]   164 reserved[24] = 0
+#    20 name[40]   60 issuer[40]   100 secret[64] (encrypted)
+#   164 nonce[8]   172 tag[16]
 #   188 check: first 4 bytes of sha256(bytes 0..187)
+# The secret is sealed (crypto.seal: AES-256-CTR + HMAC-SHA256, encrypt then
+# MAC) under a key derived from the data key (keystore.py), with bytes 0..99
+# as associated data, so a record whose name, kind, digits, period or counter
+# was altered on flash fails to open. No extra bytes: nonce and tag fill what
+# version 1 kept reserved. Version 1 records (plain secret, from firmware
+# before encryption) still load and are sealed by migrate().
 #
 # Crash safety: a file is only ever replaced by writing <file>.new in full
 # and renaming it over the old one (atomic on littlefs and POSIX), and the
@@ -45,6 +52,8 @@ import os
 import struct
 import hashlib
 
+import crypto
+
 try:
     from micropython import const
 except ImportError:
@@ -55,7 +64,10 @@ _REC = const(192)        # bytes per record
 _PER = const(16)         # records per bucket file
 _BUCKET = const(3072)    # _REC * _PER
 _MAGIC = const(0x54)
-_VERSION = const(1)
+_VERSION = const(2)
+_PLAIN_VERSION = const(1)  # before encryption at rest
+_NONCE = const(164)
+_TAG = const(172)
 _NAME = const(20)        # field offsets in a record
 _ISSUER = const(60)
 _SECRET = const(100)
@@ -148,7 +160,7 @@ def _check(rec):
 
 def _valid(rec):
     # Field ranges too: a record that passes must also unpack.
-    return (rec[0] == _MAGIC and rec[1] == _VERSION and rec[2] < 3
+    return (rec[0] == _MAGIC and (rec[1] == _VERSION or rec[1] == _PLAIN_VERSION) and rec[2] < 3
             and rec[3] < 3 and 1 <= rec[5] <= _MAXTEXT and rec[6] <= _MAXTEXT
             and 1 <= rec[7] <= _MAXSECRET and rec[_CHECK:_REC] == _check(rec))
 
@@ -181,7 +193,7 @@ def _is_bucket(name):
 
 
 class Store:
-    def __init__(self, root, capacity=1000):
+    def __init__(self, root, capacity=1000, data_key=None):
         if type(capacity) is not int or not 1 <= capacity <= 16000:
             raise _bad("capacity must be 1..16000")
         while len(root) > 1 and root[-1] == "/":
@@ -190,6 +202,11 @@ class Store:
         self.capacity = capacity
         self._ipath = root + "/index"
         self._rec = bytearray(_REC)  # scratch for the one record being read
+        # Returns the data key, or None while the token is locked.
+        self._data_key = data_key or (lambda: None)
+        self._key_of = None  # the data key self._key was derived from
+        self._key = None
+        self.plain = 0  # version-1 records (plain secrets) found at load
         _makedirs(root)
         self._load()
 
@@ -215,6 +232,7 @@ class Store:
         self._hint = 0  # no free slot below byte _hint of _used
         self.count = 0
         self.damaged = 0
+        self.plain = 0
         self.rebuilt = False
         had_index = _exists(self._ipath)
         listed = self._read_index()
@@ -238,6 +256,8 @@ class Store:
                             self._put_order(self.count, s)
                             self.count += 1
                         self._hash_slot(s, rec)
+                        if rec[1] == _PLAIN_VERSION:
+                            self.plain += 1
                     else:
                         dirty = True  # orphan of an interrupted add/delete
                     continue
@@ -431,6 +451,68 @@ class Store:
         if free < need:
             raise StoreError("storage_full", "no room on flash for another account")
 
+    # ---- sealing secrets ----
+
+    def _record_key(self):
+        dk = self._data_key()
+        if dk is None:
+            raise StoreError("locked", "the token is locked: enter the PIN")
+        if dk is not self._key_of:
+            self._key = crypto.subkey(dk, b"records")
+            self._key_of = dk
+        return self._key
+
+    def _seal_into(self, rec, secret):
+        """Encrypt `secret` into rec (whose other fields are final) and
+        stamp the check."""
+        key = self._record_key()
+        n = len(secret)
+        rec[7] = n
+        rec[1] = _VERSION
+        blob = crypto.seal(key, secret, memoryview(rec)[:_SECRET])
+        rec[_NONCE:_NONCE + 8] = blob[:8]
+        rec[_SECRET:_SECRET + n] = blob[8:8 + n]
+        rec[_TAG:_TAG + 16] = blob[8 + n:]
+        rec[_CHECK:_REC] = _check(rec)
+
+    def _open(self, rec):
+        """The plain secret of a record in the scratch buffer."""
+        n = rec[7]
+        if rec[1] == _PLAIN_VERSION:
+            return bytes(rec[_SECRET:_SECRET + n])
+        key = self._record_key()
+        blob = bytes(rec[_NONCE:_NONCE + 8]) + bytes(rec[_SECRET:_SECRET + n]) + bytes(rec[_TAG:_TAG + 16])
+        try:
+            return crypto.unseal(key, blob, memoryview(rec)[:_SECRET])
+        except crypto.CryptoError:
+            raise StoreError("tampered", "an account record failed its authenticity check")
+
+    def migrate(self):
+        """Seal every version-1 (plain) record; returns how many. Bucket by
+        bucket, each an atomic rewrite, so a cut leaves a mix that loads."""
+        if not self.plain:
+            return 0
+        done = 0
+        rec = self._rec
+        for b in range(self._nb):
+            todo = []
+            for s in range(b * _PER, b * _PER + _PER):
+                if self._is_used(s) and self._read(s)[1] == _PLAIN_VERSION:
+                    todo.append(s)
+            for s in todo:
+                r = self._read(s)
+                secret = bytes(r[_SECRET:_SECRET + r[7]])
+                for i in range(_SECRET, _CHECK):
+                    r[i] = 0
+                self._seal_into(r, secret)
+                try:
+                    self._write_bucket(b, s, r)
+                finally:
+                    rec[:] = _ZERO
+                done += 1
+        self.plain = 0
+        return done
+
     # ---- writing ----
 
     def _failed(self, tmp, e):
@@ -537,10 +619,9 @@ class Store:
                          len(nb), len(ib), len(secret), period, counter)
         rec[_NAME:_NAME + len(nb)] = nb
         rec[_ISSUER:_ISSUER + len(ib)] = ib
-        rec[_SECRET:_SECRET + len(secret)] = secret
-        rec[_CHECK:_REC] = _check(rec)
         n = self.count
         try:
+            self._seal_into(rec, secret)
             self._write_bucket(s // _PER, s, rec)
             self._write_index(n + 1, (memoryview(self._order)[:2 * n],
                                       bytes((s >> 8, s & 0xFF))))
@@ -555,20 +636,24 @@ class Store:
 
     def get(self, index):
         """The whole account at `index`, secret included."""
+        return self._account(index, True)
+
+    def _account(self, index, secret):
         s = self._slot(index)
         rec = self._read(s)
-        period, counter = struct.unpack_from(">IQ", rec, 8)
-        acct = Account(index, s,
-                       bytes(rec[_NAME:_NAME + rec[5]]).decode(),
-                       bytes(rec[_ISSUER:_ISSUER + rec[6]]).decode(),
-                       bytes(rec[_SECRET:_SECRET + rec[7]]),
-                       KINDS[rec[2]], ALGORITHMS[rec[3]], rec[4], period, counter)
-        rec[:] = _ZERO
-        return acct
+        try:
+            period, counter = struct.unpack_from(">IQ", rec, 8)
+            return Account(index, s,
+                           bytes(rec[_NAME:_NAME + rec[5]]).decode(),
+                           bytes(rec[_ISSUER:_ISSUER + rec[6]]).decode(),
+                           self._open(rec) if secret else None,
+                           KINDS[rec[2]], ALGORITHMS[rec[3]], rec[4], period, counter)
+        finally:
+            rec[:] = _ZERO
 
     def meta(self, index):
-        """What a listing shows: everything but the secret."""
-        a = self.get(index)
+        """What a listing shows: everything but the secret (no key needed)."""
+        a = self._account(index, False)
         d = {"index": index, "name": a.name, "issuer": a.issuer, "kind": a.kind,
              "algorithm": a.algorithm, "digits": a.digits}
         if a.kind == "hotp":
@@ -639,9 +724,10 @@ class Store:
         _int(counter, "counter", 0, _MAXCOUNTER)
         s = self._slot(index)
         rec = self._read(s)
-        struct.pack_into(">Q", rec, 12, counter)
-        rec[_CHECK:_REC] = _check(rec)
         try:
+            secret = self._open(rec)
+            struct.pack_into(">Q", rec, 12, counter)
+            self._seal_into(rec, secret)  # the counter is sealed in with it
             self._write_bucket(s // _PER, s, rec)
         finally:
             rec[:] = _ZERO
@@ -677,14 +763,15 @@ class Store:
         if other >= 0 and other != s:
             raise StoreError("name_taken", "an account with that issuer and name exists")
         rec = self._read(s)
-        for i in range(_NAME, _SECRET):
-            rec[i] = 0
-        rec[5] = len(nb)
-        rec[6] = len(ib)
-        rec[_NAME:_NAME + len(nb)] = nb
-        rec[_ISSUER:_ISSUER + len(ib)] = ib
-        rec[_CHECK:_REC] = _check(rec)
         try:
+            secret = self._open(rec)
+            for i in range(_NAME, _CHECK):
+                rec[i] = 0
+            rec[5] = len(nb)
+            rec[6] = len(ib)
+            rec[_NAME:_NAME + len(nb)] = nb
+            rec[_ISSUER:_ISSUER + len(ib)] = ib
+            self._seal_into(rec, secret)
             self._write_bucket(s // _PER, s, rec)
             self._hash_slot(s, rec)
         finally:

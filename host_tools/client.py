@@ -40,10 +40,33 @@ class LinkLostError(TokenError):
 
 
 class DeviceError(TokenError):
-    """The token answered and refused; `code` is its named error (name_taken, ...)."""
+    """The token answered and refused; `code` is its named error (name_taken, ...).
+    `tries_left` comes with PIN failures."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, tries_left=None):
         TokenError.__init__(self, message, code, 1)
+        self.tries_left = tries_left
+
+
+ERASED_MESSAGE = ("the token erased itself after too many wrong PINs: its accounts and "
+                  "keys are gone. Set it up again from your backup (provision.py restore)")
+
+# Requests that are part of the PIN exchange itself: never signed, never retried.
+_AUTH_COMMANDS = ("auth-challenge", "auth", "pin-set")
+
+
+def _refusal(reply):
+    code = str(reply.get("error") or frames.E_INTERNAL)
+    message = str(reply.get("message") or "the token refused the request")
+    tries = reply.get("tries_left")
+    if code == frames.E_ERASED:
+        message = ERASED_MESSAGE
+    elif code == frames.E_WRONG_PIN and isinstance(tries, int):
+        message = "wrong PIN: %d %s left before the token erases itself" % (
+            tries, "try" if tries == 1 else "tries")
+    elif code == frames.E_AUTH:
+        message += " (give it with $TOKEN_PIN or at the prompt)"
+    return DeviceError(code, message, tries if isinstance(tries, int) else None)
 
 
 class RequestTooLongError(TokenError):
@@ -58,7 +81,8 @@ def check_fits(cmd, args):
 
     Callers can run this before opening a port. A ten-digit id stands in for
     whatever id the request will get."""
-    size = len(frames.encode_request(10**9, cmd, args)) - 1  # the limit excludes "\n"
+    # Signed as if in a session: the auth member costs its bytes too.
+    size = len(frames.encode_signed(frames.signed_part(10**9, cmd, args), 10**9, "0" * 32)) - 1
     if size > frames.MAX_REQUEST:
         raise RequestTooLongError(
             "request is %d bytes, the token reads at most %d per line; shorten the "
@@ -67,9 +91,14 @@ def check_fits(cmd, args):
 
 
 class TokenClient:
-    def __init__(self, link, timeout=3.0):
+    def __init__(self, link, timeout=3.0, pin=None):
+        """pin: a callable returning the token's PIN, asked only when the
+        token wants it (docs/security.md)."""
         self.link = link
         self.timeout = timeout
+        self.pin = pin
+        self.session = None  # pinauth.Session after a successful auth
+        self.erased = False  # a reply said the token erased itself
         self._last_id = 0
         self._answered = False  # once a reply came, silence is a timeout, not "not a token"
 
@@ -80,6 +109,11 @@ class TokenClient:
         self.close()
 
     def close(self):
+        if self.session is not None:
+            try:
+                self.logout()  # end the token's session now rather than at its timeout
+            except TokenError:
+                pass
         self.link.close()
 
     @property
@@ -88,12 +122,44 @@ class TokenClient:
 
     def request(self, cmd, **args):
         """Send one request and return its reply's data; raise DeviceError if
-        the token refused. Lines that are not our reply are skipped."""
+        the token refused. A request the token wants authenticated is
+        retried once after the PIN exchange, when a PIN source was given."""
+        try:
+            return self._request(cmd, args)
+        except DeviceError as e:
+            if e.code not in (frames.E_AUTH, frames.E_AUTH_FAILED) or self.pin is None \
+                    or cmd in _AUTH_COMMANDS:
+                raise
+        self.authenticate()
+        return self._request(cmd, args)
+
+    def authenticate(self):
+        """The PIN exchange: a fresh challenge, W sealed under a key from it.
+        Returns False when the token has no PIN."""
+        from host_tools import pinauth
+        self.session = None
+        challenge = self._request("auth-challenge", {})
+        if not challenge.get("pin"):
+            return False
+        pin = self.pin() if self.pin is not None else None
+        if pin is None:
+            raise DeviceError(frames.E_AUTH, "the token has a PIN: give it with $TOKEN_PIN "
+                              "or at the prompt")
+        args, session = pinauth.answer_challenge(pin, challenge)
+        self._request("auth", args)
+        self.session = session
+        return True
+
+    def _request(self, cmd, args):
         check_fits(cmd, args)
         self._last_id += 1
         req_id = self._last_id
         self.link.reset_input()  # stale noise or late replies are of no use now
-        self.link.write(frames.encode_request(req_id, cmd, args))
+        if self.session is not None and cmd not in _AUTH_COMMANDS:
+            line = self.session.sign(req_id, cmd, args)
+        else:
+            line = frames.encode_request(req_id, cmd, args)
+        self.link.write(line)
         deadline = time.monotonic() + self.timeout
         noise = False
         while True:
@@ -107,10 +173,11 @@ class TokenClient:
             self._answered = True
             if reply.get("id") != req_id:
                 continue  # a late reply to an earlier request
+            if reply.get("erased"):
+                self.erased = True
             if reply.get("ok"):
                 return reply.get("data") or {}
-            raise DeviceError(str(reply.get("error") or frames.E_INTERNAL),
-                              str(reply.get("message") or "the token refused the request"))
+            raise _refusal(reply)
 
     def _silence(self, cmd, noise):
         if self._answered:
@@ -203,6 +270,43 @@ class TokenClient:
 
     def wipe(self):
         return self.request("wipe", confirm="wipe")
+
+    # -- the PIN ------------------------------------------------------------
+
+    def pin_set(self, new_pin, tries_max=None):
+        """The first PIN (the token has none)."""
+        from host_tools import pinauth
+        info = self.info()
+        args = pinauth.pin_set_args(new_pin, (info.get("auth") or {}).get("iterations"))
+        if tries_max is not None:
+            args["tries_max"] = int(tries_max)
+        self.session = None
+        return self.request("pin-set", **args)
+
+    def pin_change(self, new_pin):
+        from host_tools import pinauth
+        info = self.info()
+        if self.session is None:
+            self.authenticate()
+        args = pinauth.pin_change_args(self.session, new_pin,
+                                       (info.get("auth") or {}).get("iterations"))
+        data = self.request("pin-change", **args)
+        self.session = None  # the token ended it: the old PIN is gone
+        return data
+
+    def pin_remove(self):
+        data = self.request("pin-remove")
+        self.session = None
+        return data
+
+    def config(self, **settings):
+        return self.request("config", **settings)
+
+    def logout(self):
+        if self.session is not None:
+            self.session = None
+            return self.request("logout")
+        return {}
 
     def sync_time(self, clock=time.time, samples=TIME_SAMPLES, trim="auto"):
         """Set the token's clock from `clock` (seconds) and report how far off it was.

@@ -16,9 +16,9 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import backup_cli, link  # noqa: E402
+from host_tools import backup_cli, link, pin_cli  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
-from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
+from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
@@ -62,7 +62,13 @@ def connect(args):
     """Open the token named by --port / $TOKEN_PORT / USB auto-detection.
     The one place that touches hardware, so tests replace it."""
     port = args.port or link.find_port()
-    return TokenClient(link.SerialLink(port), timeout=args.timeout)
+    client = TokenClient(link.SerialLink(port), timeout=args.timeout, pin=pin_cli.pin_provider())
+    _clients.append(client)
+    return client
+
+
+# Clients opened by this run: main() reports a token that said it erased itself.
+_clients = []
 
 
 # ---- add ----
@@ -364,6 +370,10 @@ COMMANDS = {
     "status": (_no_arguments, _status, "show storage, clock and health"),
     "info": (_no_arguments, _info, "show firmware, board and capabilities"),
     "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),
+    "pin": (pin_cli.pin_arguments, lambda args: pin_cli.run_pin(args, connect),
+            "set, change or remove the token's PIN"),
+    "config": (pin_cli.config_arguments, lambda args: pin_cli.run_config(args, connect),
+               "show or change the token's lock settings"),
 }
 
 
@@ -418,12 +428,24 @@ def main(argv=None):
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", 130, as_json)
     print(json.dumps({"ok": True, "data": data}) if as_json else text)
+    _say_if_erased(as_json)
     return EXIT_OK
+
+
+def _say_if_erased(as_json):
+    # Plainly, on every command, not a vague "no accounts" (the Nitrokey lesson).
+    if any(c.erased for c in _clients) and not as_json:
+        print("note: " + ERASED_MESSAGE, file=sys.stderr)
+    del _clients[:]
 
 
 def _fail(code, message, exit_code, as_json, data=None, report=()):
     """data: what a command did before it failed (an import stopped part way),
     in the JSON; report says the same for people, on stdout."""
+    if code != "erased":
+        _say_if_erased(as_json)
+    else:
+        del _clients[:]
     if as_json:
         doc = {"ok": False, "error": code, "message": message}
         if data is not None:

@@ -241,6 +241,17 @@ class SimulatedToken:
         """A long press: previous account, or the next HOTP code."""
         self._press(LONG_PRESS_S)
 
+    def enter_pin(self, pin, submit=True):
+        """Type a PIN on the lock screen with the one button, as a person
+        would (firmware/pinpad.py): digit d is d+1 short presses from the
+        blank, a long press accepts it; a long press on the blank submits."""
+        for ch in pin:
+            for _ in range(int(ch) + 1):
+                self.press()
+            self.long_press()
+        if submit:
+            self.long_press()
+
     # -- the screen ---------------------------------------------------------------
 
     def screen_text(self):

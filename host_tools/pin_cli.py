@@ -1,0 +1,137 @@
+"""`provision.py pin ...` and `config`, and the PIN prompt every command uses.
+
+The PIN is asked only when the token wants it: from $TOKEN_PIN, else without
+echo at the terminal, else one line from stdin (scripts).
+"""
+import getpass
+import os
+import sys
+
+from host_tools.backup_cli import CommandError
+from host_tools.pinauth import PinError, check_pin
+
+EXIT_USAGE = 2
+
+
+def _usage(message, code="bad_input"):
+    return CommandError(message, code, EXIT_USAGE)
+
+
+def _read(prompt):
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            return getpass.getpass(prompt)
+        return (sys.stdin.readline() if sys.stdin is not None else "").strip("\r\n")
+    except EOFError:
+        return ""
+
+
+def _valid(pin, what="PIN"):
+    try:
+        return check_pin(pin.strip())
+    except PinError as e:
+        raise _usage("%s: %s" % (what, e), "bad_pin") from None
+
+
+def pin_provider():
+    """A callable for TokenClient(pin=...): the current PIN, asked once."""
+    cache = []
+
+    def provide():
+        if not cache:
+            env = os.environ.get("TOKEN_PIN")
+            text = env if env is not None else _read("token PIN: ")
+            if not text.strip():
+                raise _usage("the token has a PIN: give it with $TOKEN_PIN or at the prompt",
+                             "pin_required")
+            cache.append(_valid(text))
+        return cache[0]
+    return provide
+
+
+def read_new_pin():
+    """A new PIN: twice at the terminal, once from a pipe or $TOKEN_NEW_PIN."""
+    env = os.environ.get("TOKEN_NEW_PIN")
+    if env is not None:
+        return _valid(env, "new PIN")
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    first = _valid(_read("new PIN (4-16 digits): "), "new PIN")
+    if interactive and _read("new PIN again: ").strip() != first:
+        raise _usage("the two PINs differ; nothing was changed", "pin_mismatch")
+    return first
+
+
+# ---- pin ----
+
+def pin_arguments(p):
+    sub = p.add_subparsers(dest="pin_action", metavar="ACTION", required=True)
+    s = sub.add_parser("set", help="turn the lock on with a first PIN",
+                       description="Turn the lock on: the token then asks for this PIN on its "
+                                   "button after power-up and idle time, and every command "
+                                   "that changes it needs the PIN too.")
+    s.add_argument("--tries", type=int, metavar="N",
+                   help="wrong PINs before the token erases itself (3-15, default 8)")
+    sub.add_parser("change", help="change the PIN (asks for the current one)")
+    sub.add_parser("remove", help="turn the lock off (asks for the current PIN)")
+
+
+def run_pin(args, connect):
+    action = args.pin_action
+    if action == "set" and args.tries is not None and not 3 <= args.tries <= 15:
+        raise _usage("--tries must be 3-15")
+    with connect(args) as client:
+        auth = client.info().get("auth") or {}
+        if action == "set":
+            if auth.get("pin"):
+                raise CommandError("a PIN is already set: use `pin change`", "pin_set", 1)
+            data = client.pin_set(read_new_pin(), args.tries)
+            text = "PIN set: the token locks at power-up; %d wrong tries erase it" % (
+                data.get("tries_left") or 0)
+        elif action == "change":
+            if not auth.get("pin"):
+                raise CommandError("no PIN is set: use `pin set`", "no_pin", 1)
+            client.authenticate()  # the current PIN, before asking for the new one
+            data = client.pin_change(read_new_pin())
+            text = "PIN changed"
+        else:
+            if not auth.get("pin"):
+                raise CommandError("no PIN is set", "no_pin", 1)
+            data = client.pin_remove()
+            text = "PIN removed: the token no longer locks"
+    return data, text
+
+
+# ---- config ----
+
+def config_arguments(p):
+    p.add_argument("--lock-after", type=int, metavar="SECONDS",
+                   help="lock again after this long without a press (0 = only at power-up)")
+    p.add_argument("--tries", type=int, metavar="N",
+                   help="wrong PINs before the token erases itself (3-15)")
+    private = p.add_mutually_exclusive_group()
+    private.add_argument("--private-list", dest="list_private", action="store_true",
+                         default=None, help="`list` needs the PIN too (names are private)")
+    private.add_argument("--public-list", dest="list_private", action="store_false",
+                         help="`list` works without the PIN (the default)")
+
+
+def run_config(args, connect):
+    settings = {}
+    if args.lock_after is not None:
+        if not 0 <= args.lock_after <= 86400:
+            raise _usage("--lock-after must be 0-86400 seconds")
+        settings["lock_after_s"] = args.lock_after
+    if args.tries is not None:
+        if not 3 <= args.tries <= 15:
+            raise _usage("--tries must be 3-15")
+        settings["tries_max"] = args.tries
+    if args.list_private is not None:
+        settings["list_private"] = args.list_private
+    with connect(args) as client:
+        if settings:
+            data = client.config(**settings)
+        else:
+            data = {k: v for k, v in (client.info().get("auth") or {}).items()
+                    if k in ("tries_max", "lock_after_s", "list_private")}
+    text = "\n".join("%s: %s" % (k, v) for k, v in sorted(data.items()))
+    return data, text

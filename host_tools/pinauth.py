@@ -1,0 +1,67 @@
+"""The host half of the token's PIN scheme (docs/security.md), built on
+`cryptography` (host_tools/tokencrypto.py) and never on the firmware's own
+crypto code, so each side checks the other. No I/O here: client.py drives it.
+"""
+import os
+
+from firmware import frames
+from host_tools import tokencrypto as tc
+
+PIN_MIN, PIN_MAX = 4, 16
+
+
+class PinError(ValueError):
+    pass
+
+
+def check_pin(pin):
+    """A PIN is 4-16 ASCII digits; returns it unchanged."""
+    if not isinstance(pin, str) or not (PIN_MIN <= len(pin) <= PIN_MAX) \
+            or not all("0" <= c <= "9" for c in pin):
+        raise PinError("a PIN is %d-%d digits (0-9)" % (PIN_MIN, PIN_MAX))
+    return pin
+
+
+def derive(pin, salt, iterations):
+    """(W, V): W unwraps the token's data key, V keys the exchange."""
+    kek = tc.pbkdf2_sha256(check_pin(pin).encode(), bytes(salt), int(iterations), 32)
+    return tc.subkey(kek, b"wrap"), tc.subkey(kek, b"transport")
+
+
+class Session:
+    """An authenticated session: signs requests with a rising sequence."""
+
+    def __init__(self, request_key):
+        self._rk = request_key
+        self.seq = 0
+
+    def sign(self, req_id, cmd, args):
+        """The whole request line, auth member included."""
+        self.seq += 1
+        signed = frames.signed_part(req_id, cmd, args)
+        mac = tc.hmac_sha256(self._rk, self.seq.to_bytes(4, "big") + signed)[:16]
+        return frames.encode_signed(signed, self.seq, mac.hex())
+
+    def seal(self, plaintext, aad):
+        return tc.seal(self._rk, plaintext, aad)
+
+
+def answer_challenge(pin, challenge_reply):
+    """(auth args, Session) for an `auth-challenge` reply."""
+    c = bytes.fromhex(challenge_reply["challenge"])
+    w, v = derive(pin, bytes.fromhex(challenge_reply["salt"]), challenge_reply["iterations"])
+    sk = tc.hmac_sha256(v, b"session" + c)
+    args = {"challenge": c.hex(), "key": tc.seal(sk, w, c).hex()}
+    return args, Session(tc.hmac_sha256(sk, b"requests"))
+
+
+def pin_set_args(pin, iterations):
+    salt = os.urandom(16)
+    w, v = derive(pin, salt, iterations)
+    return {"salt": salt.hex(), "w": w.hex(), "v": v.hex()}
+
+
+def pin_change_args(session, pin, iterations):
+    salt = os.urandom(16)
+    w, v = derive(pin, salt, iterations)
+    return {"new": session.seal(salt + w + v, b"pin-change").hex()}
