@@ -165,6 +165,18 @@ def _valid(rec):
             and 1 <= rec[7] <= _MAXSECRET and rec[_CHECK:_REC] == _check(rec))
 
 
+def _shift(buf, dst, src, n):
+    """buf[dst:dst+n] = buf[src:src+n] in place (the ranges may overlap),
+    without the copy a slice would allocate: 2 KB of contiguous heap is a
+    lot to ask of a fragmented board heap."""
+    if dst < src:
+        for k in range(n):
+            buf[dst + k] = buf[src + k]
+    else:
+        for k in range(n - 1, -1, -1):
+            buf[dst + k] = buf[src + k]
+
+
 def _remove(path):
     try:
         os.remove(path)
@@ -709,7 +721,7 @@ class Store:
             self._write_index(n - 1, parts)
         # Committed: update RAM, then zero the record.
         o = self._order
-        o[2 * index:2 * n - 2] = o[2 * index + 2:2 * n]
+        _shift(o, 2 * index, 2 * index + 2, 2 * (n - 1 - index))
         o[2 * n - 2] = 0
         o[2 * n - 1] = 0
         self.count = n - 1
@@ -750,9 +762,9 @@ class Store:
         self._write_index(n, parts)
         o = self._order
         if index < new_index:
-            o[i:j] = o[i + 2:j + 2]
+            _shift(o, i, i + 2, j - i)
         else:
-            o[j + 2:i + 2] = o[j:i]
+            _shift(o, j + 2, j, i - j)
         o[j:j + 2] = me
 
     def rename(self, index, name, issuer):
