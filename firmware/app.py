@@ -15,6 +15,7 @@ import timeutil
 from clock import Clock
 from drift import Drift
 from ds3231 import DS3231
+import keystore
 from keystore import AuthError, Keystore
 from service import CommandError, Service
 from ssd1306 import SSD1306
@@ -48,6 +49,7 @@ class Token:
         elif self.store.plain and keys.data_key is not None:
             self.store.migrate()  # records from before encryption at rest
         self.pinpad = pinpad.PinPad()
+        self.scrub_pending = False
         self.pin_note = None  # "wrong PIN" line on the lock screen
         self.last_auth = time.ticks_ms()
         self.drift = Drift(data_dir + "/clock.json")
@@ -213,16 +215,25 @@ class Token:
             self.pin_note = None
         except AuthError as e:
             if e.code == "erased":
+                self.busy("Erasing flash...")
                 self.erased()
             else:
                 self.pin_note = "wrong PIN"
         self.redraw()
 
-    def erased(self):
-        """The last wrong PIN: keystore has dropped the key; finish the job."""
-        erase.finish(self.keys, self.store)
+    def erased(self, scrub_later=False):
+        """The last wrong PIN: keystore has dropped the key; finish the job.
+        From a host request the free-flash scrub waits until the reply is
+        out (it takes seconds)."""
+        erase.finish(self.keys, self.store, not scrub_later)
+        self.scrub_pending = scrub_later
         self.index = 0
         self.redraw()
+
+    def busy(self, text):
+        """Something slow is under way: say so on screen."""
+        self.wake()
+        self.ui.message((text, "", "Please wait."))
 
     def lock_changed(self):
         """A PIN was set, changed or removed."""
@@ -309,6 +320,11 @@ class Token:
             reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
                                         self._reply_extra())
         self.write(reply)
+        if self.scrub_pending:
+            self.scrub_pending = False
+            self.busy("Erasing flash...")
+            keystore.fill_free(self.store.root)
+            self.redraw()
 
     def _reply_extra(self, extra=None):
         # Every reply says so while the token stands erased by the last wrong PIN.

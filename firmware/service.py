@@ -106,7 +106,7 @@ class Service:
             raise CommandError(e.code, e.message)
         except AuthError as e:
             if e.code == frames.E_ERASED:
-                self.t.erased()  # the last wrong PIN: finish the erase
+                self.t.erased(scrub_later=True)  # the last wrong PIN: finish the erase
             extra = None if e.tries_left is None else {"tries_left": e.tries_left}
             raise CommandError(e.code, e.message, extra)
 
@@ -275,7 +275,12 @@ class Service:
     def wipe(self, args, received):
         if args.get("confirm") != "wipe":
             raise _bad("wipe needs confirm='wipe'")
-        n = erase.wipe(self.t.keys, self.t.store)
+        scrub = args.get("scrub", False)
+        if not isinstance(scrub, bool):
+            raise _bad("'scrub' must be true or false")
+        if scrub:
+            self.t.busy("Erasing flash...")
+        n = erase.wipe(self.t.keys, self.t.store, scrub)
         self.t.keys.clear_erased()
         self.t.accounts_changed(None)
         return {"deleted": n}

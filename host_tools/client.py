@@ -9,6 +9,7 @@ from firmware import frames
 
 LIST_PAGE = 16  # the protocol's maximum `list` page
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
+SCRUB_TIMEOUT = 180.0  # s: writing a board's whole free flash
 
 
 class TokenError(Exception):
@@ -268,8 +269,17 @@ class TokenClient:
     def calibrate(self):
         return self.request("calibrate")
 
-    def wipe(self):
-        return self.request("wipe", confirm="wipe")
+    def wipe(self, scrub=False):
+        """scrub: also overwrite all free flash (old copies of keys and
+        records); the token answers only when that is done."""
+        if not scrub:
+            return self.request("wipe", confirm="wipe")
+        saved = self.timeout
+        self.timeout = max(saved, SCRUB_TIMEOUT)
+        try:
+            return self.request("wipe", confirm="wipe", scrub=True)
+        finally:
+            self.timeout = saved
 
     # -- the PIN ------------------------------------------------------------
 

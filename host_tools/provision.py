@@ -333,6 +333,9 @@ def _flatten(data, prefix=""):
 
 def _wipe_arguments(p):
     p.add_argument("--yes", action="store_true", help="really delete every account")
+    p.add_argument("--scrub", action="store_true",
+                   help="also overwrite all free flash, so no old copy of a key or record "
+                        "survives anywhere (before giving the token away; takes a while)")
 
 
 def _wipe(args):
@@ -340,8 +343,9 @@ def _wipe(args):
         raise UsageError("wipe deletes every account on the token; add --yes to confirm",
                          "confirm_required")
     with connect(args) as client:
-        data = client.wipe()
-    return data, "wiped: %s accounts deleted" % data.get("deleted")
+        data = client.wipe(scrub=args.scrub)
+    return data, "wiped: %s accounts deleted%s" % (
+        data.get("deleted"), ", free flash overwritten" if args.scrub else "")
 
 
 def _no_arguments(p):
