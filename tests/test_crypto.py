@@ -261,7 +261,7 @@ def test_seal_layout_and_round_trip(call):
         blob = call("crypto", "seal", key, pt, b"acct:7")
         assert len(blob) == len(pt) + crypto.SEAL_OVERHEAD == len(pt) + 24
         assert call("crypto_drive", "unseal", key, blob, b"acct:7") == ["ok", pt]
-        if pt:
+        if len(pt) >= 16:  # (a short one may turn up in random bytes by chance)
             assert pt not in blob
     # A fresh random nonce every time.
     a = call("crypto", "seal", key, b"same", b"")
