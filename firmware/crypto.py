@@ -90,14 +90,15 @@ def pbkdf2_sha256(password, salt, iterations, dklen=32):
         # iteration, about twice as fast on MicroPython as a 32-step byte
         # loop. The pads are reused, so each iteration is just the two
         # hashes (no copy() in MicroPython's hashlib to save even those).
-        acc = int.from_bytes(u, "big")
+        from_bytes = int.from_bytes  # one lookup, not one per iteration
+        acc = from_bytes(u, "big")
         for _ in range(iterations - 1):
             h = new(ipad)
             h.update(u)
             h2 = new(opad)
             h2.update(h.digest())
             u = h2.digest()
-            acc ^= int.from_bytes(u, "big")
+            acc ^= from_bytes(u, "big")
         start = (block - 1) * _DIGEST
         take = min(_DIGEST, dklen - start)
         out[start:start + take] = acc.to_bytes(_DIGEST, "big")[:take]
