@@ -10,6 +10,25 @@ def aes_encrypt(key, block):
     return aes.AES(key).encrypt(block)
 
 
+def aes_in_place(key, block):
+    """encrypt_block with the same buffer as source and destination."""
+    buf = bytearray(block)
+    aes.AES(key).encrypt_block(buf, buf)
+    return bytes(buf)
+
+
+def aes_key_errors(sizes):
+    """The exception class name aes.AES raises for a key of each size."""
+    out = []
+    for n in sizes:
+        try:
+            aes.AES(bytes(n))
+            out.append(None)
+        except Exception as e:
+            out.append(type(e).__name__)
+    return out
+
+
 def ctr(key, counter16, data, native):
     """[backend used, ctr_xor_counter(...)], with the port's AES (native) or
     aes.py forced; the switch is restored afterwards."""
