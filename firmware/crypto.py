@@ -1,108 +1,232 @@
-# INTERIM (replaced by the crypto branch): same API, minimal code.
-import hashlib
+# Cryptographic primitives for the PIN and encryption at rest. Runs unchanged
+# on MicroPython (unix, rp2, esp32), CircuitPython and CPython; the host has
+# an independent twin in host_tools/tokencrypto.py and the tests hold the two
+# against each other.
+#
+#   hmac_sha256(key, msg)                          -> 32 bytes
+#   pbkdf2_sha256(password, salt, iterations, dklen=32)   (RFC 8018)
+#   subkey(key, label)                             -> hmac_sha256(key, label)
+#   ctr_xor(key32, nonce8, data)                   AES-256-CTR, counter block
+#                                                  nonce8 || 8 zero bytes, +1
+#                                                  (128-bit big-endian) a block
+#   ctr_xor_counter(key32, counter16, data)        the same from any counter
+#   seal(key32, plaintext, aad=b"", nonce=None)    nonce8 || ct || tag16
+#   unseal(key32, blob, aad=b"")                   plaintext, or CryptoError
+#   equal(a, b)                                    constant-time comparison
+#   random_bytes(n)
+#
+# seal: enc_key = subkey(key, b"enc"), mac_key = subkey(key, b"mac"),
+# ct = ctr_xor(enc_key, nonce, plaintext), tag = first 16 bytes of
+# hmac_sha256(mac_key, len(aad) as 2 bytes big-endian || aad || nonce || ct).
+# Encrypt-then-MAC: unseal checks the tag before decrypting anything.
+#
+# The AES block cipher is the port's own when there is one (cryptolib on
+# MicroPython, aesio on CircuitPython), else aes.py. Set NATIVE_AES = False
+# to force aes.py (the tests compare the two).
 import os
 
-SEAL_OVERHEAD = 24
+from otp import hmac_padded, hmac_pads
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+SEAL_OVERHEAD = const(24)  # nonce (8) + tag (16)
+KEY_SIZE = const(32)
+NONCE_SIZE = const(8)
+TAG_SIZE = const(16)
+_DIGEST = const(32)
+_BLOCK = const(16)
+_AAD_MAX = const(0xFFFF)  # its length travels in two bytes
+
+NATIVE_AES = True  # module-level switch: False forces the pure-Python AES
 
 
 class CryptoError(Exception):
-    pass
+    """Sealed data that is not authentic under this key and aad (or is too
+    short to be sealed data). Messages never carry key or data bytes."""
 
 
 def hmac_sha256(key, msg):
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    ipad = bytearray(64)
-    opad = bytearray(64)
-    for i in range(64):
-        k = key[i] if i < len(key) else 0
-        ipad[i] = k ^ 0x36
-        opad[i] = k ^ 0x5C
-    h = hashlib.sha256(ipad)
-    h.update(msg)
-    o = hashlib.sha256(opad)
-    o.update(h.digest())
-    return o.digest()
-
-
-def pbkdf2_sha256(password, salt, iterations, dklen=32):
-    u = hmac_sha256(password, bytes(salt) + b"\x00\x00\x00\x01")
-    acc = bytearray(u)
-    for _ in range(iterations - 1):
-        u = hmac_sha256(password, u)
-        for i in range(32):
-            acc[i] ^= u[i]
-    return bytes(acc[:dklen])
+    """HMAC-SHA256 (RFC 2104, RFC 4231) of msg under key; 32 bytes."""
+    new, ipad, opad = hmac_pads("SHA256", key)
+    return hmac_padded(new, ipad, opad, msg)
 
 
 def subkey(key, label):
+    """A key for one purpose, derived from key by its label (bytes)."""
     return hmac_sha256(key, label)
 
 
-def _ecb(key):
-    try:
+def _as_bytes(v):
+    # A PIN may arrive as text: UTF-8, on both sides.
+    return v.encode() if isinstance(v, str) else v
+
+
+def pbkdf2_sha256(password, salt, iterations, dklen=32):
+    """PBKDF2 with HMAC-SHA256 (RFC 8018 section 5.2); dklen bytes."""
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ValueError("iterations must be an integer >= 1")
+    if not isinstance(dklen, int) or dklen < 1:
+        raise ValueError("dklen must be an integer >= 1")
+    new, ipad, opad = hmac_pads("SHA256", _as_bytes(password))
+    salt = _as_bytes(salt)
+    n = len(salt)
+    # salt || INT(i), built once; only the block index changes.
+    first = bytearray(n + 4)
+    first[0:n] = salt
+    out = bytearray(dklen)
+    block = 0
+    while block * _DIGEST < dklen:
+        block += 1
+        first[n] = (block >> 24) & 0xFF
+        first[n + 1] = (block >> 16) & 0xFF
+        first[n + 2] = (block >> 8) & 0xFF
+        first[n + 3] = block & 0xFF
+        u = hmac_padded(new, ipad, opad, first)
+        # The accumulator is one 256-bit int: a single XOR in C per
+        # iteration, about twice as fast on MicroPython as a 32-step byte
+        # loop. The pads are reused, so each iteration is just the two
+        # hashes (no copy() in MicroPython's hashlib to save even those).
+        from_bytes = int.from_bytes  # one lookup, not one per iteration
+        acc = from_bytes(u, "big")
+        for _ in range(iterations - 1):
+            h = new(ipad)
+            h.update(u)
+            h2 = new(opad)
+            h2.update(h.digest())
+            u = h2.digest()
+            acc ^= from_bytes(u, "big")
+        start = (block - 1) * _DIGEST
+        take = min(_DIGEST, dklen - start)
+        out[start:start + take] = acc.to_bytes(_DIGEST, "big")[:take]
+    return bytes(out)
+
+
+def aes_backend():
+    """Which block cipher ctr_xor uses now: "cryptolib", "aesio" or "python"."""
+    if NATIVE_AES:
+        try:
+            import cryptolib  # noqa: F401
+            return "cryptolib"
+        except ImportError:
+            pass
+        try:
+            import aesio  # noqa: F401
+            return "aesio"
+        except ImportError:
+            pass
+    return "python"
+
+
+def _block_encryptor(key):
+    # A function (src16, dst16) encrypting one block under key with AES-256.
+    kind = aes_backend()
+    if kind == "cryptolib":
         import cryptolib
-        c = cryptolib.aes(key, 1)
-        return lambda b: c.encrypt(b)
-    except ImportError:
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-        e = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
-        return lambda b: e.update(bytes(b))
+        return cryptolib.aes(key, 1).encrypt  # 1: ECB
+    if kind == "aesio":
+        import aesio
+        return aesio.AES(key, aesio.MODE_ECB).encrypt_into
+    import aes
+    return aes.AES(key).encrypt_block
 
 
-def ctr_xor(key, nonce, data):
-    enc = _ecb(key)
-    out = bytearray(len(data))
-    block = bytearray(16)
-    block[:8] = nonce
-    n = 0
-    for off in range(0, len(data), 16):
-        c = n
-        for i in range(15, 7, -1):
-            block[i] = c & 0xFF
-            c >>= 8
-        ks = enc(block)
-        for i in range(min(16, len(data) - off)):
-            out[off + i] = data[off + i] ^ ks[i]
-        n += 1
+def ctr_xor(key32, nonce8, data):
+    """AES-256-CTR: data XOR the key stream from counter block nonce8 || 0*8.
+    The same call encrypts and decrypts. Returns bytes."""
+    if len(nonce8) != NONCE_SIZE:
+        raise ValueError("the nonce must be 8 bytes")
+    counter = bytearray(_BLOCK)
+    counter[0:NONCE_SIZE] = nonce8
+    return ctr_xor_counter(key32, counter, data)
+
+
+def ctr_xor_counter(key32, counter16, data):
+    """AES-256-CTR from any 16-byte initial counter block (as in NIST
+    SP 800-38A's vectors); ctr_xor is this with nonce8 || 0*8."""
+    if len(key32) != KEY_SIZE:
+        raise ValueError("the key must be 32 bytes")
+    if len(counter16) != _BLOCK:
+        raise ValueError("the counter block must be 16 bytes")
+    n = len(data)
+    if not n:
+        return b""
+    out = bytearray(n)
+    encrypt = _block_encryptor(key32)
+    counter = bytearray(counter16)
+    stream = bytearray(_BLOCK)
+    for start in range(0, n, _BLOCK):
+        encrypt(counter, stream)
+        for i in range(min(_BLOCK, n - start)):
+            out[start + i] = data[start + i] ^ stream[i]
+        # Big-endian increment over all 16 bytes, carrying into the nonce
+        # and wrapping at 2**128 (as the `cryptography` package's CTR does).
+        i = _BLOCK - 1
+        while i >= 0:
+            counter[i] = (counter[i] + 1) & 0xFF
+            if counter[i]:
+                break
+            i -= 1
     return bytes(out)
 
 
 def equal(a, b):
+    """a == b in time that depends on the length only, not on the contents."""
     if len(a) != len(b):
         return False
-    d = 0
+    diff = 0
     for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0
+        diff |= a[i] ^ b[i]
+    return diff == 0
 
 
 def random_bytes(n):
+    """n bytes from the port's random source."""
     return os.urandom(n)
 
 
-def _tag(key, aad, nonce, ct):
-    m = bytearray(2 + len(aad) + len(nonce) + len(ct))
-    m[0] = len(aad) >> 8
-    m[1] = len(aad) & 0xFF
-    m[2:2 + len(aad)] = aad
-    m[2 + len(aad):10 + len(aad)] = nonce
-    m[10 + len(aad):] = ct
-    return hmac_sha256(subkey(key, b"mac"), m)[:16]
+def _check_key_aad(key32, aad):
+    if len(key32) != KEY_SIZE:
+        raise ValueError("the key must be 32 bytes")
+    if len(aad) > _AAD_MAX:
+        raise ValueError("aad is limited to 65535 bytes")
 
 
-def seal(key, plaintext, aad=b"", nonce=None):
+def _tag(mac_key, aad, nonce, ct):
+    msg = bytearray(2 + len(aad) + NONCE_SIZE + len(ct))
+    a = len(aad)
+    msg[0] = a >> 8
+    msg[1] = a & 0xFF
+    msg[2:2 + a] = aad
+    msg[2 + a:2 + a + NONCE_SIZE] = nonce
+    msg[2 + a + NONCE_SIZE:] = ct
+    return hmac_sha256(mac_key, msg)[:TAG_SIZE]
+
+
+def seal(key32, plaintext, aad=b"", nonce=None):
+    """Encrypt and authenticate plaintext (bound to aad) under key32.
+    Returns nonce || ciphertext || tag: SEAL_OVERHEAD bytes longer."""
+    _check_key_aad(key32, aad)
     if nonce is None:
-        nonce = random_bytes(8)
-    ct = ctr_xor(subkey(key, b"enc"), nonce, plaintext)
-    return bytes(nonce) + ct + _tag(key, aad, nonce, ct)
+        nonce = random_bytes(NONCE_SIZE)
+    elif len(nonce) != NONCE_SIZE:
+        raise ValueError("the nonce must be 8 bytes")
+    ct = ctr_xor(subkey(key32, b"enc"), nonce, plaintext)
+    return bytes(nonce) + ct + _tag(subkey(key32, b"mac"), aad, nonce, ct)
 
 
-def unseal(key, blob, aad=b""):
+def unseal(key32, blob, aad=b""):
+    """The plaintext of seal(key32, plaintext, aad); CryptoError when blob was
+    not sealed under this key and aad, or was changed."""
+    _check_key_aad(key32, aad)
     if len(blob) < SEAL_OVERHEAD:
         raise CryptoError("sealed data too short")
-    nonce = blob[:8]
-    ct = blob[8:-16]
-    if not equal(_tag(key, aad, nonce, ct), blob[-16:]):
-        raise CryptoError("authentication failed")
-    return ctr_xor(subkey(key, b"enc"), nonce, ct)
+    nonce = blob[:NONCE_SIZE]
+    ct = blob[NONCE_SIZE:len(blob) - TAG_SIZE]
+    tag = blob[len(blob) - TAG_SIZE:]
+    if not equal(_tag(subkey(key32, b"mac"), aad, nonce, ct), tag):
+        raise CryptoError("sealed data failed authentication")
+    return ctr_xor(subkey(key32, b"enc"), nonce, ct)

@@ -49,8 +49,9 @@ def _hash_and_block(algorithm):
     return fn, block
 
 
-def hmac_digest(algorithm, key, msg):
-    """HMAC (RFC 2104) of msg under key with the named hash; returns bytes."""
+def hmac_pads(algorithm, key):
+    """The key-dependent half of HMAC (RFC 2104): (hash constructor, ipad,
+    opad). Worked out once when many messages share a key, as in PBKDF2."""
     new, block = _hash_and_block(algorithm)
     if len(key) > block:
         # Over-long keys are replaced by their hash, as RFC 2104 says.
@@ -62,12 +63,24 @@ def hmac_digest(algorithm, key, msg):
         k = key[i] if i < n else 0
         ipad[i] = k ^ 0x36
         opad[i] = k ^ 0x5C
-    # Fresh objects each time: MicroPython's digest() finalises the object.
+    return new, ipad, opad
+
+
+def hmac_padded(new, ipad, opad, msg):
+    """HMAC of msg from hmac_pads()' result; returns bytes."""
+    # Fresh objects each time: MicroPython's digest() finalises the object
+    # and its hash objects have no copy().
     inner = new(ipad)
     inner.update(msg)
     outer = new(opad)
     outer.update(inner.digest())
     return outer.digest()
+
+
+def hmac_digest(algorithm, key, msg):
+    """HMAC (RFC 2104) of msg under key with the named hash; returns bytes."""
+    new, ipad, opad = hmac_pads(algorithm, key)
+    return hmac_padded(new, ipad, opad, msg)
 
 
 def _check_digits(digits):

@@ -1,0 +1,97 @@
+# Drives firmware/crypto.py and firmware/aes.py from plain data (bytes travel
+# as hex through tests/mp/worker.py), so the same cases run under CPython and
+# inside MicroPython.
+import aes
+import crypto
+
+
+def aes_encrypt(key, block):
+    """The pure-Python AES-256 on one block."""
+    return aes.AES(key).encrypt(block)
+
+
+def aes_in_place(key, block):
+    """encrypt_block with the same buffer as source and destination."""
+    buf = bytearray(block)
+    aes.AES(key).encrypt_block(buf, buf)
+    return bytes(buf)
+
+
+def aes_key_errors(sizes):
+    """The exception class name aes.AES raises for a key of each size."""
+    out = []
+    for n in sizes:
+        try:
+            aes.AES(bytes(n))
+            out.append(None)
+        except Exception as e:
+            out.append(type(e).__name__)
+    return out
+
+
+def ctr(key, counter16, data, native):
+    """[backend used, ctr_xor_counter(...)], with the port's AES (native) or
+    aes.py forced; the switch is restored afterwards."""
+    saved = crypto.NATIVE_AES
+    crypto.NATIVE_AES = native
+    try:
+        return [crypto.aes_backend(), crypto.ctr_xor_counter(key, counter16, data)]
+    finally:
+        crypto.NATIVE_AES = saved
+
+
+def ctr_nonce(key, nonce, data, native):
+    """As ctr() through ctr_xor (8-byte nonce)."""
+    saved = crypto.NATIVE_AES
+    crypto.NATIVE_AES = native
+    try:
+        return [crypto.aes_backend(), crypto.ctr_xor(key, nonce, data)]
+    finally:
+        crypto.NATIVE_AES = saved
+
+
+def unseal(key, blob, aad):
+    """["ok", plaintext] or [exception class name, message]."""
+    try:
+        return ["ok", crypto.unseal(key, blob, aad)]
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+
+
+def seal_errors(key, plaintext, aad, nonce):
+    """seal()'s exception class name for bad arguments, or None if it sealed."""
+    try:
+        crypto.seal(key, plaintext, aad, nonce)
+    except Exception as e:
+        return type(e).__name__
+    return None
+
+
+def ctr_through_cryptolib(key, counter16, data):
+    """[blocks that went through cryptolib, ctr_xor_counter(...)]: the real
+    cryptolib behind a counting stand-in in sys.modules (MicroPython only)."""
+    import sys
+    import cryptolib as real
+    calls = [0]
+
+    class Counting:
+        def __init__(self, k, mode):
+            self._c = real.aes(k, mode)
+
+        def encrypt(self, src, dst):
+            calls[0] += 1
+            return self._c.encrypt(src, dst)
+
+    class Spy:
+        aes = Counting
+
+    saved = sys.modules.get("cryptolib")
+    sys.modules["cryptolib"] = Spy
+    try:
+        out = crypto.ctr_xor_counter(key, counter16, data)
+    finally:
+        if saved is None:
+            del sys.modules["cryptolib"]
+        else:
+            sys.modules["cryptolib"] = saved
+    return [calls[0], out]
