@@ -589,7 +589,7 @@ def test_write_backup_replaces_atomically(tmp_path, monkeypatch):
         aegis.write_backup(str(path), sample_accounts(), PASSWORD, scrypt_n=FAST_N)
     assert seen == [(str(tmp_path), "backup.aegis.json", 0o600)]
     assert path.read_bytes() == old
-    assert os.listdir(tmp_path) == ["backup.aegis.json"]
+    assert sorted(os.listdir(tmp_path)) == ["backup.aegis.json", "backup.aegis.json.lock"]
 
 
 def test_merge_backup(tmp_path):
