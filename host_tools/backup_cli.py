@@ -879,9 +879,9 @@ def run_rename(args, connect):
 # ---- delete ----
 
 def delete_arguments(p):
-    p.description += ("\n\nAsks first (--yes skips that). The host backup keeps the account's\n"
-                      "entry, secret included, marked as deleted: `restore` leaves it out,\n"
-                      "`restore --include-deleted` brings it back.")
+    p.description += ("\n\nThe host backup keeps the account's entry, secret included, marked\n"
+                      "as deleted: `restore` leaves it out, `restore --include-deleted`\n"
+                      "brings it back.")
     p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
     p.add_argument("--issuer", help="pick the account with this issuer")
     p.add_argument("--yes", action="store_true", help="delete without asking first")

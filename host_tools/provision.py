@@ -424,15 +424,25 @@ def _seconds(text):
     return value
 
 
+def program_name(argv0=None):
+    """The name the user ran us by, for usage lines: the console command
+    (totp-token) or provision.py, however it was started (python -m, a test)."""
+    name = os.path.basename(sys.argv[0] if argv0 is None else argv0 or "")
+    return name if name in ("provision.py", "totp-token") else "provision.py"
+
+
 def build_parser():
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="provision", description="Provision the TOTP token over USB serial.",
+    parser = _Parser(prog=program_name(),
+                     description="Provision the TOTP token over USB serial.",
                      epilog=EPILOG, formatter_class=fmt)
     _global_arguments(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
+        # The exit codes are the top-level --help's epilog only: each command's
+        # own help is its options.
         sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  epilog=EPILOG, formatter_class=fmt)
+                                  formatter_class=fmt)
         _global_arguments(sub, top=False)
         add_arguments(sub)
         sub.set_defaults(handler=handler)

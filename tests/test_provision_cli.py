@@ -212,6 +212,46 @@ def test_uri_from_stdin_with_overrides(token, capsys, monkeypatch):
                                                     "label": "New:robert"}}
 
 
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+TWO = {"total": 2, "accounts": [
+    {"index": 0, "name": "bob", "issuer": "", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+    {"index": 1, "name": "alice", "issuer": "ACME", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30}]}
+
+
+def test_add_checks_the_token_before_asking_anything(token, capsys, monkeypatch):
+    # The README's first example once asked for the secret and a new backup
+    # password twice, then failed on a demo account of the same name.
+    prompts = []
+    monkeypatch.setattr(sys, "stdin", Tty(""))
+    monkeypatch.setattr(provision.getpass, "getpass", lambda p: prompts.append(p) or SECRET)
+    monkeypatch.setattr("host_tools.backup_cli.getpass.getpass",
+                        lambda p: prompts.append(p) or "pw")
+    monkeypatch.delenv("TOKEN_NO_BACKUP", raising=False)
+    monkeypatch.delenv("TOKEN_BACKUP_PASSWORD", raising=False)
+    fake = token({"list": TWO, "add": {"index": 2, "count": 3}})
+    rc, out, err = run(capsys, "add", "alice", "--issuer", "ACME")
+    assert rc == 1 and prompts == []
+    assert err == ("error: ACME:alice is already on the token (2/2): choose another name or "
+                   "--issuer, or rename that one first; nothing was added\n")
+    full = dict(TWO, total=2)
+    fake = token({"list": full, "info": {"capacity": 2}})
+    rc, out, err = run(capsys, "add", "carol")
+    assert rc == 1 and prompts == [] and "the token is full" in err
+    assert [cmd for cmd, _ in fake.requests] == ["info", "list"]
+    # A free name: the secret is asked for, then the backup password (twice, a new file).
+    fake = token({"list": TWO, "add": {"index": 2, "count": 3}})
+    rc, out, err = run(capsys, "add", "carol")
+    assert rc == 0, err
+    assert prompts[0] == "secret (base32): " and len(prompts) == 3
+    assert out.startswith("added carol (3/3 on the token)\n")
+
+
 # ---- commands over a fake token ----
 
 def test_add_options_become_protocol_arguments(token, capsys):
@@ -267,13 +307,6 @@ def test_list_empty_and_json(token, capsys):
                                                     "capacity": 64}}
 
 
-TWO = {"total": 2, "accounts": [
-    {"index": 0, "name": "bob", "issuer": "", "kind": "totp", "algorithm": "SHA1",
-     "digits": 6, "period": 30},
-    {"index": 1, "name": "alice", "issuer": "ACME", "kind": "totp", "algorithm": "SHA1",
-     "digits": 6, "period": 30}]}
-
-
 def deletes(fake):
     return [args for cmd, args in fake.requests if cmd == "delete"]
 
@@ -296,11 +329,6 @@ def test_delete_without_yes_and_no_terminal_refuses(no_device, capsys):
     assert rc == 2 and out == ""
     assert err == ("error: delete asks first and there is no terminal to ask on: add --yes "
                    "to delete without asking\n")
-
-
-class Tty(io.StringIO):
-    def isatty(self):
-        return True
 
 
 @pytest.mark.parametrize("answer, deleted", [("y\n", True), ("n\n", False), ("", False)])
@@ -506,15 +534,40 @@ def test_port_that_cannot_be_opened(capsys, tmp_path):
 
 # ---- help ----
 
-@pytest.mark.parametrize("command", [[]] + [[name] for name in provision.COMMANDS])
-def test_help_for_every_command_lists_exit_codes(no_device, capsys, command):
-    rc, out, err = run(capsys, *command, "--help")
-    assert rc == 0 and err == ""
+EXIT_CODE_LINES = ("0  done", "1  the token refused", "2  bad input", "3  no token found")
+
+
+def test_top_level_help_lists_commands_and_exit_codes(no_device, capsys):
+    rc, out, err = run(capsys, "--help")
+    assert rc == 0 and err == "" and out.startswith("usage: provision.py ")
     assert "exit codes:" in out
-    for line in ("0  done", "1  the token refused", "2  bad input", "3  no token found"):
+    for line in EXIT_CODE_LINES:
         assert line in out
-    if command:
-        assert provision.COMMANDS[command[0]][2] in out
+    for name in provision.COMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("command", list(provision.COMMANDS))
+def test_help_of_each_command_is_its_own(no_device, capsys, command):
+    rc, out, err = run(capsys, command, "--help")
+    assert rc == 0 and err == ""
+    assert out.startswith("usage: provision.py %s " % command)
+    assert provision.COMMANDS[command][2] in out
+    assert "exit codes:" not in out  # the top level's, not repeated twelve times
+    parser = provision.build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:  # every option of this command is shown
+        for flag in action.option_strings:
+            assert flag in out
+
+
+@pytest.mark.parametrize("argv0, name", [
+    ("/home/u/totp-token/host_tools/provision.py", "provision.py"),
+    ("/home/u/.local/bin/totp-token", "totp-token"),
+    ("/usr/lib/python3/site-packages/pytest/__main__.py", "provision.py"),
+    ("-c", "provision.py"), ("", "provision.py")])
+def test_usage_names_the_program_as_run(argv0, name):
+    assert provision.program_name(argv0) == name
 
 
 @pytest.mark.parametrize("launch", [
