@@ -11,6 +11,7 @@ import datetime
 import getpass
 import json
 import os
+import re
 import sys
 
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
@@ -51,6 +52,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _redact(message):
     # `add NAME SECRET` is an easy slip; argparse would echo the secret back.
+    # So would "--digits SECRET" ("invalid int value: 'SECRET'").
+    message = re.sub(r"(invalid \w+ value: ).*", r"\1<hidden>", message)
     prefix = "unrecognized arguments: "
     if not message.startswith(prefix):
         return message
