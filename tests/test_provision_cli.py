@@ -299,6 +299,13 @@ def test_list_table(token, capsys):
     ]
 
 
+def test_list_json_gives_positions_from_1_beside_the_index(token, capsys):
+    token({"list": {"total": 2, "accounts": ACCOUNTS}, "info": {"capacity": 64}})
+    rc, out, err = run(capsys, "--json", "list")
+    accounts = json.loads(out)["data"]["accounts"]
+    assert [(a["index"], a["position"]) for a in accounts] == [(0, 1), (1, 2)]
+
+
 def test_list_empty_and_json(token, capsys):
     token({"list": {"total": 0, "accounts": []}, "info": {"capacity": 64}})
     assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used, 64 free\n"

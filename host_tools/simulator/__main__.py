@@ -72,7 +72,9 @@ def _python():
 def backup_hint(tok):
     """provision.py keeps no backup for a simulated token unless told where:
     the demo's accounts must never land in the user's own backup."""
-    path = os.path.relpath(os.path.join(tok.data_dir, "backup.aegis.json"))
+    path = os.path.join(tok.data_dir, "backup.aegis.json")
+    if not os.path.relpath(path).startswith(".."):
+        path = os.path.relpath(path)
     return "Its accounts go into no backup of yours (to try one: TOKEN_BACKUP=%s)" % path
 
 
