@@ -76,3 +76,44 @@ def test_deleted_entry_is_kept_aside_and_back_with_the_same_secret(tmp_path):
         parsed = aegis.load(f.read(), PASSWORD)
     assert [a.secret for a in parsed.deleted] == [other.secret]
     assert alice.secret in [a.secret for a in parsed.accounts]
+
+
+CLI_WRITER = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, %(repo)r)
+    sys.path.insert(0, os.path.join(%(repo)r, "tests"))
+    from host_tools import aegis, provision
+    from host_tools.client import TokenClient
+    from test_provision_cli import FakeLink
+    aegis.merge_backup.__defaults__ = (%(n)d,)  # fast scrypt for new files' slots
+    fake = FakeLink({"add": {"index": 0, "count": 1}})
+    provision.connect = lambda args: TokenClient(fake, timeout=5)
+    go, me, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    for i in range(n):
+        sys.stdin = open(os.devnull)
+        rc = provision.main(["add", "p%%d-%%d" %% (me, i), "--secret",
+                             "JBSWY3DPEHPK3PXP", "--issuer", "Cli"])
+        assert rc == 0, rc
+""") % {"repo": REPO, "n": FAST_N}
+
+
+def test_concurrent_provision_adds_lose_no_account(tmp_path):
+    # The issue's case: several `provision.py add` at once, each saying "saved".
+    path = str(tmp_path / "backup.aegis.json")
+    go = str(tmp_path / "go")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKEN_")}
+    env.update(TOKEN_BACKUP=path, TOKEN_BACKUP_PASSWORD=PASSWORD)
+    aegis.write_backup(path, [], PASSWORD, scrypt_n=FAST_N)
+    writers, each = 4, 3
+    procs = [subprocess.Popen([sys.executable, "-c", CLI_WRITER, go, str(w), str(each)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for w in range(writers)]
+    open(go, "w").close()
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        assert out.count(b"backup: 1 account saved") == each
+    got = {a.name for a in aegis.read_backup(path, PASSWORD)}
+    assert got == {"p%d-%d" % (w, i) for w in range(writers) for i in range(each)}
