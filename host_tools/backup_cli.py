@@ -938,8 +938,9 @@ def run_delete(args, connect):
                      "cancelled: nothing was deleted")
         data = client.delete(key[1], issuer=key[0])
     data = dict(data, label=label, position=position, backup=None)
-    lines = ["deleted %s (%d/%d; %s accounts left)" % (label, position, len(accounts),
-                                                         data.get("count"))]
+    left = data.get("count")
+    lines = ["deleted %s (%d/%d; %s left)" % (label, position, len(accounts), _plural(
+        left, "account") if isinstance(left, int) else "%s accounts" % left)]
     if kept:
         try:
             aegis.mark_deleted(backup.path, backup.password, key)

@@ -321,7 +321,7 @@ def deletes(fake):
 def test_delete(token, capsys):
     fake = token({"delete": {"count": 1}, "list": TWO})
     rc, out, err = run(capsys, "delete", "alice", "--issuer", "ACME", "--yes")
-    assert rc == 0 and out == "deleted ACME:alice (2/2; 1 accounts left)\n"
+    assert rc == 0 and out == "deleted ACME:alice (2/2; 1 account left)\n"
     assert deletes(fake) == [{"name": "alice", "issuer": "ACME"}]
     # The label picks the same account, and the exact pair is what is sent.
     fake = token({"delete": {"count": 1}, "list": TWO})
