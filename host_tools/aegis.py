@@ -9,10 +9,17 @@ Error messages and rejection reasons never contain a secret.
 """
 import base64
 import binascii
+import contextlib
+import datetime
 import json
 import os
 import tempfile
 import uuid
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one writer at a time is then up to the user
+    fcntl = None
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +46,11 @@ _NONCE_LEN = 12
 _TAG_LEN = 16
 
 BACKUP_ENV = "TOKEN_BACKUP"
+
+# An entry deleted from the token stays in the backup with this note first, so
+# its secret can still be recovered (`restore --include-deleted`) and the Aegis
+# app shows why it is there; restore leaves it out by default.
+DELETED_NOTE = "deleted from the token"
 
 
 # ---- reading ----
@@ -176,8 +188,14 @@ def _parse_entries(db):
         except ValueError as e:
             parsed.rejected.append((label, str(e)))
         else:
-            parsed.accounts.append(account)
+            (parsed.deleted if is_deleted(entry) else parsed.accounts).append(account)
     return parsed
+
+
+def is_deleted(entry):
+    """Whether a raw entry carries the deleted-from-the-token mark."""
+    note = entry.get("note") if isinstance(entry, dict) else None
+    return isinstance(note, str) and note.startswith(DELETED_NOTE)
 
 
 def _entry_account(entry):
@@ -302,53 +320,108 @@ def read_backup(path, password):
 def write_backup(path, accounts, password, scrypt_n=SCRYPT_N):
     """Replace the backup with these accounts, encrypted with the password."""
     _require_password(password)
-    _write_atomic(path, dump(accounts, password, scrypt_n))
+    with locked(path):
+        _write_atomic(path, dump(accounts, password, scrypt_n))
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold <path>.lock exclusively. Every change re-reads the backup and
+    writes it under this lock, so two commands at once can't both write from
+    the same old copy and lose each other's accounts. The lock file stays:
+    removing it would let a third writer lock a different file."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _read_db(path, password):
+    """The backup's database, or an empty one when there is no file yet.
+    A wrong password raises here, before anything is written."""
+    try:
+        with open(path, "rb") as f:
+            existing = f.read()
+    except FileNotFoundError:
+        return {"version": DB_VERSION, "entries": []}
+    return _open(existing, password)
 
 
 def merge_backup(path, accounts, password, scrypt_n=SCRYPT_N):
     """Add accounts to the backup (creating it if absent). An entry with the same
     (issuer, name) is replaced in place; every other entry is kept as it was.
+    An entry marked deleted is replaced only by the same secret (it is back on
+    the token); another secret under its label leaves it recoverable.
     Returns the accounts now in the backup."""
     _require_password(password)
     new = {}
     for account in accounts:
-        new[(account.issuer, account.name)] = _entry_json(account)  # the last one given wins
-    try:
-        with open(path, "rb") as f:
-            existing = f.read()
-    except FileNotFoundError:
-        db = {"version": DB_VERSION, "entries": []}
-    else:
-        # A wrong password raises here, before anything is written.
-        db = _open(existing, password)
-    entries = []
-    for entry in db["entries"]:
-        key = _entry_key(entry)
-        if key in new:
-            entries.append(new.pop(key))
-        else:
-            # Kept raw, so entries we can't parse (and Aegis-only fields) survive.
-            entries.append(entry)
-    entries.extend(new.values())
-    db["entries"] = entries
-    _write_atomic(path, _seal(db, password, scrypt_n))
+        account.validate()
+        new[(account.issuer, account.name)] = account  # the last one given wins
+    with locked(path):
+        db = _read_db(path, password)
+        entries = []
+        for entry in db["entries"]:
+            key = _entry_key(entry)
+            if key in new and (not is_deleted(entry) or _same_secret(entry, new[key])):
+                entries.append(_entry_json(new.pop(key)))
+            else:
+                # Kept raw, so entries we can't parse (and Aegis-only fields) survive.
+                entries.append(entry)
+        entries.extend(_entry_json(a) for a in new.values())
+        db["entries"] = entries
+        _write_atomic(path, _seal(db, password, scrypt_n))
     return _parse_entries(db).accounts
+
+
+def _same_secret(entry, account):
+    try:
+        return _entry_account(entry).secret == bytes(account.secret)
+    except ValueError:
+        return False
 
 
 def rename_backup_entry(path, password, old, new, scrypt_n=SCRYPT_N):
     """Give the entry labelled old = (issuer, name) the label new, editing the
-    raw entry so Aegis-only fields survive. Returns False when the backup has
-    no such entry (nothing is written then)."""
+    raw entry so Aegis-only fields survive. Entries marked deleted keep their
+    label. Returns False when the backup has no such entry (nothing is
+    written then)."""
     _require_password(password)
-    with open(path, "rb") as f:
-        db = _open(f.read(), password)
-    found = False
-    for entry in db["entries"]:
-        if _entry_key(entry) == tuple(old):
-            entry["issuer"], entry["name"] = new
-            found = True
-    if found:
-        _write_atomic(path, _seal(db, password, scrypt_n))
+    with locked(path):
+        with open(path, "rb") as f:
+            db = _open(f.read(), password)
+        found = False
+        for entry in db["entries"]:
+            if _entry_key(entry) == tuple(old) and not is_deleted(entry):
+                entry["issuer"], entry["name"] = new
+                found = True
+        if found:
+            _write_atomic(path, _seal(db, password, scrypt_n))
+    return found
+
+
+def mark_deleted(path, password, key, when=None, scrypt_n=SCRYPT_N):
+    """Mark the live entry labelled key = (issuer, name) as deleted from the
+    token, keeping its secret. Returns False when there is no such entry."""
+    _require_password(password)
+    when = when or datetime.date.today().isoformat()
+    with locked(path):
+        with open(path, "rb") as f:
+            db = _open(f.read(), password)
+        found = False
+        for entry in db["entries"]:
+            if _entry_key(entry) == tuple(key) and not is_deleted(entry):
+                old = entry.get("note") if isinstance(entry.get("note"), str) else ""
+                entry["note"] = "%s on %s (provision.py delete)%s" % (
+                    DELETED_NOTE, when, "\n" + old if old else "")
+                found = True
+        if found:
+            _write_atomic(path, _seal(db, password, scrypt_n))
     return found
 
 

@@ -7,9 +7,13 @@ vault (host_tools.aegis), updated right after the token accepted the
 accounts. Its password comes from $TOKEN_BACKUP_PASSWORD or a prompt, never
 from argv, where ps and shell history would keep it.
 
-Whatever can fail without the token (files, passwords, the backup) fails
-before a port is opened, with exit 2. Nothing here prints a secret, except
-`export --uri`, which exists to show them.
+Whatever can fail without the token (files, options) fails before a port is
+opened, with exit 2; whatever needs the token's answer (a name clash, a full
+token, whether it is the simulator) is checked before anything is asked, and
+the backup password before anything is written. Every change to the token
+(add, import, rename, delete) updates the backup under its lock, so the two
+stay in step. Nothing here prints a secret, except `export --uri`, which
+exists to show them.
 """
 import base64
 import dataclasses
@@ -37,6 +41,8 @@ DEFAULT_BACKUP_HELP = ("$TOKEN_BACKUP, else backup.aegis.json in "
                        "$XDG_DATA_HOME/totp-token (~/.local/share/totp-token)")
 NO_BACKUP_PASSWORD = ("a backup password is needed: set %s, or pass --no-backup"
                       % BACKUP_PASSWORD_ENV)
+SIM_NOTE = ("backup: not saved, this is a simulated token (--backup PATH or $TOKEN_BACKUP "
+            "keeps one for it)")
 
 
 class CommandError(Exception):
@@ -182,11 +188,27 @@ def _nearest_dir(path):
     return parent or os.curdir
 
 
-def open_backup(args):
+def sim_without_backup(args, info):
+    """Whether the token is the simulator and no backup was named for it: the
+    default backup is the user's own, where demo accounts must never land."""
+    return ((info or {}).get("board") == "sim" and not getattr(args, "backup", None)
+            and not os.environ.get(aegis.BACKUP_ENV))
+
+
+def sim_note(args, info):
+    """What to say when the simulator's accounts go into no backup, or None."""
+    off = getattr(args, "no_backup", False) or _env_flag(NO_BACKUP_ENV)
+    return SIM_NOTE if not off and sim_without_backup(args, info) else None
+
+
+def open_backup(args, info=None):
     """The backup `add` or `import` will update, settled before the token is
-    touched: path, password (checked against the file when it exists) and a
-    directory we can write. None when the user opted out."""
+    written: path, password (checked against the file when it exists) and a
+    directory we can write. None when the user opted out, or for the
+    simulator without a backup of its own (info: the token's `info` reply)."""
     if getattr(args, "no_backup", False) or _env_flag(NO_BACKUP_ENV):
+        return None
+    if sim_without_backup(args, info):
         return None
     path = backup_path(args)
     if os.path.isdir(path):
@@ -403,12 +425,12 @@ def slots_text(used, capacity):
     return "%d slots used" % used
 
 
-def _confirm(question):
+def _confirm(question, cancelled="cancelled: nothing was written"):
     sys.stderr.write("%s [y/N] " % question)
     sys.stderr.flush()
     answer = sys.stdin.readline() if sys.stdin is not None else ""
     if answer.strip().lower() not in ("y", "yes"):
-        raise CommandError("cancelled: nothing was written", "cancelled")
+        raise CommandError(cancelled, "cancelled")
 
 
 def _write_all(client, accounts, progress):
@@ -453,15 +475,25 @@ def _stopped(error, written, not_written, backup_note, data):
     return CommandError(message, code, exit_code, data, report)
 
 
-def provision_accounts(args, connect, parsed, backup, verb="import"):
+DELETED_REASON = "deleted from the token (restore --include-deleted brings it back)"
+
+
+def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import"):
     """The body of import and restore: plan against the token's accounts,
-    refuse clashes and overflow before writing, confirm, write with a progress
-    bar, then update the backup (when one is given) with what was written."""
+    refuse clashes and overflow before asking anything, confirm, write with a
+    progress bar, then update the backup with what was written.
+    open_backup_for(info): the backup to update (or None), asked for once the
+    plan stands, so a clash costs no password prompt."""
     with connect() as client:
         on_token = client.list_accounts()
-        capacity = client.info().get("capacity")
-        plan = make_plan(parsed.accounts, on_token, args.rename_duplicates)
+        info = client.info()
+        capacity = info.get("capacity")
+        deleted = getattr(args, "include_deleted", False)
+        plan = make_plan(parsed.accounts + (parsed.deleted if deleted else []), on_token,
+                         args.rename_duplicates)
         plan.rejected[:0] = parsed.rejected
+        if not deleted:
+            plan.skipped += [(a.label, DELETED_REASON) for a in parsed.deleted]
         used = len(on_token)
         data = _report(plan)
         data.update(count=used, capacity=capacity, backup=None, dry_run=bool(args.dry_run))
@@ -481,6 +513,8 @@ def provision_accounts(args, connect, parsed, backup, verb="import"):
             return data, "\n".join(lines + ["dry run: nothing was written"])
         if not plan.write:
             return data, "\n".join(lines + ["nothing to %s" % verb])
+        backup = open_backup_for(info) if open_backup_for else None
+        note = sim_note(args, info) if open_backup_for is not None else None
         if not args.json:
             print("\n".join(lines), flush=True)
         if not args.yes:
@@ -508,6 +542,8 @@ def provision_accounts(args, connect, parsed, backup, verb="import"):
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
     if data["backup"]:
         text.append(backup_line(data["backup"]))
+    elif note:
+        text.append(note)
     return data, "\n".join(text)
 
 
@@ -575,8 +611,8 @@ def run_import(args, connect):
     parsed = load_files(args.files, password, args.format)
     if not parsed.accounts:
         raise _no_accounts(parsed, ", ".join(args.files))
-    backup = None if args.dry_run else open_backup(args)
-    return provision_accounts(args, connect, parsed, backup, "import")
+    opener = None if args.dry_run else (lambda info: open_backup(args, info))
+    return provision_accounts(args, connect, parsed, opener, "import")
 
 
 # ---- restore ----
@@ -587,7 +623,9 @@ and writes its accounts as `import` does: duplicates skipped, clashes and
 overflow refused before writing, a stop part way reported. Restoring the same
 backup onto a second token makes a spare that shows the same codes (HOTP
 counters come back as they were when backed up; the order is the backup's, see
-`sort` and `move`). The backup read is not changed. Its password: --password,
+`sort` and `move`). Accounts deleted from the token stay in the backup, marked,
+and are left out unless --include-deleted; those it brings back lose the mark.
+Otherwise the backup read is not changed. Its password: --password,
 $TOKEN_BACKUP_PASSWORD, or a prompt."""
 
 
@@ -598,24 +636,42 @@ def restore_arguments(p):
     p.add_argument("--password", metavar="P",
                    help="the backup's password (visible to ps: prefer $%s or the prompt)"
                         % BACKUP_PASSWORD_ENV)
+    _include_deleted_option(p)
     _write_options(p)
 
 
+def _include_deleted_option(p):
+    p.add_argument("--include-deleted", action="store_true",
+                   help="also the accounts deleted from the token, which the backup keeps "
+                        "marked as deleted")
+
+
 def _read_backup_for(args, path):
+    """(parsed accounts, password) of the backup at path."""
     if not os.path.exists(path):
         raise CommandError("no backup at %s" % path, "no_backup")
     password = backup_password(path, False, "the backup is encrypted: set %s, or pass "
                                "--password" % BACKUP_PASSWORD_ENV, args.password)
-    return read_backup(path, password)
+    return read_backup(path, password), password
 
 
 def run_restore(args, connect):
     _need_confirmation(args, "restore")
     path = os.path.abspath(os.path.expanduser(args.backup_file or aegis.default_backup_path()))
-    parsed = _read_backup_for(args, path)
-    if not parsed.accounts:
+    parsed, password = _read_backup_for(args, path)
+    if not parsed.accounts and not (args.include_deleted and parsed.deleted):
         raise _no_accounts(parsed, path)
-    return provision_accounts(args, connect, parsed, None, "restore")
+    data, text = provision_accounts(args, connect, parsed, None, "restore")
+    back = [a for a in parsed.deleted if a.label in data.get("written", ())]
+    if args.include_deleted and back:
+        # Back on the token, so no longer deleted: the same secret replaces the mark.
+        try:
+            aegis.merge_backup(path, back, password)
+        except (OSError, ValueError) as e:
+            raise CommandError("restored to the token, but the backup at %s failed: %s"
+                               % (path, _reason(e)), "backup_failed", EXIT_REFUSED,
+                               data) from None
+    return data, text
 
 
 # ---- export ----
@@ -641,6 +697,7 @@ def export_arguments(p):
                         % BACKUP_PASSWORD_ENV)
     p.add_argument("--name", metavar="NAME",
                    help="only this account: its name, or its label issuer:name")
+    _include_deleted_option(p)
 
 
 def to_uri(account):
@@ -706,8 +763,9 @@ def _write_qr(directory, account, used):
 
 def run_export(args):
     path = backup_path(args)
-    parsed = _read_backup_for(args, path)
-    accounts = _pick(parsed.accounts, args.name) if args.name else parsed.accounts
+    parsed, _ = _read_backup_for(args, path)
+    everyone = parsed.accounts + (parsed.deleted if args.include_deleted else [])
+    accounts = _pick(everyone, args.name) if args.name else everyone
     if not accounts:
         raise CommandError("the backup at %s holds no account to export" % path, "no_accounts")
     if args.uri:
@@ -734,9 +792,10 @@ def run_export(args):
 # ---- rename ----
 
 def rename_arguments(p):
-    p.description += ("\n\nThe account's entry in the host backup is renamed too, when there\n"
-                      "is a backup and its password is at hand ($TOKEN_BACKUP_PASSWORD, or\n"
-                      "a prompt on a terminal); otherwise a warning says it was not.")
+    p.description += ("\n\nThe account's entry in the host backup is renamed too. When there is\n"
+                      "a backup, its password must be at hand ($TOKEN_BACKUP_PASSWORD, or a\n"
+                      "prompt on a terminal), or nothing is changed (--no-backup changes the\n"
+                      "token alone).")
     p.add_argument("name", metavar="OLD", help="the account's name, or its label issuer:name")
     p.add_argument("new_name", nargs="?", metavar="NEW", help="its new name")
     p.add_argument("--issuer", help="pick the account with this issuer")
@@ -754,20 +813,25 @@ def _check_new_label(name, issuer):
         raise CommandError(str(e)) from None
 
 
-def _backup_for_rename(args):
-    """(Backup or None, warning or None): rename updates a backup that exists
-    when its password is at hand, and only warns when it isn't."""
-    if args.no_backup or _env_flag(NO_BACKUP_ENV):
-        return None, None
+def backup_in_step(args, info):
+    """The backup a rename or delete must follow, its password checked and its
+    accounts read; None when there is none (or it is off, or the token is the
+    simulator without one of its own). Without the password at hand it stops
+    the command before the token changes, so the two never drift apart."""
+    if args.no_backup or _env_flag(NO_BACKUP_ENV) or sim_without_backup(args, info):
+        return None
     path = backup_path(args)
     if not os.path.isfile(path):
-        return None, None
+        return None
     if not os.environ.get(BACKUP_PASSWORD_ENV) and not stdin_is_tty():
-        return None, ("the backup at %s was not updated: no password (set %s)"
-                      % (path, BACKUP_PASSWORD_ENV))
+        raise CommandError("the backup at %s must follow this change, but its password is "
+                           "not at hand: set %s, or pass --no-backup to change the token "
+                           "alone; nothing was changed" % (path, BACKUP_PASSWORD_ENV),
+                           "password_required")
     password = backup_password(path, False, NO_BACKUP_PASSWORD)
-    read_backup(path, password)
-    return Backup(path, password, True), None
+    backup = Backup(path, password, True)
+    backup.accounts = read_backup(path, password).accounts
+    return backup
 
 
 def run_rename(args, connect):
@@ -778,8 +842,9 @@ def run_rename(args, connect):
     _check_new_label(args.new_name, args.new_issuer)
     request = {"name": args.name, "new_name": args.new_name, "new_issuer": args.new_issuer}
     check_fits("rename", {k: v for k, v in request.items() if v is not None})
-    backup, warning = _backup_for_rename(args)
+    warning = None
     with connect() as client:
+        backup = backup_in_step(args, client.info())
         before = {a.get("index"): a for a in client.list_accounts()}
         reply = client.rename(args.name, issuer=args.issuer, new_name=args.new_name,
                               new_issuer=args.new_issuer)
@@ -788,8 +853,9 @@ def run_rename(args, connect):
     new = (old[0] if args.new_issuer is None else args.new_issuer,
            old[1] if args.new_name is None else args.new_name)
     labels = ["%s:%s" % key if key[0] else key[1] for key in (old, new)]
-    data = {"index": reply.get("index"), "from": labels[0], "to": labels[1], "backup": None,
-            "warnings": []}
+    index = reply.get("index")
+    data = {"index": index, "position": index + 1 if isinstance(index, int) else None,
+            "from": labels[0], "to": labels[1], "backup": None, "warnings": []}
     lines = ["renamed %s to %s" % tuple(labels)]
     if backup is not None:
         try:
@@ -807,4 +873,87 @@ def run_rename(args, connect):
     if warning:
         data["warnings"].append(warning)
         lines.append("warning: " + warning)
+    return data, "\n".join(lines)
+
+
+# ---- delete ----
+
+def delete_arguments(p):
+    p.description += ("\n\nThe host backup keeps the account's entry, secret included, marked\n"
+                      "as deleted: `restore` leaves it out, `restore --include-deleted`\n"
+                      "brings it back.")
+    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
+    p.add_argument("--issuer", help="pick the account with this issuer")
+    p.add_argument("--yes", action="store_true", help="delete without asking first")
+    backup_arguments(p)
+
+
+def _key(meta):
+    return (meta.get("issuer", ""), meta.get("name", ""))
+
+
+def find_account(accounts, name, issuer=None):
+    """The one account (as `list` gives it) that NAME picks, by the token's own
+    rule: with issuer, exactly (issuer, name); without, name equal to NAME, or
+    issuer:name equal to NAME split at any of its colons."""
+    if issuer is not None:
+        found = [a for a in accounts if _key(a) == (issuer, name)]
+    else:
+        pairs = {(name[:i], name[i + 1:]) for i, ch in enumerate(name) if ch == ":" and i}
+        found = [a for a in accounts if a.get("name") == name or _key(a) in pairs]
+    if not found:
+        raise CommandError("no account %s on the token (see list)" % name, "not_found",
+                           EXIT_REFUSED)
+    if len(found) > 1:
+        raise CommandError("%s names %d accounts (%s): give the issuer"
+                           % (name, len(found), ", ".join(_label(_key(a)) for a in found)),
+                           "ambiguous", EXIT_REFUSED)
+    return found[0]
+
+
+def _label(key):
+    return "%s:%s" % key if key[0] else key[1]
+
+
+def run_delete(args, connect):
+    if not args.name.strip():
+        raise CommandError("NAME is empty")
+    if not args.yes and not stdin_is_tty():
+        raise CommandError("delete asks first and there is no terminal to ask on: add --yes "
+                           "to delete without asking", "confirm_required")
+    with connect() as client:
+        info = client.info()
+        accounts = client.list_accounts()
+        target = find_account(accounts, args.name, args.issuer)
+        key, label = _key(target), _label(_key(target))
+        position = accounts.index(target) + 1
+        backup = backup_in_step(args, info)
+        kept = backup is not None and key in {(a.issuer, a.name) for a in backup.accounts}
+        if not args.yes:
+            sys.stderr.write("%s\n" % (
+                "the backup keeps its secret, marked as deleted (restore --include-deleted "
+                "brings it back)" if kept else
+                "it is in no backup: its secret will be gone for good"))
+            _confirm("Delete %s (%d/%d) from the token?" % (label, position, len(accounts)),
+                     "cancelled: nothing was deleted")
+        data = client.delete(key[1], issuer=key[0])
+    data = dict(data, label=label, position=position, backup=None)
+    left = data.get("count")
+    lines = ["deleted %s (%d/%d; %s left)" % (label, position, len(accounts), _plural(
+        left, "account") if isinstance(left, int) else "%s accounts" % left)]
+    if kept:
+        try:
+            aegis.mark_deleted(backup.path, backup.password, key)
+        except (OSError, ValueError) as e:
+            raise CommandError("deleted from the token, but the backup at %s failed: %s"
+                               % (backup.path, _reason(e)), "backup_failed", EXIT_REFUSED,
+                               data) from None
+        data["backup"] = {"path": backup.path, "marked_deleted": True}
+        lines.append("backup: kept in %s, marked as deleted (restore --include-deleted "
+                     "brings it back)" % backup.path)
+    elif backup is not None:
+        data["backup"] = {"path": backup.path, "marked_deleted": False}
+        lines.append("warning: %s was not in the backup at %s" % (label, backup.path))
+    elif sim_note(args, info):
+        lines.append(SIM_NOTE)
     return data, "\n".join(lines)

@@ -17,13 +17,17 @@ class PasswordError(FormatError):
 
 class Parsed:
     """accounts: list of host_tools.otpauth.Account (validated);
-    rejected: list of (label, reason) for entries the token can't hold."""
+    rejected: list of (label, reason) for entries the token can't hold;
+    deleted: Accounts a backup keeps marked as deleted from the token
+    (restore leaves them out unless asked)."""
 
-    def __init__(self, accounts=None, rejected=None):
+    def __init__(self, accounts=None, rejected=None, deleted=None):
         self.accounts = list(accounts or [])
         self.rejected = list(rejected or [])
+        self.deleted = list(deleted or [])
 
     def extend(self, other):
         self.accounts.extend(other.accounts)
         self.rejected.extend(other.rejected)
+        self.deleted.extend(other.deleted)
         return self

@@ -18,11 +18,12 @@ import binascii
 import io
 import json
 import os
+import re
 from urllib.parse import unquote, urlsplit
 
 from host_tools.imported import FormatError, Parsed, PasswordError
 from host_tools.migration import MD5_REASON, admit, combine_batches, parse_migration_uri
-from host_tools.otpauth import STEAM_DIGITS, Account, parse_base32
+from host_tools.otpauth import STEAM_DIGITS, Account, parse_base32, scrub
 
 KINDS = ("text", "image", "aegis", "2fas", "andotp")
 # Names a user might type for --kind; otpauth-migration lines live in text files.
@@ -121,11 +122,22 @@ def _json(text, source):
 # ---- otpauth:// and otpauth-migration:// text ----
 
 def _uri_label(uri):
-    # The label is the path; it names the account and holds no secret.
+    """The label (the path) of a URI that failed to parse, to name it in the
+    report; "" when it can't be shown: a mangled URI ("...&secret=", "%3Fsecret=")
+    can carry the secret in its path."""
     try:
-        return unquote(urlsplit(uri).path.lstrip("/")).strip()
+        label = unquote(urlsplit(uri).path.lstrip("/")).strip()
     except ValueError:
         return ""
+    if ("secret" in label.lower() or scrub(label, uri) != label or not label.isprintable()
+            or _KEYLIKE.search(label)):
+        return ""
+    return label
+
+
+# 16 or more base32 or hex characters in a row: in a URI that failed, as good
+# as a pasted key ("otpauth:///<key>?..."), so the label is not shown.
+_KEYLIKE = re.compile(r"[A-Za-z2-7=]{16,}|[0-9A-Fa-f]{16,}")
 
 
 def _add_uri(parsed, uri, label):

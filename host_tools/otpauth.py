@@ -5,6 +5,7 @@ the URI, which carries it), because they end up on terminals and in logs.
 """
 import base64
 import dataclasses
+import re
 import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -18,6 +19,14 @@ MAX_COUNTER = 2**63 - 1  # the token stores the counter as a signed 64-bit value
 STEAM_DIGITS = 5
 
 _B32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+# Parameters a key URI may carry; only these names are ever repeated back.
+_KNOWN_PARAMS = ("secret", "issuer", "algorithm", "digits", "period", "counter", "encoder",
+                 "image", "color")
+# A value this short is no secret worth the name (5 bytes at most), and
+# echoing it ("six", "MD5", "motp") helps; anything longer is never echoed.
+_ECHO_MAX = 8
+# The shortest secret text (10 bytes in base32) looked for inside a label.
+_SECRET_TEXT_MIN = 16
 
 
 def parse_base32(text):
@@ -70,24 +79,45 @@ class Account:
 
         Raises ValueError for a malformed URI. Field limits are checked by
         validate(), so a caller may still rename before validating."""
+        try:
+            return cls._from_uri(uri)
+        except ValueError as e:
+            # The messages below echo only short, known parts; this is the net
+            # under them: no form of anything given as a secret gets through.
+            raise ValueError(scrub(str(e), uri)) from None
+
+    @classmethod
+    def _from_uri(cls, uri):
         parts = urlsplit(uri.strip())
         if parts.scheme.lower() != "otpauth":
             raise ValueError("not an otpauth:// URI")
         kind = parts.netloc.lower()
         if kind not in KINDS:
-            raise ValueError("otpauth URI type must be totp, hotp or steam, not %r"
-                             % parts.netloc)
+            # The part after otpauth:// may be a pasted secret: echoed only when short.
+            raise ValueError("otpauth URI type must be totp, hotp or steam%s"
+                             % _not(parts.netloc))
         params = _query(parts.query)
-        label_issuer, name = _split_label(unquote(parts.path.lstrip("/")))
+        path = unquote(parts.path.lstrip("/"))
+        if "secret=" in path.lower() or "secret=" in parts.fragment.lower():
+            raise ValueError("the URI's label holds 'secret=': is its '?' missing, or "
+                             "encoded as %3F?")
+        label_issuer, name = _split_label(path)
         issuer = params.get("issuer", "").strip()
+        if "secret" not in params:
+            raise ValueError("the URI has no secret= parameter")
+        secret = parse_base32(params["secret"])
+        for text in (label_issuer, name, issuer):
+            if holds_secret(text, secret):
+                raise ValueError("the URI's label or issuer holds the secret itself")
         if label_issuer and issuer and label_issuer != issuer:
             raise ValueError("the URI's label says issuer %r but issuer= says %r"
                              % (label_issuer, issuer))
         issuer = issuer or label_issuer
-        if "secret" not in params:
-            raise ValueError("the URI has no secret= parameter")
-        account = cls(name=name, issuer=issuer, secret=parse_base32(params["secret"]),
-                      kind=kind, algorithm=params.get("algorithm", "SHA1").upper())
+        algorithm = params.get("algorithm", "SHA1").upper()
+        if algorithm not in ALGORITHMS + ("MD5",):  # MD5 gets its own reason later
+            raise ValueError("algorithm must be SHA1, SHA256 or SHA512%s"
+                             % _not(params["algorithm"]))
+        account = cls(name=name, issuer=issuer, secret=secret, kind=kind, algorithm=algorithm)
         if kind == "totp" and (params.get("encoder", "").lower() == "steam"
                                or issuer.lower() == "steam"):
             account.kind = "steam"
@@ -113,6 +143,9 @@ class Account:
             raise ValueError("secret must be bytes")
         if not self.secret:
             raise ValueError("secret is empty")
+        # A label is shown everywhere (screen, list, reports): never the key.
+        if holds_secret(self.name, self.secret) or holds_secret(self.issuer, self.secret):
+            raise ValueError("the name or issuer holds the secret itself")
         if len(self.secret) > MAX_SECRET:
             raise ValueError("secret is too long: %d bytes, the token holds at most %d"
                              % (len(self.secret), MAX_SECRET))
@@ -144,13 +177,59 @@ class Account:
         return args
 
 
+def secret_forms(secret):
+    """The texts a secret is written as: base32 (with and without padding) and
+    hex, upper case; compare against upper-cased text."""
+    raw = bytes(secret)
+    b32 = base64.b32encode(raw).decode("ascii")
+    return {b32, b32.rstrip("="), raw.hex().upper()}
+
+
+def holds_secret(text, secret):
+    """Whether text contains the secret written out (base32 or hex, any case)."""
+    if not isinstance(text, str) or not isinstance(secret, (bytes, bytearray)):
+        return False
+    folded = text.upper().replace(" ", "")
+    return any(len(form) >= _SECRET_TEXT_MIN and form in folded
+               for form in secret_forms(secret))
+
+
+_SECRET_VALUE = re.compile(r"secret\s*=\s*([^&?#/\s]*)", re.IGNORECASE)
+
+
+def scrub(message, uri):
+    """message with every form of every secret= value in uri cut out: the last
+    guard before text about a malformed URI is shown."""
+    text = uri
+    for _ in range(3):  # %253F is %3F is ?
+        text = unquote(text)
+    for value in _SECRET_VALUE.findall(text):
+        forms = {value, value.rstrip("=")}
+        try:
+            forms |= secret_forms(parse_base32(value))
+        except ValueError:
+            pass
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) >= _ECHO_MAX:
+                message = re.sub(re.escape(form), "<hidden>", message, flags=re.IGNORECASE)
+    return message
+
+
+def _not(value):
+    """", not 'value'" for a short value, else nothing: a long one may be a secret."""
+    if isinstance(value, str) and len(value) <= _ECHO_MAX and value.isprintable():
+        return ", not %r" % value
+    return ""
+
+
 def _query(query):
     params = {}
     for key, values in parse_qs(query, keep_blank_values=True).items():
         key = key.lower()
         # SECRET= after secret= would otherwise silently win.
         if len(values) > 1 or key in params:
-            raise ValueError("the URI gives %s= more than once" % key)
+            raise ValueError("the URI gives %s more than once"
+                             % (key + "=" if key in _KNOWN_PARAMS else "a parameter"))
         params[key] = values[0]
     return params
 
@@ -166,7 +245,9 @@ def _split_label(label):
 def _uri_int(params, key):
     value = params[key].strip()
     if not (value.isascii() and value.isdigit()):
-        raise ValueError("%s= must be a whole number, not %r" % (key, params[key]))
+        raise ValueError("%s= must be a whole number%s" % (key, _not(params[key])))
+    if len(value) > 20:  # past any limit; and a long number may be a secret
+        raise ValueError("%s= is far too large" % key)
     return int(value)
 
 
@@ -189,4 +270,6 @@ def _check_text(field, text, lo, hi):
 
 def _check_int(field, value, lo, hi, allowed):
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError("%s must be %s, not %r" % (field, allowed, value))
+        shown = repr(value)  # short ones only: a long number may be a secret's digits
+        raise ValueError("%s must be %s%s" % (field, allowed, ", not " + shown
+                                              if len(shown) <= _ECHO_MAX + 2 else ""))

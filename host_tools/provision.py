@@ -11,6 +11,7 @@ import datetime
 import getpass
 import json
 import os
+import re
 import sys
 
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
@@ -51,6 +52,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _redact(message):
     # `add NAME SECRET` is an easy slip; argparse would echo the secret back.
+    # So would "--digits SECRET" ("invalid int value: 'SECRET'").
+    message = re.sub(r"(invalid \w+ value: ).*", r"\1<hidden>", message)
     prefix = "unrecognized arguments: "
     if not message.startswith(prefix):
         return message
@@ -97,23 +100,52 @@ def _add_arguments(p):
 
 
 def _add(args):
+    # The secret is only asked for once the token has said the name is free and
+    # there is room: a clash must not cost the user their typing.
     try:
         account = _account_from_uri(args) if args.uri is not None else _account_from_options(args)
-        account.validate()
+        if account is not None:
+            account.validate()
+            check_fits("add", account.to_args())
     except ValueError as e:
         raise UsageError(str(e)) from None
-    check_fits("add", account.to_args())
-    backup = backup_cli.open_backup(args)  # settled now: a wrong password must stop us here
     with connect(args) as client:
+        info = client.info()
+        _check_room(client.list_accounts(), info.get("capacity"),
+                    account.issuer if account else args.issuer or "",
+                    account.name if account else args.name)
+        if account is None:
+            try:
+                account = _account_from_options(args, ask=True)
+                account.validate()
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            check_fits("add", account.to_args())
+        # Settled before the write: a wrong password must stop us here.
+        backup = backup_cli.open_backup(args, info)
         data = client.add(account)
-    data = dict(data, label=account.label)
-    text = "added %s (slot %s, %s accounts on the token)" % (
-        account.label, data.get("index"), data.get("count"))
+    index = data.get("index")
+    position = index + 1 if isinstance(index, int) else None
+    data = dict(data, label=account.label, position=position)
+    text = "added %s (%s/%s on the token)" % (account.label, position, data.get("count"))
     if backup is None:
-        return data, text
+        note = backup_cli.sim_note(args, info)
+        return data, text + ("\n" + note if note else "")
     # The token first: a backup of an account the token refused would be wrong.
     data["backup"] = backup_cli.save_backup(backup, [account], "added to the token", data)
     return data, text + "\n" + backup_cli.backup_line(data["backup"])
+
+
+def _check_room(accounts, capacity, issuer, name):
+    label = "%s:%s" % (issuer, name) if issuer else name
+    for at, meta in enumerate(accounts, 1):
+        if (meta.get("issuer", ""), meta.get("name", "")) == (issuer, name):
+            raise CommandError("%s is already on the token (%d/%d): choose another name or "
+                               "--issuer, or rename that one first; nothing was added"
+                               % (label, at, len(accounts)), "name_taken", EXIT_REFUSED)
+    if isinstance(capacity, int) and len(accounts) >= capacity:
+        raise CommandError("the token is full (%d accounts): delete one first; nothing was "
+                           "added" % capacity, "store_full", EXIT_REFUSED)
 
 
 def _account_from_uri(args):
@@ -131,7 +163,9 @@ def _account_from_uri(args):
     return account
 
 
-def _account_from_options(args):
+def _account_from_options(args, ask=False):
+    """The account the options describe; None when its secret must still be
+    asked for on the terminal (ask=True asks)."""
     if not args.name:
         raise UsageError("add needs a NAME (or --uri)")
     if args.counter is not None and not args.hotp:
@@ -140,6 +174,9 @@ def _account_from_options(args):
         raise UsageError("--period is for time-based accounts, not --hotp")
     if args.steam and (args.digits, args.period, args.algorithm) != (None, None, None):
         raise UsageError("--steam fixes digits, period and algorithm; drop those options")
+    if args.secret is None and not ask and sys.stdin is not None and sys.stdin.isatty():
+        _check_label(args.name, args.issuer or "")
+        return None
     secret = args.secret if args.secret is not None else _read_hidden("secret (base32): ")
     account = Account(name=args.name, issuer=args.issuer or "", secret=parse_base32(secret),
                       kind="hotp" if args.hotp else "steam" if args.steam else "totp",
@@ -149,6 +186,11 @@ def _account_from_options(args):
     if args.counter is not None:
         account.counter = args.counter
     return account
+
+
+def _check_label(name, issuer):
+    # A stand-in secret, so the label gets every check before the token is asked.
+    Account(name=name, issuer=issuer, secret=b"\0").validate()
 
 
 def _read_hidden(prompt):
@@ -170,7 +212,7 @@ def _read_hidden(prompt):
 
 def _list(args):
     with connect(args) as client:
-        accounts = client.list_accounts()
+        accounts = _positions(client.list_accounts())
         capacity = client.info().get("capacity")
     rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
              a.get("algorithm", ""), a.get("digits", ""), _step(a)) for a in accounts]
@@ -178,6 +220,12 @@ def _list(args):
                    rows) if rows else ["no accounts"]
     lines.append(backup_cli.slots_text(len(accounts), capacity))
     return {"accounts": accounts, "count": len(accounts), "capacity": capacity}, "\n".join(lines)
+
+
+def _positions(accounts):
+    # People count from 1, as the screen's 3/12; "index" stays 0-based for scripts.
+    return [dict(a, position=a["index"] + 1) if isinstance(a.get("index"), int) else a
+            for a in accounts]
 
 
 def _step(account):
@@ -191,17 +239,8 @@ _table = backup_cli.table
 
 # ---- delete ----
 
-def _delete_arguments(p):
-    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
-    p.add_argument("--issuer", help="pick the account with this issuer")
-
-
 def _delete(args):
-    if not args.name.strip():
-        raise UsageError("NAME is empty")
-    with connect(args) as client:
-        data = client.delete(args.name, args.issuer)
-    return data, "deleted %s (%s accounts left)" % (args.name, data.get("count"))
+    return backup_cli.run_delete(args, lambda: connect(args))
 
 
 # ---- import, restore, export, rename (host_tools/backup_cli.py) ----
@@ -256,7 +295,7 @@ def _move(args):
 def _sort(args):
     with connect(args) as client:
         moves = client.sort()
-        accounts = client.list_accounts()
+        accounts = _positions(client.list_accounts())
     rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", "")) for a in accounts]
     lines = ["sorted by issuer, then name: %d move%s" % (moves, "" if moves == 1 else "s")]
     if rows:
@@ -355,7 +394,8 @@ def _no_arguments(p):
 COMMANDS = {
     "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
-    "delete": (_delete_arguments, _delete, "delete one account"),
+    "delete": (backup_cli.delete_arguments, _delete,
+               "delete one account (asks first; the backup keeps it, marked deleted)"),
     "import": (backup_cli.import_arguments, _import,
                "add accounts from other apps' exports, otpauth:// URIs or QR images"),
     "restore": (backup_cli.restore_arguments, _restore,
@@ -401,15 +441,25 @@ def _seconds(text):
     return value
 
 
+def program_name(argv0=None):
+    """The name the user ran us by, for usage lines: the console command
+    (totp-token) or provision.py, however it was started (python -m, a test)."""
+    name = os.path.basename(sys.argv[0] if argv0 is None else argv0 or "")
+    return name if name in ("provision.py", "totp-token") else "provision.py"
+
+
 def build_parser():
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="provision", description="Provision the TOTP token over USB serial.",
+    parser = _Parser(prog=program_name(),
+                     description="Provision the TOTP token over USB serial.",
                      epilog=EPILOG, formatter_class=fmt)
     _global_arguments(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
+        # The exit codes are the top-level --help's epilog only: each command's
+        # own help is its options.
         sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  epilog=EPILOG, formatter_class=fmt)
+                                  formatter_class=fmt)
         _global_arguments(sub, top=False)
         add_arguments(sub)
         sub.set_defaults(handler=handler)

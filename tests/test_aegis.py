@@ -554,7 +554,8 @@ def test_write_backup_creates_private_file_readable_with_password(tmp_path):
     # Same file as the Aegis app would see it: decryptable by the description.
     db = decrypt_by_spec(json.loads(path.read_text()), PASSWORD)
     assert len(db["entries"]) == len(accounts)
-    assert os.listdir(path.parent) == ["backup.aegis.json"]  # no temporary left behind
+    # no temporary left behind; the lock file stays (see aegis.locked)
+    assert sorted(os.listdir(path.parent)) == ["backup.aegis.json", "backup.aegis.json.lock"]
 
 
 def test_write_backup_needs_a_password(tmp_path):
@@ -588,7 +589,7 @@ def test_write_backup_replaces_atomically(tmp_path, monkeypatch):
         aegis.write_backup(str(path), sample_accounts(), PASSWORD, scrypt_n=FAST_N)
     assert seen == [(str(tmp_path), "backup.aegis.json", 0o600)]
     assert path.read_bytes() == old
-    assert os.listdir(tmp_path) == ["backup.aegis.json"]
+    assert sorted(os.listdir(tmp_path)) == ["backup.aegis.json", "backup.aegis.json.lock"]
 
 
 def test_merge_backup(tmp_path):

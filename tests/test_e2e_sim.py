@@ -256,9 +256,10 @@ def test_name_taken_and_not_found(clean_tok):
     assert cli(tok, "add", "alice", "--issuer", "Ex", "--secret", b32(SHA1_SEED))[0] == 0
     code, out = cli(tok, "add", "alice", "--issuer", "Ex", "--secret", b32(SHA256_SEED))
     assert code == 1 and out["error"] == "name_taken"
-    code, out = cli(tok, "delete", "nobody")
+    code, out = cli(tok, "delete", "nobody", "--yes")
     assert code == 1 and out["error"] == "not_found"
-    assert cli(tok, "delete", "Ex:alice")[0] == 0
+    assert cli(tok, "delete", "Ex:alice")[0] == 2  # asks first: no terminal, no --yes
+    assert cli(tok, "delete", "Ex:alice", "--yes")[0] == 0
     assert cli(tok, "list")[1]["accounts"] == []
 
 

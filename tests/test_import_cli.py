@@ -672,6 +672,47 @@ def test_rename_of_an_account_missing_from_the_backup_warns(tok, tmp_path, backu
     assert run.rc == 0 and run.data["backup"] is None and run.data["warnings"] == []
 
 
+def test_delete_and_rename_keep_the_backup_in_step(tok, tmp_path, backup_on, monkeypatch):
+    alice, bob, carol = acct("alice", "A"), acct("bob", "B"), acct("carol")
+    assert cli(tok, "import", uri_file(tmp_path, [alice, bob, carol]), "--yes").rc == 0
+    password = os.environ["TOKEN_BACKUP_PASSWORD"]
+
+    assert cli(tok, "rename", "B:bob", "robert").rc == 0
+    run = cli(tok, "delete", "A:alice", "--yes", as_json=False)
+    assert run.rc == 0, run
+    assert run.out.splitlines() == [
+        "deleted A:alice (1/3; 2 accounts left)",
+        "backup: kept in %s, marked as deleted (restore --include-deleted brings it back)"
+        % backup_on]
+    with open(backup_on, "rb") as f:
+        parsed = aegis.load(f.read(), password)
+    assert [a.label for a in parsed.accounts] == ["B:robert", "carol"]
+    assert [a.label for a in parsed.deleted] == ["A:alice"]
+
+    # A restore offers what the token held last: new names, no deleted account.
+    assert cli(tok, "wipe", "--yes").rc == 0
+    run = cli(tok, "restore", "--dry-run")
+    assert run.rc == 0 and run.data["to_write"] == ["B:robert", "carol"], run
+    assert run.data["skipped"] == [{"label": "A:alice", "reason": backup_cli.DELETED_REASON}]
+    # --include-deleted brings it back, with its own secret, and clears the mark.
+    run = cli(tok, "restore", "--yes", "--include-deleted")
+    assert run.rc == 0 and sorted(run.data["written"]) == ["A:alice", "B:robert", "carol"]
+    check_screen(tok, [alice, Account(name="robert", issuer="B", secret=bob.secret), carol])
+    with open(backup_on, "rb") as f:
+        parsed = aegis.load(f.read(), password)
+    assert parsed.deleted == [] and len(parsed.accounts) == 3
+
+    # Without the backup's password at hand, nothing changes on the token either.
+    monkeypatch.delenv("TOKEN_BACKUP_PASSWORD")
+    before = listed(tok)
+    for argv in (["rename", "carol", "caroline"], ["delete", "carol", "--yes"]):
+        run = cli(tok, *argv)
+        assert run.rc == 2 and run.doc["error"] == "password_required", run
+        assert "nothing was changed" in run.message
+    assert listed(tok) == before
+    assert cli(tok, "delete", "carol", "--yes", "--no-backup").rc == 0
+
+
 # ---- malformed input: refused before the token, or listed as rejected ----
 
 def _mig(*otps, **batch):

@@ -55,9 +55,11 @@ class FakeLink:
     function of the request's args."""
 
     port = "/dev/ttyFAKE"
+    # add and delete look at the token first; an empty one unless a test says otherwise
+    DEFAULTS = {"info": {"capacity": 64, "board": "fake"}, "list": {"total": 0, "accounts": []}}
 
     def __init__(self, replies):
-        self.replies = replies
+        self.replies = dict(self.DEFAULTS, **replies)
         self.inbox = deque()
         self.requests = []
         self.closed = False
@@ -74,6 +76,12 @@ class FakeLink:
 
     def readline(self, deadline):
         return self.inbox.popleft().rstrip(b"\n") if self.inbox else None
+
+    def sent(self, cmd):
+        """The arguments of the one `cmd` request sent."""
+        found = [args for name, args in self.requests if name == cmd]
+        assert len(found) == 1, self.requests
+        return found[0]
 
     def reset_input(self):
         self.inbox.clear()
@@ -127,6 +135,7 @@ BAD_INPUT = [
     (["add", "--uri", "otpauth://hotp/x?secret=" + SECRET], "bad_input", "needs a counter="),
     (["add", "--uri", "-"], "bad_input", "nothing read from stdin"),
     (["delete"], "usage", "the following arguments are required: NAME"),
+    (["delete", "x"], "confirm_required", "add --yes to delete without asking"),
     (["delete", " "], "bad_input", "NAME is empty"),
     (["wipe"], "confirm_required", "add --yes to confirm"),
     (["frobnicate"], "usage", "invalid choice: 'frobnicate'"),
@@ -173,7 +182,7 @@ def test_secret_from_a_pipe(token, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(" ".join(SECRET.lower()) + "\r\n"))
     rc, out, err = run(capsys, "add", "alice", "--issuer", "ACME")
     assert rc == 0, err
-    assert fake.requests[0][1]["secret"] == SECRET_BYTES.hex()
+    assert fake.sent("add")["secret"] == SECRET_BYTES.hex()
 
 
 def test_secret_from_the_terminal_uses_getpass(token, capsys, monkeypatch):
@@ -187,7 +196,7 @@ def test_secret_from_the_terminal_uses_getpass(token, capsys, monkeypatch):
     fake = token({"add": {"index": 0, "count": 1}})
     rc, out, err = run(capsys, "add", "alice")
     assert rc == 0 and prompts == ["secret (base32): "]
-    assert fake.requests[0][1]["secret"] == SECRET_BYTES.hex()
+    assert fake.sent("add")["secret"] == SECRET_BYTES.hex()
 
 
 def test_uri_from_stdin_with_overrides(token, capsys, monkeypatch):
@@ -196,11 +205,51 @@ def test_uri_from_stdin_with_overrides(token, capsys, monkeypatch):
     fake = token({"add": {"index": 3, "count": 4}})
     rc, out, err = run(capsys, "--json", "add", "--uri", "-", "robert", "--issuer", "New")
     assert rc == 0
-    assert fake.requests == [("add", {
+    assert [r for r in fake.requests if r[0] == "add"] == [("add", {
         "name": "robert", "issuer": "New", "secret": SECRET_BYTES.hex(), "kind": "hotp",
         "algorithm": "SHA1", "digits": 8, "counter": 9})]
-    assert json.loads(out) == {"ok": True, "data": {"index": 3, "count": 4,
+    assert json.loads(out) == {"ok": True, "data": {"index": 3, "position": 4, "count": 4,
                                                     "label": "New:robert"}}
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+TWO = {"total": 2, "accounts": [
+    {"index": 0, "name": "bob", "issuer": "", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+    {"index": 1, "name": "alice", "issuer": "ACME", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30}]}
+
+
+def test_add_checks_the_token_before_asking_anything(token, capsys, monkeypatch):
+    # The README's first example once asked for the secret and a new backup
+    # password twice, then failed on a demo account of the same name.
+    prompts = []
+    monkeypatch.setattr(sys, "stdin", Tty(""))
+    monkeypatch.setattr(provision.getpass, "getpass", lambda p: prompts.append(p) or SECRET)
+    monkeypatch.setattr("host_tools.backup_cli.getpass.getpass",
+                        lambda p: prompts.append(p) or "pw")
+    monkeypatch.delenv("TOKEN_NO_BACKUP", raising=False)
+    monkeypatch.delenv("TOKEN_BACKUP_PASSWORD", raising=False)
+    fake = token({"list": TWO, "add": {"index": 2, "count": 3}})
+    rc, out, err = run(capsys, "add", "alice", "--issuer", "ACME")
+    assert rc == 1 and prompts == []
+    assert err == ("error: ACME:alice is already on the token (2/2): choose another name or "
+                   "--issuer, or rename that one first; nothing was added\n")
+    full = dict(TWO, total=2)
+    fake = token({"list": full, "info": {"capacity": 2}})
+    rc, out, err = run(capsys, "add", "carol")
+    assert rc == 1 and prompts == [] and "the token is full" in err
+    assert [cmd for cmd, _ in fake.requests] == ["info", "list"]
+    # A free name: the secret is asked for, then the backup password (twice, a new file).
+    fake = token({"list": TWO, "add": {"index": 2, "count": 3}})
+    rc, out, err = run(capsys, "add", "carol")
+    assert rc == 0, err
+    assert prompts[0] == "secret (base32): " and len(prompts) == 3
+    assert out.startswith("added carol (3/3 on the token)\n")
 
 
 # ---- commands over a fake token ----
@@ -210,8 +259,8 @@ def test_add_options_become_protocol_arguments(token, capsys):
     rc, out, err = run(capsys, "add", "bob", "--secret", SECRET, "--issuer", "Corp",
                        "--digits", "8", "--period", "60", "--algorithm", "sha256")
     assert rc == 0 and err == ""
-    assert out == "added Corp:bob (slot 0, 1 accounts on the token)\n"
-    assert fake.requests[0][1] == {"name": "bob", "issuer": "Corp",
+    assert out == "added Corp:bob (1/1 on the token)\n"  # as the screen counts
+    assert fake.sent("add") == {"name": "bob", "issuer": "Corp",
                                    "secret": SECRET_BYTES.hex(), "kind": "totp",
                                    "algorithm": "SHA256", "digits": 8, "period": 60}
     assert fake.closed
@@ -226,7 +275,7 @@ def test_add_kinds(token, capsys, flags, kind, extra):
     fake = token({"add": {"index": 0, "count": 1}})
     rc, out, err = run(capsys, "add", "g", "--secret", SECRET, *flags)
     assert rc == 0
-    sent = fake.requests[0][1]
+    sent = fake.sent("add")
     assert sent["kind"] == kind and {k: sent[k] for k in extra} == extra
 
 
@@ -250,6 +299,13 @@ def test_list_table(token, capsys):
     ]
 
 
+def test_list_json_gives_positions_from_1_beside_the_index(token, capsys):
+    token({"list": {"total": 2, "accounts": ACCOUNTS}, "info": {"capacity": 64}})
+    rc, out, err = run(capsys, "--json", "list")
+    accounts = json.loads(out)["data"]["accounts"]
+    assert [(a["index"], a["position"]) for a in accounts] == [(0, 1), (1, 2)]
+
+
 def test_list_empty_and_json(token, capsys):
     token({"list": {"total": 0, "accounts": []}, "info": {"capacity": 64}})
     assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used, 64 free\n"
@@ -258,11 +314,49 @@ def test_list_empty_and_json(token, capsys):
                                                     "capacity": 64}}
 
 
+def deletes(fake):
+    return [args for cmd, args in fake.requests if cmd == "delete"]
+
+
 def test_delete(token, capsys):
-    fake = token({"delete": {"count": 1}})
-    rc, out, err = run(capsys, "delete", "alice", "--issuer", "ACME")
-    assert rc == 0 and out == "deleted alice (1 accounts left)\n"
-    assert fake.requests == [("delete", {"name": "alice", "issuer": "ACME"})]
+    fake = token({"delete": {"count": 1}, "list": TWO})
+    rc, out, err = run(capsys, "delete", "alice", "--issuer", "ACME", "--yes")
+    assert rc == 0 and out == "deleted ACME:alice (2/2; 1 account left)\n"
+    assert deletes(fake) == [{"name": "alice", "issuer": "ACME"}]
+    # The label picks the same account, and the exact pair is what is sent.
+    fake = token({"delete": {"count": 1}, "list": TWO})
+    rc, out, err = run(capsys, "--json", "delete", "ACME:alice", "--yes")
+    assert json.loads(out)["data"] == {"count": 1, "label": "ACME:alice", "position": 2,
+                                       "backup": None}
+    assert deletes(fake) == [{"name": "alice", "issuer": "ACME"}]
+
+
+def test_delete_without_yes_and_no_terminal_refuses(no_device, capsys):
+    rc, out, err = run(capsys, "delete", "alice")
+    assert rc == 2 and out == ""
+    assert err == ("error: delete asks first and there is no terminal to ask on: add --yes "
+                   "to delete without asking\n")
+
+
+@pytest.mark.parametrize("answer, deleted", [("y\n", True), ("n\n", False), ("", False)])
+def test_delete_asks_on_a_terminal(token, capsys, monkeypatch, answer, deleted):
+    monkeypatch.setattr(sys, "stdin", Tty(answer))
+    fake = token({"delete": {"count": 1}, "list": TWO})
+    rc, out, err = run(capsys, "delete", "bob", "--no-backup")
+    assert "Delete bob (1/2) from the token? [y/N]" in err
+    assert "its secret will be gone for good" in err  # no backup holds it
+    if deleted:
+        assert rc == 0 and deletes(fake) == [{"name": "bob", "issuer": ""}]
+    else:
+        assert rc == 2 and "cancelled: nothing was deleted" in err and deletes(fake) == []
+
+
+def test_delete_of_a_missing_account_asks_nothing(token, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", Tty("y\n"))
+    fake = token({"delete": {"count": 1}, "list": TWO})
+    rc, out, err = run(capsys, "delete", "carol")
+    assert rc == 1 and err == "error: no account carol on the token (see list)\n"
+    assert deletes(fake) == []
 
 
 def test_sync_time_report(token, capsys, monkeypatch):
@@ -447,15 +541,40 @@ def test_port_that_cannot_be_opened(capsys, tmp_path):
 
 # ---- help ----
 
-@pytest.mark.parametrize("command", [[]] + [[name] for name in provision.COMMANDS])
-def test_help_for_every_command_lists_exit_codes(no_device, capsys, command):
-    rc, out, err = run(capsys, *command, "--help")
-    assert rc == 0 and err == ""
+EXIT_CODE_LINES = ("0  done", "1  the token refused", "2  bad input", "3  no token found")
+
+
+def test_top_level_help_lists_commands_and_exit_codes(no_device, capsys):
+    rc, out, err = run(capsys, "--help")
+    assert rc == 0 and err == "" and out.startswith("usage: provision.py ")
     assert "exit codes:" in out
-    for line in ("0  done", "1  the token refused", "2  bad input", "3  no token found"):
+    for line in EXIT_CODE_LINES:
         assert line in out
-    if command:
-        assert provision.COMMANDS[command[0]][2] in out
+    for name in provision.COMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("command", list(provision.COMMANDS))
+def test_help_of_each_command_is_its_own(no_device, capsys, command):
+    rc, out, err = run(capsys, command, "--help")
+    assert rc == 0 and err == ""
+    assert out.startswith("usage: provision.py %s " % command)
+    assert provision.COMMANDS[command][2] in out
+    assert "exit codes:" not in out  # the top level's, not repeated twelve times
+    parser = provision.build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:  # every option of this command is shown
+        for flag in action.option_strings:
+            assert flag in out
+
+
+@pytest.mark.parametrize("argv0, name", [
+    ("/home/u/totp-token/host_tools/provision.py", "provision.py"),
+    ("/home/u/.local/bin/totp-token", "totp-token"),
+    ("/usr/lib/python3/site-packages/pytest/__main__.py", "provision.py"),
+    ("-c", "provision.py"), ("", "provision.py")])
+def test_usage_names_the_program_as_run(argv0, name):
+    assert provision.program_name(argv0) == name
 
 
 @pytest.mark.parametrize("launch", [

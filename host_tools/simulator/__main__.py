@@ -69,11 +69,20 @@ def _python():
     return rel if len(rel) < len(sys.executable) else sys.executable
 
 
+def backup_hint(tok):
+    """provision.py keeps no backup for a simulated token unless told where:
+    the demo's accounts must never land in the user's own backup."""
+    path = os.path.join(tok.data_dir, "backup.aegis.json")
+    if not os.path.relpath(path).startswith(".."):
+        path = os.path.relpath(path)
+    return "Its accounts go into no backup of yours (to try one: TOKEN_BACKUP=%s)" % path
+
+
 def draw(tok):
     sys.stdout.write("\x1b[H\x1b[J")
     sys.stdout.write("Simulated token on port %s\r\n" % tok.port)
-    sys.stdout.write("Try: %s host_tools/provision.py --port %s list\r\n\r\n"
-                     % (_python(), tok.port))
+    sys.stdout.write("Try: %s host_tools/provision.py --port %s list\r\n%s\r\n\r\n"
+                     % (_python(), tok.port, backup_hint(tok)))
     art = render_braille(tok.pixels()) if tok.oled.display_on else "(screen off: press to wake)"
     sys.stdout.write(art.replace("\n", "\r\n") + "\r\n\r\n" + KEYS + "\r\n")
     sys.stdout.flush()
@@ -107,6 +116,7 @@ def headless(tok, args):
     """No terminal (a script or CI): print the port and the screen as text."""
     print("Simulated token on port %s (Ctrl-C to stop)" % tok.port, flush=True)
     print("Try: %s host_tools/provision.py --port %s list" % (_python(), tok.port), flush=True)
+    print(backup_hint(tok), flush=True)
     print(tok.screen_text(), flush=True)
     end = time.monotonic() + args.seconds if args.seconds else None
     while end is None or time.monotonic() < end:
