@@ -47,7 +47,11 @@ class Token:
             # A wipe cut short, or records under a key that is gone.
             erase.finish(keys, self.store)
         elif self.store.plain and keys.data_key is not None:
-            self.store.migrate()  # records from before encryption at rest
+            # Records from before encryption at rest: seal them, then scrub
+            # the plain copies littlefs keeps in free blocks (once, slow).
+            self.ui.message(("Updating:", "encrypting", "accounts..."))
+            self.store.migrate()
+            keystore.fill_free(data_dir)
         self.pinpad = pinpad.PinPad()
         self.scrub_pending = False
         self.pin_note = None  # "wrong PIN" line on the lock screen

@@ -175,7 +175,10 @@ class TokenClient:
             if reply.get("id") != req_id:
                 continue  # a late reply to an earlier request
             if reply.get("erased"):
+                # Right after the erase the token overwrites its free flash
+                # for a while before it answers again.
                 self.erased = True
+                self.timeout = max(self.timeout, SCRUB_TIMEOUT)
             if reply.get("ok"):
                 return reply.get("data") or {}
             raise _refusal(reply)
