@@ -9,6 +9,11 @@ from firmware import frames
 
 LIST_PAGE = 16  # the protocol's maximum `list` page
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
+# An id-null bad_frame/bad_json answers a line the token could not read: ours,
+# torn by stray bytes, or a stray line before it. Ours follows within this if
+# it was the stray line's; otherwise ours is sent again (once).
+RESYNC_GRACE_S = 0.3
+_RESYNC = (frames.E_BAD_FRAME, frames.E_BAD_JSON)
 
 
 class TokenError(Exception):
@@ -90,21 +95,37 @@ class TokenClient:
         """Send one request and return its reply's data; raise DeviceError if
         the token refused. Lines that are not our reply are skipped."""
         check_fits(cmd, args)
+        resend = True
         self._last_id += 1
         req_id = self._last_id
         self.link.reset_input()  # stale noise or late replies are of no use now
-        self.link.write(frames.encode_request(req_id, cmd, args))
+        frame = frames.encode_request(req_id, cmd, args)
+        self.link.write(frame)
         deadline = time.monotonic() + self.timeout
         noise = False
+        resync = None  # when to resend after an id-null frame error
         while True:
-            line = self.link.readline(deadline)
+            line = self.link.readline(deadline if resync is None else min(deadline, resync))
             if line is None:
-                raise self._silence(cmd, noise)
+                if resync is None or time.monotonic() >= deadline:
+                    raise self._silence(cmd, noise)
+                # Our frame reached the token torn (stray bytes ahead of it, a
+                # token that can't skip them): send it once more, now.
+                resync = None
+                self.link.write(frame)
+                deadline = time.monotonic() + self.timeout
+                continue
             reply = frames.decode_reply(line)
             if reply is None:
                 noise = noise or bool(line.strip())
                 continue
             self._answered = True
+            if reply.get("id") is None and reply.get("error") in _RESYNC and resend:
+                # Maybe a stray line's answer with ours right behind it: wait
+                # briefly for ours, so a command is not run twice needlessly.
+                resend = False
+                resync = time.monotonic() + RESYNC_GRACE_S
+                continue
             if reply.get("id") != req_id:
                 continue  # a late reply to an earlier request
             if reply.get("ok"):

@@ -202,6 +202,51 @@ def test_real_timeout_over_a_silent_pty():
         os.close(slave)
 
 
+class TornOnce(FakeToken):
+    """Stray bytes reach the token with the first `torn` frames, and a token
+    that can't skip them answers an id-null bad_frame."""
+
+    def __init__(self, torn=1, code=frames.E_BAD_FRAME, **kw):
+        FakeToken.__init__(self, **kw)
+        self.torn = torn
+        self.code = code
+        self.writes = 0
+
+    def answer(self, line):
+        self.writes += 1
+        if self.writes <= self.torn:
+            return frames.encode_error(None, self.code, "not a request frame")
+        return FakeToken.answer(self, line)
+
+
+@pytest.mark.parametrize("code", [frames.E_BAD_FRAME, frames.E_BAD_JSON])
+def test_an_id_null_frame_error_resends_once(code):
+    token = TornOnce(code=code)
+    client = TokenClient(token, timeout=30)
+    assert client.info()["capacity"] == 64
+    assert token.writes == 2 and [r[1] for r in token.requests] == ["info"]
+    assert client.info()["capacity"] == 64  # the next request is not resent
+    assert token.writes == 3
+
+
+def test_a_second_frame_error_is_not_resent_again():
+    token = TornOnce(torn=5)
+    with pytest.raises(NotTokenError, match="did not answer 'info'"):
+        TokenClient(token, timeout=0.5).info()
+    assert token.writes == 2
+
+
+def test_the_reply_behind_a_junk_lines_error_is_taken_without_a_resend():
+    def junk_line_first(line):
+        return [frames.encode_error(None, frames.E_BAD_FRAME, "x").rstrip(b"\n")]
+    token = FakeToken(noise=junk_line_first)
+    writes = []
+    write = token.write
+    token.write = lambda data: (writes.append(data), write(data))
+    assert TokenClient(token).info()["capacity"] == 64
+    assert len(writes) == 1
+
+
 @pytest.mark.parametrize("where", ["readline", "write", "reset_input"])
 def test_link_lost_propagates(where):
     lost = LinkLostError("lost the link to the token on /dev/ttyFAKE")

@@ -370,6 +370,19 @@ def test_malformed_oversized_binary_input_never_stalls(clean_tok):
     assert tok.screen_text() != first  # the seconds moved on
 
 
+def test_bytes_mpremote_leaves_cost_no_command(clean_tok):
+    """After `mpremote ... reset` these bytes sit ahead of the next frame."""
+    with serial.Serial(clean_tok.port, 115200, timeout=2) as s:
+        s.write(b"\r\x03\x03\r\x01")
+        s.flush()
+    code, out = cli(clean_tok, "--timeout", "20", "status")
+    assert code == 0, out
+    with serial.Serial(clean_tok.port, 115200, timeout=20) as s:
+        s.reset_input_buffer()
+        s.write(b"\x03\x01AT\r" + frames.encode_request(41, "info"))
+        assert frames.decode_reply(s.readline())["id"] == 41  # answered, not bad_frame
+
+
 def test_no_reply_ever_contains_the_secret(clean_tok):
     tok = clean_tok
     secret = os.urandom(20)
