@@ -34,6 +34,14 @@ class NoDeviceError(TokenError):
         TokenError.__init__(self, message, code, 3)
 
 
+class PortBusyError(TokenError):
+    """Another program holds the port (a second provision.py, a serial monitor)."""
+
+    def __init__(self, port):
+        TokenError.__init__(self, "the port %s is in use by another program" % port,
+                            "port_busy", 3)
+
+
 class NotTokenError(TokenError):
     def __init__(self, message, code="not_token"):
         TokenError.__init__(self, message, code, 3)

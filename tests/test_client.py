@@ -7,7 +7,7 @@ import pytest
 
 from firmware import frames
 from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
-                               RequestTooLongError, check_fits, TokenClient, TokenError)
+                               PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
 from host_tools.link import SerialLink
 from host_tools.otpauth import Account
 
@@ -513,6 +513,29 @@ def test_serial_link_lost_when_the_device_vanishes(pty_link):
     os.close(master)  # like unplugging: reads now fail
     with pytest.raises(LinkLostError, match="lost the link to the token on /dev/pts/"):
         link.readline(time.monotonic() + 1)
+
+
+def test_a_port_in_use_is_refused_by_name(pty_link):
+    master, link = pty_link
+    with pytest.raises(PortBusyError) as e:
+        SerialLink(link.port)
+    assert e.value.code == "port_busy" and e.value.exit_code == 3
+    assert e.value.message == "the port %s is in use by another program" % link.port
+    link.close()
+    SerialLink(link.port).close()  # free again once the first program let go
+
+
+def test_a_port_in_use_by_another_process(pty_link, tmp_path):
+    """flock is per open file: a second process is kept out just the same."""
+    import subprocess
+    import sys
+    master, link = pty_link
+    code = ("import sys\nfrom host_tools.link import SerialLink\nfrom host_tools.client "
+            "import PortBusyError\ntry:\n    SerialLink(sys.argv[1])\nexcept PortBusyError:\n"
+            "    sys.exit(7)\n")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code, link.port], cwd=repo, timeout=60)
+    assert proc.returncode == 7
 
 
 def test_serial_link_open_failure_names_port_and_reason(tmp_path):

@@ -370,6 +370,18 @@ def test_malformed_oversized_binary_input_never_stalls(clean_tok):
     assert tok.screen_text() != first  # the seconds moved on
 
 
+def test_two_programs_on_one_port(clean_tok):
+    """The second program is told the port is taken; the first is undisturbed."""
+    from host_tools.client import TokenClient
+    from host_tools.link import SerialLink
+    with TokenClient(SerialLink(clean_tok.port), timeout=20) as first:
+        code, out = cli(clean_tok, "status")
+        assert code == 3 and out["error"] == "port_busy", out
+        assert "in use by another program" in out["message"]
+        assert first.status()["accounts"] == 0
+    assert cli(clean_tok, "status")[0] == 0
+
+
 def test_bytes_mpremote_leaves_cost_no_command(clean_tok):
     """After `mpremote ... reset` these bytes sit ahead of the next frame."""
     with serial.Serial(clean_tok.port, 115200, timeout=2) as s:
