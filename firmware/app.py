@@ -19,6 +19,8 @@ from store import Store
 from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
+_READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
+_OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 _HOTP_SHOW_S = 30  # an HOTP code stays up this long
 
 
@@ -40,7 +42,7 @@ class Token:
         # Counters the benchmark and `status` read.
         self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
                      "refresh_lock_errors": 0, "errors": 0, "last_error": None,
-                     "presses": 0}
+                     "presses": 0, "dropped_replies": 0}
         self.index = 0
         self.account = None  # the account on screen (one record in RAM)
         self.counter = -1  # moving factor of the code on screen
@@ -51,6 +53,9 @@ class Token:
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
         self._in = bytearray(1)
+        self._out = None  # a reply the port could not take yet (one at most)
+        self._out_sent = 0
+        self._out_poll = _out_poller()
         self.redraw()
 
     # -- screens ------------------------------------------------------------
@@ -221,19 +226,54 @@ class Token:
         self.write(reply)
 
     def write(self, data):
+        """Send a reply without ever waiting for the host. What the port can't
+        take now waits (one reply at most) and goes out from the main loop; a
+        reply that finds another still waiting is dropped and counted. So a
+        host that writes and never reads can't stall the screen or the reading."""
+        self.flush_out()
+        if self._out is not None:
+            self.diag["dropped_replies"] += 1
+            return
+        self._out = data
+        self._out_sent = 0
+        self.flush_out()
+
+    def flush_out(self):
+        """Write as much of the waiting reply as the port takes right now."""
+        data = self._out
+        if data is None:
+            return
         out = sys.stdout.buffer
+        sent = self._out_sent
+        size = len(data)
+        mv = memoryview(data)
         try:
-            out.write(data)
+            while sent < size and _writable(self._out_poll):
+                want = min(size - sent, _OUT_CHUNK)
+                n = out.write(mv[sent:sent + want])
+                if n is None:  # a non-blocking port that is full after all
+                    break
+                if not isinstance(n, int):
+                    n = want  # some ports don't say; they took it or timed out
+                sent += n
+                if n < want:
+                    break
             if hasattr(out, "flush"):
                 out.flush()
         except OSError:
-            pass  # nobody listening: drop the reply rather than stall
+            sent = size  # nobody listening: drop the reply rather than stall
+        if sent >= size:
+            self._out = None
+        else:
+            self._out_sent = sent
 
     def read_serial(self, poller):
         """Drain available input bytes into the line reader."""
         inb = self._in
         stdin = sys.stdin.buffer
-        while _readable(poller, 0):
+        budget = _READ_BUDGET
+        while budget and _readable(poller, 0):
+            budget -= 1
             try:
                 n = stdin.readinto(inb)
             except OSError:
@@ -247,6 +287,8 @@ class Token:
     # -- main loop -----------------------------------------------------------
 
     def step(self, poller):
+        if self._out is not None:
+            self.flush_out()
         if _readable(poller, _LOOP_MS):
             self.read_serial(poller)
         now = time.ticks_ms()
@@ -276,6 +318,26 @@ class Token:
 def _readable(poller, timeout):
     # ipoll reuses its result tuple: no garbage from polling 100 times a second.
     for _ in poller.ipoll(timeout):
+        return True
+    return False
+
+
+def _out_poller():
+    """A poller asking whether the serial port takes output now, or None
+    where the port can't be polled for that (writes are then unchecked)."""
+    import select
+    try:
+        p = select.poll()
+        p.register(sys.stdout, select.POLLOUT)
+        return p
+    except Exception:
+        return None
+
+
+def _writable(poller):
+    if poller is None:
+        return True
+    for _ in poller.ipoll(0):
         return True
     return False
 

@@ -370,6 +370,59 @@ def test_malformed_oversized_binary_input_never_stalls(clean_tok):
     assert tok.screen_text() != first  # the seconds moved on
 
 
+def _flood_without_reading(port, data, stall_s=15):
+    """Write `data` to the token and never read; returns how much it took
+    before it stopped reading for `stall_s` (all of it, if it kept reading)."""
+    import select
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    sent = 0
+    last = time.monotonic()
+    try:
+        while sent < len(data) and time.monotonic() - last < stall_s:
+            select.select([], [fd], [], 0.2)
+            try:
+                n = os.write(fd, data[sent:sent + 4096])
+            except BlockingIOError:
+                continue
+            if n:
+                sent += n
+                last = time.monotonic()
+    finally:
+        os.close(fd)
+    return sent
+
+
+def _drain(port, quiet_s=1.0):
+    import select
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    got = 0
+    try:
+        while select.select([fd], [], [], quiet_s)[0]:
+            try:
+                got += len(os.read(fd, 65536))
+            except BlockingIOError:
+                pass
+    finally:
+        os.close(fd)
+    return got
+
+
+def test_a_host_that_never_reads_cannot_freeze_the_token(clean_tok):
+    """A crashed tool or a modem probe writes and never reads: the replies
+    pile up unread, yet the token keeps reading, counting down and answering."""
+    tok = clean_tok
+    assert cli(tok, "add", "alice", "--secret", b32(SHA1_SEED))[0] == 0
+    flood = b"x\n" * 50000  # more than the port buffers; 7 MB of replies nobody reads
+    assert _flood_without_reading(tok.port, flood) == len(flood)
+    before = tok.screen_text()
+    tok.wait_for_text(lambda text: text != before, timeout=15)  # the countdown moves on
+    assert _drain(tok.port) > 0
+    code, out = cli(tok, "--timeout", "20", "status")
+    assert code == 0, out
+    assert out["diag"]["dropped_replies"] > 0
+    assert out["diag"]["errors"] == 0
+
+
 def test_two_programs_on_one_port(clean_tok):
     """The second program is told the port is taken; the first is undisturbed."""
     from host_tools.client import TokenClient
