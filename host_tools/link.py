@@ -11,6 +11,7 @@ import time
 import serial
 from serial.tools import list_ports
 
+from host_tools import simstate
 from host_tools.client import LinkLostError, NoDeviceError, PortBusyError, TokenError
 
 # USB (VID, PID) of the boards the token firmware runs on, or their USB-serial chips.
@@ -36,19 +37,40 @@ _OPEN_HINTS = {
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY)
 
 
-def find_port(env=os.environ):
-    """The token's port: $TOKEN_PORT, else the one known board plugged in."""
+def find_port(env=os.environ, sims=None):
+    """The token's port: $TOKEN_PORT, else the one known board plugged in,
+    else the one simulator running (see simstate.py)."""
     if env.get("TOKEN_PORT"):
         return env["TOKEN_PORT"]
-    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
-    if not found:
-        raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
+    found = usb_candidates()
     if len(found) > 1:
-        names = ", ".join("%s (%s)" % (p.device, KNOWN_BOARDS[(p.vid, p.pid)])
-                          for p in sorted(found, key=lambda p: p.device))
+        names = ", ".join("%s (%s)" % (p["port"], p["description"]) for p in found)
         raise TokenError("several possible tokens: %s; choose one with --port" % names,
                          "several_devices", 3)
-    return found[0].device
+    if found:
+        return found[0]["port"]
+    sims = simstate.running() if sims is None else sims
+    if len(sims) > 1:
+        raise TokenError("several simulators running (%s); choose one with --port"
+                         % ", ".join(s["port"] for s in sims), "several_devices", 3)
+    if sims:
+        return sims[0]["port"]
+    raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
+
+
+def usb_candidates():
+    """Serial ports whose USB ids are a board the firmware runs on, by name."""
+    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
+    return [{"port": p.device, "source": "usb", "description": KNOWN_BOARDS[(p.vid, p.pid)],
+             "serial_number": getattr(p, "serial_number", None)}
+            for p in sorted(found, key=lambda p: p.device)]
+
+
+def candidates():
+    """Every port a token may be on: USB boards, then running simulators."""
+    sims = [{"port": s["port"], "source": "simulator", "description": "simulated token",
+             "pid": s["pid"]} for s in simstate.running()]
+    return usb_candidates() + sims
 
 
 class SerialLink:

@@ -22,7 +22,7 @@ import time
 import tty
 
 from firmware import frames
-from host_tools import mpy
+from host_tools import mpy, simstate
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
 from host_tools.simulator.screen_decode import decode_text, render_png
@@ -42,9 +42,11 @@ class SimulatorError(RuntimeError):
 
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
-                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0):
+                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
+                 announce=False):
         """data_dir keeps the flash image and the RTC state between runs
-        (default: a new temporary directory, removed by stop())."""
+        (default: a new temporary directory, removed by stop()). announce:
+        write a state file (simstate.py) so provision.py finds the port."""
         self._own_dir = data_dir is None
         # Absolute: the firmware runs with the data directory as its cwd.
         self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
@@ -56,6 +58,8 @@ class SimulatedToken:
         self.check_alloc = check_alloc
         self.firmware_dir = firmware_dir or mpy.FIRMWARE
         self.boot_timeout = boot_timeout
+        self.announce = announce
+        self._state_file = None
         self.lock = threading.RLock()
         self.oled = SSD1306Model(*display)
         self.rtc = DS3231Model()
@@ -114,6 +118,8 @@ class SimulatedToken:
             os.close(master)  # the child holds it: when it dies the port hangs up
             log.close()
         self._wait_ready()
+        if self.announce:
+            self._state_file = simstate.register(self.port, self.data_dir)
         return self
 
     def _wait_ready(self):
@@ -156,6 +162,9 @@ class SimulatedToken:
     def stop(self):
         """Power off: the process is killed as a board loses power; the flash
         image and the battery-backed RTC keep their state."""
+        if self._state_file:
+            simstate.unregister(self._state_file)
+            self._state_file = None
         if self.proc is not None:
             self._kill()
             self.proc.wait(10)
