@@ -33,6 +33,8 @@ class Token:
         self.ui = UI(self.display)
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
+        self.data_dir = data_dir
+        self.reset_pending = False
         self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
         self.drift = Drift(data_dir + "/clock.json")
         self.button = btn.Button(ticks_diff=time.ticks_diff)
@@ -199,6 +201,12 @@ class Token:
         self.wake()
         self.redraw()
 
+    def restart_maintenance(self):
+        """Leave the flag main.py looks for, and reset once the reply is out."""
+        with open(self.data_dir + "/" + hw.MAINTENANCE_FLAG, "w") as f:
+            f.write("1")
+        self.reset_pending = True
+
     def wake(self):
         """Provisioning changed what the screen shows: let the user see it."""
         self.last_press = time.ticks_ms()
@@ -224,6 +232,19 @@ class Token:
             self.diag["last_error"] = type(e).__name__
             reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__)
         self.write(reply)
+        if self.reset_pending:
+            self._reset()
+
+    def _reset(self):
+        # Give the reply up to a second to leave, so the host hears "yes"
+        # before the port goes away.
+        for _ in range(100):
+            self.flush_out()
+            if self._out is None:
+                break
+            time.sleep_ms(10)
+        time.sleep_ms(100)
+        hw.reset(self.board)
 
     def write(self, data):
         """Send a reply without ever waiting for the host. What the port can't

@@ -233,6 +233,10 @@ class TokenClient:
     def wipe(self):
         return self.request("wipe", confirm="wipe")
 
+    def reboot_maintenance(self):
+        """Restart the token once into its MicroPython REPL (for mpremote)."""
+        return self.request("reboot-maintenance")
+
     def sync_time(self, clock=time.time, samples=TIME_SAMPLES, trim="auto"):
         """Set the token's clock from `clock` (seconds) and report how far off it was.
 

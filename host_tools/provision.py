@@ -323,6 +323,18 @@ def _flatten(data, prefix=""):
                                 else json.dumps(value))
 
 
+# ---- maintenance ----
+
+MAINTENANCE_TEXT = ("the token is restarting into its maintenance REPL: run `make deploy` "
+                    "(or mpremote) now; the next reset or replug starts the firmware again")
+
+
+def _maintenance(args):
+    with connect(args) as client:
+        data = client.reboot_maintenance()
+    return data, MAINTENANCE_TEXT
+
+
 # ---- devices ----
 
 PROBE_TIMEOUT_S = 1.5  # per port: a token answers `info` in milliseconds
@@ -397,6 +409,8 @@ COMMANDS = {
     "status": (_no_arguments, _status, "show storage, clock and health"),
     "info": (_no_arguments, _info, "show firmware, board and capabilities"),
     "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),
+    "maintenance": (_no_arguments, _maintenance,
+                    "restart the token into its MicroPython REPL once, for `make deploy`"),
     "devices": (_no_arguments, _devices,
                 "list the tokens and running simulators this computer can see"),
 }

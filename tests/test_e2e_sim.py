@@ -488,3 +488,28 @@ def test_provision_script_runs_as_a_command(clean_tok):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "totp-token" in proc.stdout and "sim" in proc.stdout
+
+
+def test_restart_into_the_maintenance_repl_once(tmp_path):
+    """`provision.py maintenance`: the token answers, resets, stays at the
+    MicroPython REPL for mpremote, and runs the firmware again after the next
+    reset, accounts intact."""
+    with SimulatedToken(data_dir=str(tmp_path)) as tok:
+        assert cli(tok, "add", "keep", "--secret", b32(SHA1_SEED))[0] == 0
+        code, out = cli(tok, "--timeout", "20", "maintenance")
+        assert code == 0 and out == {"restarting": "maintenance"}, out
+        tok.wait_reset()
+        assert tok.maintenance
+        code, out = cli(tok, "--timeout", "2", "status")
+        assert code == 3 and out["error"] == "not_token" and "REPL" in out["message"], out
+        with serial.Serial(tok.port, 115200, timeout=5) as s:  # a real REPL is there
+            s.write(b"print(6*7)\r\n")
+            seen = b""
+            while b"42" not in seen:
+                chunk = s.read(64)
+                assert chunk, seen
+                seen += chunk
+        tok.restart()  # unplug and plug in again: the flag was one-shot
+        assert not tok.maintenance
+        names = [a["name"] for a in cli(tok, "--timeout", "20", "list")[1]["accounts"]]
+        assert names == ["keep"]
