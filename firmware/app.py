@@ -262,8 +262,8 @@ class Token:
     def flush_out(self):
         """Write as much of the waiting reply as the port takes right now."""
         data = self._out
-        if data is None:
-            return
+        if data is None or not _writable(self._out_poll):
+            return  # (no garbage while a host that doesn't read keeps it waiting)
         out = sys.stdout.buffer
         sent = self._out_sent
         size = len(data)
