@@ -14,6 +14,7 @@ help:
 	@echo "make test     run the whole test suite"
 	@echo "make bench    print speed and memory figures beside their targets"
 	@echo "make deploy BOARD=rpi_pico PORT=/dev/ttyACM0   flash a real board"
+	@echo "             (a running token: provision.py maintenance first, or hold the button while plugging in)"
 
 venv: $(STAMP)
 
@@ -43,8 +44,10 @@ mpy: venv
 	cp firmware/main.py build/mpy/main.py
 	cp boards/$(BOARD).py build/mpy/tokenboard.py
 
+# Removes board sources that would shadow the new .mpy files, copies, resets;
+# says what to do when the running firmware keeps mpremote out (host_tools/deploy.py).
 deploy: mpy
-	$(VENV)/bin/mpremote connect $(PORT) cp build/mpy/*.mpy build/mpy/tokenboard.py build/mpy/main.py : + reset
+	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote build/mpy
 
 clean:
 	rm -rf build $(VENV) .pytest_cache sim-data

@@ -30,6 +30,8 @@ _OP_PIN = 0x50
 _OP_FLASH_WRITE = 0x46  # announced before each block write; the host may cut power
 
 _bus = None
+_mounted = False
+RESET_EXIT = 97  # the simulator (host_tools/simulator) restarts a process ending so
 
 
 def _connect():
@@ -193,7 +195,15 @@ def make_button():
     return lambda: pin.value() == 0
 
 
+def reset():
+    """machine.reset() on a board: here the host starts the process again."""
+    sys.exit(RESET_EXIT)
+
+
 def mount_storage():
+    global _mounted
+    if _mounted:  # main.py looks for its flag before the firmware mounts
+        return DATA_DIR
     import vfs
     flash = FileFlash(os.getenv("TOKEN_SIM_FLASH") or "token-flash.img", FLASH_BLOCK, FLASH_BLOCKS)
     try:
@@ -202,4 +212,5 @@ def mount_storage():
         vfs.VfsLfs2.mkfs(flash)  # a blank chip, as on first boot
         fs = vfs.VfsLfs2(flash)
     vfs.mount(fs, "/flash")
+    _mounted = True
     return DATA_DIR

@@ -23,6 +23,8 @@ from store import Store
 from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
+_READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
+_OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 _HOTP_SHOW_S = 30  # an HOTP code stays up this long
 _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
@@ -39,6 +41,8 @@ class Token:
         self.ui = UI(self.display)
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
+        self.data_dir = data_dir
+        self.reset_pending = False
         # The store makes the data dir; its load needs no key.
         self.store = Store(data_dir, getattr(board, "CAPACITY", 1000), lambda: self.keys.data_key)
         self.keys = Keystore(data_dir, getattr(board, "KDF_ITERATIONS", KDF_ITERATIONS))
@@ -64,7 +68,7 @@ class Token:
         # Counters the benchmark and `status` read.
         self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
                      "refresh_lock_errors": 0, "errors": 0, "last_error": None,
-                     "presses": 0}
+                     "presses": 0, "dropped_replies": 0}
         self.index = 0
         self.account = None  # the account on screen (one record in RAM)
         self.counter = -1  # moving factor of the code on screen
@@ -75,6 +79,9 @@ class Token:
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
         self._in = bytearray(1)
+        self._out = None  # a reply the port could not take yet (one at most)
+        self._out_sent = 0
+        self._out_poll = _out_poller()
         self.redraw()
 
     # -- screens ------------------------------------------------------------
@@ -293,6 +300,12 @@ class Token:
         self.wake()
         self.redraw()
 
+    def restart_maintenance(self):
+        """Leave the flag main.py looks for, and reset once the reply is out."""
+        with open(self.data_dir + "/" + hw.MAINTENANCE_FLAG, "w") as f:
+            f.write("1")
+        self.reset_pending = True
+
     def wake(self):
         """Provisioning changed what the screen shows: let the user see it."""
         self.last_press = time.ticks_ms()
@@ -306,8 +319,9 @@ class Token:
         try:
             if line is frames.OVERFLOW:
                 raise frames.FrameError(frames.E_TOO_LONG, "request longer than %d bytes" % frames.MAX_REQUEST)
-            req_id, cmd, args = frames.decode_request(line)
-            auth = frames.split_auth(line)
+            start, req_id, cmd, args = frames.decode_request_at(line)
+            # The MAC covers the frame from its TOK>, not stray bytes before it.
+            auth = frames.split_auth(line[start:] if start else line)
             data = self.service.handle(cmd, args, received, auth)
             if auth is not None:
                 self.last_auth = received
@@ -329,6 +343,8 @@ class Token:
             self.busy("Erasing flash...")
             keystore.fill_free(self.store.root)
             self.redraw()
+        if self.reset_pending:
+            self._reset()
 
     def _reply_extra(self, extra=None):
         # Every reply says so while the token stands erased by the last wrong PIN.
@@ -337,20 +353,66 @@ class Token:
             extra["erased"] = True
         return extra
 
+    def _reset(self):
+        # Give the reply up to a second to leave, so the host hears "yes"
+        # before the port goes away.
+        for _ in range(100):
+            self.flush_out()
+            if self._out is None:
+                break
+            time.sleep_ms(10)
+        time.sleep_ms(100)
+        hw.reset(self.board)
+
     def write(self, data):
+        """Send a reply without ever waiting for the host. What the port can't
+        take now waits (one reply at most) and goes out from the main loop; a
+        reply that finds another still waiting is dropped and counted. So a
+        host that writes and never reads can't stall the screen or the reading."""
+        self.flush_out()
+        if self._out is not None:
+            self.diag["dropped_replies"] += 1
+            return
+        self._out = data
+        self._out_sent = 0
+        self.flush_out()
+
+    def flush_out(self):
+        """Write as much of the waiting reply as the port takes right now."""
+        data = self._out
+        if data is None or not _writable(self._out_poll):
+            return  # (no garbage while a host that doesn't read keeps it waiting)
         out = sys.stdout.buffer
+        sent = self._out_sent
+        size = len(data)
+        mv = memoryview(data)
         try:
-            out.write(data)
+            while sent < size and _writable(self._out_poll):
+                want = min(size - sent, _OUT_CHUNK)
+                n = out.write(mv[sent:sent + want])
+                if n is None:  # a non-blocking port that is full after all
+                    break
+                if not isinstance(n, int):
+                    n = want  # some ports don't say; they took it or timed out
+                sent += n
+                if n < want:
+                    break
             if hasattr(out, "flush"):
                 out.flush()
         except OSError:
-            pass  # nobody listening: drop the reply rather than stall
+            sent = size  # nobody listening: drop the reply rather than stall
+        if sent >= size:
+            self._out = None
+        else:
+            self._out_sent = sent
 
     def read_serial(self, poller):
         """Drain available input bytes into the line reader."""
         inb = self._in
         stdin = sys.stdin.buffer
-        while _readable(poller, 0):
+        budget = _READ_BUDGET
+        while budget and _readable(poller, 0):
+            budget -= 1
             try:
                 n = stdin.readinto(inb)
             except OSError:
@@ -364,6 +426,8 @@ class Token:
     # -- main loop -----------------------------------------------------------
 
     def step(self, poller):
+        if self._out is not None:
+            self.flush_out()
         if _readable(poller, _LOOP_MS):
             self.read_serial(poller)
         now = time.ticks_ms()
@@ -393,6 +457,26 @@ class Token:
 def _readable(poller, timeout):
     # ipoll reuses its result tuple: no garbage from polling 100 times a second.
     for _ in poller.ipoll(timeout):
+        return True
+    return False
+
+
+def _out_poller():
+    """A poller asking whether the serial port takes output now, or None
+    where the port can't be polled for that (writes are then unchecked)."""
+    import select
+    try:
+        p = select.poll()
+        p.register(sys.stdout, select.POLLOUT)
+        return p
+    except Exception:
+        return None
+
+
+def _writable(poller):
+    if poller is None:
+        return True
+    for _ in poller.ipoll(0):
         return True
     return False
 

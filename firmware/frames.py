@@ -15,6 +15,8 @@ VERSION = 1
 REQ_PREFIX = b"TOK> "
 REPLY_PREFIX = b"TOK< "
 MAX_REQUEST = 1024  # bytes per request line, enforced before parsing (room for 40-byte names sent as \uXXXX escapes)
+# A line may carry stray bytes before its frame: the reader keeps this much.
+MAX_LINE = MAX_REQUEST + 64
 MAX_REPLY = 2048  # the device pages long answers to stay under this
 
 # Named errors. The host maps each to an exit code and a message.
@@ -98,18 +100,44 @@ def split_auth(line):
 
 
 def decode_request(line):
-    """Parse one request line (without the newline). Returns (id, cmd, args).
+    """Parse one request line (without the newline). Returns (id, cmd, args)."""
+    return decode_request_at(line)[1:]
 
+
+def decode_request_at(line):
+    """As decode_request, with where the frame starts: (start, id, cmd, args).
+
+    Stray bytes before the frame (what mpremote leaves behind, a modem probe,
+    a frame torn off by a killed tool) are skipped: the frame is the first
+    TOK> from which a request parses, so one stray byte never costs a command.
     Raises FrameError with a named code; the id is recovered when possible so
     the host can match the error to its request."""
-    if len(line) > MAX_REQUEST:
+    if len(line) > MAX_LINE:
         raise FrameError(E_TOO_LONG, "request longer than %d bytes" % MAX_REQUEST)
-    if not line.startswith(REQ_PREFIX):
+    start = line.find(REQ_PREFIX)
+    if start < 0:
         raise FrameError(E_BAD_FRAME, "not a request frame")
-    if not _printable(line):
+    err = None
+    while True:
+        try:
+            return (start,) + _decode_frame(line, start)
+        except FrameError as e:
+            # The error worth reporting is one that names its request.
+            if err is None or (err.req_id is None and e.req_id is not None):
+                err = e
+        start = line.find(REQ_PREFIX, start + 1)
+        if start < 0:
+            raise err
+
+
+def _decode_frame(line, start):
+    if len(line) - start > MAX_REQUEST:
+        raise FrameError(E_TOO_LONG, "request longer than %d bytes" % MAX_REQUEST)
+    frame = line[start + len(REQ_PREFIX):]
+    if not _printable(frame):
         raise FrameError(E_BAD_FRAME, "non-ASCII or control bytes in frame")
     try:
-        msg = json.loads(line[len(REQ_PREFIX):])
+        msg = json.loads(frame)
     except Exception:
         raise FrameError(E_BAD_JSON, "request is not valid JSON")
     if not isinstance(msg, dict):
@@ -167,7 +195,7 @@ class LineReader:
     A line longer than the buffer is dropped up to its newline and reported
     once as too long, so an oversized or endless input can't grow memory."""
 
-    def __init__(self, limit=MAX_REQUEST):
+    def __init__(self, limit=MAX_LINE):
         self.buf = bytearray(limit)
         self.n = 0
         self.overflow = False

@@ -1,6 +1,10 @@
 # The board layer for real MicroPython ports: builds the I2C bus and the
 # button from the constants in the board file. A board file can provide
-# make_i2c() / make_button() / mount_storage() itself (the simulator does).
+# make_i2c() / make_button() / mount_storage() / reset() itself (the
+# simulator does).
+
+# In the data directory: asks the next boot (once) to stay at the REPL.
+MAINTENANCE_FLAG = "maintenance"
 def make_i2c(board):
     from machine import I2C, Pin
     return I2C(board.I2C_ID, scl=Pin(board.SCL), sda=Pin(board.SDA), freq=board.I2C_FREQ)
@@ -21,9 +25,22 @@ def mount_storage(board):
     return board.DATA_DIR
 
 
+def data_dir(board):
+    """The mounted data directory (mounting is idempotent)."""
+    return board.mount_storage() if hasattr(board, "mount_storage") else mount_storage(board)
+
+
 def setup(board):
     """(i2c, button, data_dir) for `board`, letting the board override each."""
     i2c = board.make_i2c() if hasattr(board, "make_i2c") else make_i2c(board)
     button = board.make_button() if hasattr(board, "make_button") else make_button(board)
-    data = board.mount_storage() if hasattr(board, "mount_storage") else mount_storage(board)
-    return i2c, button, data
+    return i2c, button, data_dir(board)
+
+
+def reset(board):
+    """Restart the board, as the reset button would."""
+    if hasattr(board, "reset"):
+        board.reset()
+    else:
+        import machine
+        machine.reset()

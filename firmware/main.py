@@ -2,15 +2,32 @@
 # copies the chosen board file beside it as tokenboard.py. The simulator
 # calls start() with its `sim` board.
 #
-# Maintenance: hold the button while plugging the token in. The firmware then
-# does not start and the MicroPython REPL stays on the USB serial port (for
-# mpremote). In normal operation Ctrl-C is ignored, so a stray 0x03 can't drop
-# anyone into a REPL.
+# Maintenance: hold the button while plugging the token in, or ask a running
+# token (`provision.py maintenance`, which leaves a one-shot flag file and
+# resets it). The firmware then does not start and the MicroPython REPL stays
+# on the USB serial port (for mpremote). In normal operation Ctrl-C is
+# ignored, so a stray 0x03 can't drop anyone into a REPL.
 import time
+
+
+def maintenance_requested(board):
+    """True once after a reboot-maintenance request: the flag goes first, so
+    the boot after this one runs the firmware again whatever happens."""
+    import os
+    import hw
+    try:
+        os.remove(hw.data_dir(board) + "/" + hw.MAINTENANCE_FLAG)
+    except OSError:
+        return False
+    return True
 
 
 def start(board):
     import hw
+    if maintenance_requested(board):
+        print("totp-token: restarted into the maintenance REPL on request "
+              "(firmware not started; the next reset runs it)")
+        return
     held = board.make_button() if hasattr(board, "make_button") else hw.make_button(board)
     if held():
         time.sleep_ms(50)

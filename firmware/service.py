@@ -88,6 +88,8 @@ class Service:
             "pin-change": self.pin_change,
             "pin-remove": self.pin_remove,
             "config": self.config,
+            # Privileged: needs the same authority as wipe once the PIN exists.
+            "reboot-maintenance": self.reboot_maintenance,
         }
 
     def handle(self, cmd, args, received, auth=None):
@@ -271,6 +273,13 @@ class Service:
     def get_time(self, args, received):
         clock = self.t.clock
         return {"unix_ms": clock.unix_ms(), "lost": clock.lost}
+
+    def reboot_maintenance(self, args, received):
+        """Restart once into the MicroPython REPL (for `make deploy`); the
+        reply goes out first. The token does the reset: nothing here touches
+        the machine."""
+        self.t.restart_maintenance()
+        return {"restarting": "maintenance"}
 
     def wipe(self, args, received):
         if args.get("confirm") != "wipe":

@@ -10,6 +10,11 @@ from firmware import frames
 LIST_PAGE = 16  # the protocol's maximum `list` page
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
 SCRUB_TIMEOUT = 180.0  # s: writing a board's whole free flash
+# An id-null bad_frame/bad_json answers a line the token could not read: ours,
+# torn by stray bytes, or a stray line before it. Ours follows within this if
+# it was the stray line's; otherwise ours is sent again (once).
+RESYNC_GRACE_S = 0.3
+_RESYNC = (frames.E_BAD_FRAME, frames.E_BAD_JSON)
 
 
 class TokenError(Exception):
@@ -28,6 +33,14 @@ class TokenError(Exception):
 class NoDeviceError(TokenError):
     def __init__(self, message, code="no_device"):
         TokenError.__init__(self, message, code, 3)
+
+
+class PortBusyError(TokenError):
+    """Another program holds the port (a second provision.py, a serial monitor)."""
+
+    def __init__(self, port):
+        TokenError.__init__(self, "the port %s is in use by another program" % port,
+                            "port_busy", 3)
 
 
 class NotTokenError(TokenError):
@@ -153,25 +166,42 @@ class TokenClient:
 
     def _request(self, cmd, args):
         check_fits(cmd, args)
+        resend = True
         self._last_id += 1
         req_id = self._last_id
         self.link.reset_input()  # stale noise or late replies are of no use now
         if self.session is not None and cmd not in _AUTH_COMMANDS:
-            line = self.session.sign(req_id, cmd, args)
+            frame = self.session.sign(req_id, cmd, args)
         else:
-            line = frames.encode_request(req_id, cmd, args)
-        self.link.write(line)
+            frame = frames.encode_request(req_id, cmd, args)
+        # A resend below sends this same frame: a signed one stays valid,
+        # since a torn first copy never reached the token's sequence check.
+        self.link.write(frame)
         deadline = time.monotonic() + self.timeout
         noise = False
+        resync = None  # when to resend after an id-null frame error
         while True:
-            line = self.link.readline(deadline)
+            line = self.link.readline(deadline if resync is None else min(deadline, resync))
             if line is None:
-                raise self._silence(cmd, noise)
+                if resync is None or time.monotonic() >= deadline:
+                    raise self._silence(cmd, noise)
+                # Our frame reached the token torn (stray bytes ahead of it, a
+                # token that can't skip them): send it once more, now.
+                resync = None
+                self.link.write(frame)
+                deadline = time.monotonic() + self.timeout
+                continue
             reply = frames.decode_reply(line)
             if reply is None:
                 noise = noise or bool(line.strip())
                 continue
             self._answered = True
+            if reply.get("id") is None and reply.get("error") in _RESYNC and resend:
+                # Maybe a stray line's answer with ours right behind it: wait
+                # briefly for ours, so a command is not run twice needlessly.
+                resend = False
+                resync = time.monotonic() + RESYNC_GRACE_S
+                continue
             if reply.get("id") != req_id:
                 continue  # a late reply to an earlier request
             if reply.get("erased"):
@@ -320,6 +350,10 @@ class TokenClient:
             self.session = None
             return self.request("logout")
         return {}
+
+    def reboot_maintenance(self):
+        """Restart the token once into its MicroPython REPL (for mpremote)."""
+        return self.request("reboot-maintenance")
 
     def sync_time(self, clock=time.time, samples=TIME_SAMPLES, trim="auto"):
         """Set the token's clock from `clock` (seconds) and report how far off it was.

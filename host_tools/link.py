@@ -5,12 +5,14 @@ reset_input(), close(). TokenClient needs nothing more, so tests swap in a fake.
 """
 import errno
 import os
+import stat
 import time
 
 import serial
 from serial.tools import list_ports
 
-from host_tools.client import LinkLostError, NoDeviceError, TokenError
+from host_tools import simstate
+from host_tools.client import LinkLostError, NoDeviceError, PortBusyError, TokenError
 
 # USB (VID, PID) of the boards the token firmware runs on, or their USB-serial chips.
 KNOWN_BOARDS = {
@@ -30,32 +32,59 @@ WRITE_TIMEOUT_S = 2.0
 # Why an open fails, in words that say what to do.
 _OPEN_HINTS = {
     errno.EACCES: " (on Linux, add yourself to the dialout or uucp group)",
-    errno.EBUSY: " (is another program, such as a serial monitor or Thonny, using it?)",
 }
+# Another program has the port: its lock (EAGAIN) or TIOCEXCL (EBUSY).
+_BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY)
 
 
-def find_port(env=os.environ):
-    """The token's port: $TOKEN_PORT, else the one known board plugged in."""
+def find_port(env=os.environ, sims=None):
+    """The token's port: $TOKEN_PORT, else the one known board plugged in,
+    else the one simulator running (see simstate.py)."""
     if env.get("TOKEN_PORT"):
         return env["TOKEN_PORT"]
-    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
-    if not found:
-        raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
+    found = usb_candidates()
     if len(found) > 1:
-        names = ", ".join("%s (%s)" % (p.device, KNOWN_BOARDS[(p.vid, p.pid)])
-                          for p in sorted(found, key=lambda p: p.device))
+        names = ", ".join("%s (%s)" % (p["port"], p["description"]) for p in found)
         raise TokenError("several possible tokens: %s; choose one with --port" % names,
                          "several_devices", 3)
-    return found[0].device
+    if found:
+        return found[0]["port"]
+    sims = simstate.running() if sims is None else sims
+    if len(sims) > 1:
+        raise TokenError("several simulators running (%s); choose one with --port"
+                         % ", ".join(s["port"] for s in sims), "several_devices", 3)
+    if sims:
+        return sims[0]["port"]
+    raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
+
+
+def usb_candidates():
+    """Serial ports whose USB ids are a board the firmware runs on, by name."""
+    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
+    return [{"port": p.device, "source": "usb", "description": KNOWN_BOARDS[(p.vid, p.pid)],
+             "serial_number": getattr(p, "serial_number", None)}
+            for p in sorted(found, key=lambda p: p.device)]
+
+
+def candidates():
+    """Every port a token may be on: USB boards, then running simulators."""
+    sims = [{"port": s["port"], "source": "simulator", "description": "simulated token",
+             "pid": s["pid"]} for s in simstate.running()]
+    return usb_candidates() + sims
 
 
 class SerialLink:
+    """The port, opened for this program alone: two programs on one port would
+    each get some of the other's replies."""
+
     def __init__(self, port, baudrate=115200):
         self.port = port
         self._buf = bytearray()
+        self._excl = False
         try:
+            # exclusive: an flock on POSIX, so a second opener is refused.
             ser = serial.Serial(baudrate=baudrate, timeout=POLL_S,
-                                write_timeout=WRITE_TIMEOUT_S)
+                                write_timeout=WRITE_TIMEOUT_S, exclusive=True)
             # Keep DTR and RTS low: on ESP32 boards with a USB-UART bridge they
             # drive EN and GPIO0, and raising them would reset the token.
             ser.dtr = False
@@ -65,9 +94,27 @@ class SerialLink:
             self._serial = ser
         except (serial.SerialException, OSError, ValueError) as e:
             code = getattr(e, "errno", None)
+            if code in _BUSY:
+                raise PortBusyError(port) from None
             reason = os.strerror(code) if code else str(e)
             raise NoDeviceError("cannot open %s: %s%s"
                                 % (port, reason, _OPEN_HINTS.get(code, ""))) from None
+        self._exclude_others()
+
+    def _exclude_others(self):
+        """TIOCEXCL also keeps out programs that don't lock (serial monitors,
+        ModemManager's probe). Not on a pseudo-terminal: the simulator keeps
+        its end open, so a flag left by a killed client would lock it for good."""
+        try:
+            import fcntl
+            import termios
+            fd = self._serial.fileno()
+            if _is_pty(fd):
+                return
+            fcntl.ioctl(fd, termios.TIOCEXCL)
+            self._excl = True
+        except (ImportError, AttributeError, OSError, serial.SerialException):
+            pass  # not on this system: the lock alone must do
 
     def __enter__(self):
         return self
@@ -114,9 +161,31 @@ class SerialLink:
 
     def close(self):
         try:
+            if self._excl:
+                import fcntl
+                import termios
+                fcntl.ioctl(self._serial.fileno(), termios.TIOCNXCL)
+                self._excl = False
+        except (OSError, serial.SerialException):
+            pass
+        try:
             self._serial.close()
         except (serial.SerialException, OSError):
             pass  # already gone; nothing left to release
 
     def _lost(self):
         return LinkLostError("lost the link to the token on %s" % self.port)
+
+
+def _is_pty(fd):
+    """A pseudo-terminal's slave (Linux majors 136-143; elsewhere by name)."""
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode):
+        return False
+    if 136 <= os.major(st.st_rdev) <= 143:
+        return True
+    try:
+        name = os.ttyname(fd)
+    except OSError:
+        return False
+    return name.startswith(("/dev/pts/", "/dev/ttys", "/dev/pty"))

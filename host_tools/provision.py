@@ -368,6 +368,51 @@ def _flatten(data, prefix=""):
                                 else json.dumps(value))
 
 
+# ---- maintenance ----
+
+MAINTENANCE_TEXT = ("the token is restarting into its maintenance REPL: run `make deploy` "
+                    "(or mpremote) now; the next reset or replug starts the firmware again")
+
+
+def _maintenance(args):
+    with connect(args) as client:
+        data = client.reboot_maintenance()
+    return data, MAINTENANCE_TEXT
+
+
+# ---- devices ----
+
+PROBE_TIMEOUT_S = 1.5  # per port: a token answers `info` in milliseconds
+
+
+def _devices(args):
+    """The tokens and simulators this computer can see, each asked `info`."""
+    rows = []
+    for found in link.candidates():
+        dev = dict(found, board=None, version=None, state="ok")
+        try:
+            with TokenClient(link.SerialLink(found["port"]),
+                             timeout=min(args.timeout, PROBE_TIMEOUT_S)) as client:
+                info = client.info()
+            dev["board"] = info.get("board")
+            dev["version"] = info.get("version")
+        except TokenError as e:  # busy, at the REPL, not answering: say so, go on
+            dev["state"] = e.code
+            dev["message"] = e.message
+        rows.append(dev)
+    if not rows:
+        return {"devices": []}, "no tokens or simulators found"
+    table = _table(("port", "kind", "board", "firmware", "state"),
+                   [(d["port"], d["description"], d["board"] or "-", d["version"] or "-",
+                     "ok" if d["state"] == "ok" else _STATE_WORDS.get(d["state"], d["state"]))
+                    for d in rows])
+    return {"devices": rows}, "\n".join(table)
+
+
+_STATE_WORDS = {"port_busy": "in use by another program", "not_token": "not token firmware",
+                "no_answer": "no answer", "no_device": "cannot open"}
+
+
 # ---- wipe ----
 
 def _wipe_arguments(p):
@@ -418,6 +463,10 @@ COMMANDS = {
             "set, change or remove the token's PIN"),
     "config": (pin_cli.config_arguments, lambda args: pin_cli.run_config(args, connect),
                "show or change the token's lock settings"),
+    "maintenance": (_no_arguments, _maintenance,
+                    "restart the token into its MicroPython REPL once, for `make deploy`"),
+    "devices": (_no_arguments, _devices,
+                "list the tokens and running simulators this computer can see"),
 }
 
 

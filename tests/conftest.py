@@ -32,6 +32,16 @@ def tok():
     t.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _simulator_state_in_tmp(tmp_path_factory):
+    """Running simulators announce their port in a per-user directory: the
+    tests' go to a directory of their own (session-wide, so module-scoped
+    tokens are covered too), never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TOKEN_SIM_STATE_DIR", str(tmp_path_factory.mktemp("simulators")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _host_backup_in_tmp(tmp_path_factory, monkeypatch):
     """`add` and `import` update an encrypted backup in the user's home by

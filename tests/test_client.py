@@ -7,7 +7,7 @@ import pytest
 
 from firmware import frames
 from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
-                               RequestTooLongError, check_fits, TokenClient, TokenError)
+                               PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
 from host_tools.link import SerialLink
 from host_tools.otpauth import Account
 
@@ -200,6 +200,51 @@ def test_real_timeout_over_a_silent_pty():
     finally:
         os.close(master)
         os.close(slave)
+
+
+class TornOnce(FakeToken):
+    """Stray bytes reach the token with the first `torn` frames, and a token
+    that can't skip them answers an id-null bad_frame."""
+
+    def __init__(self, torn=1, code=frames.E_BAD_FRAME, **kw):
+        FakeToken.__init__(self, **kw)
+        self.torn = torn
+        self.code = code
+        self.writes = 0
+
+    def answer(self, line):
+        self.writes += 1
+        if self.writes <= self.torn:
+            return frames.encode_error(None, self.code, "not a request frame")
+        return FakeToken.answer(self, line)
+
+
+@pytest.mark.parametrize("code", [frames.E_BAD_FRAME, frames.E_BAD_JSON])
+def test_an_id_null_frame_error_resends_once(code):
+    token = TornOnce(code=code)
+    client = TokenClient(token, timeout=30)
+    assert client.info()["capacity"] == 64
+    assert token.writes == 2 and [r[1] for r in token.requests] == ["info"]
+    assert client.info()["capacity"] == 64  # the next request is not resent
+    assert token.writes == 3
+
+
+def test_a_second_frame_error_is_not_resent_again():
+    token = TornOnce(torn=5)
+    with pytest.raises(NotTokenError, match="did not answer 'info'"):
+        TokenClient(token, timeout=0.5).info()
+    assert token.writes == 2
+
+
+def test_the_reply_behind_a_junk_lines_error_is_taken_without_a_resend():
+    def junk_line_first(line):
+        return [frames.encode_error(None, frames.E_BAD_FRAME, "x").rstrip(b"\n")]
+    token = FakeToken(noise=junk_line_first)
+    writes = []
+    write = token.write
+    token.write = lambda data: (writes.append(data), write(data))
+    assert TokenClient(token).info()["capacity"] == 64
+    assert len(writes) == 1
 
 
 @pytest.mark.parametrize("where", ["readline", "write", "reset_input"])
@@ -468,6 +513,29 @@ def test_serial_link_lost_when_the_device_vanishes(pty_link):
     os.close(master)  # like unplugging: reads now fail
     with pytest.raises(LinkLostError, match="lost the link to the token on /dev/pts/"):
         link.readline(time.monotonic() + 1)
+
+
+def test_a_port_in_use_is_refused_by_name(pty_link):
+    master, link = pty_link
+    with pytest.raises(PortBusyError) as e:
+        SerialLink(link.port)
+    assert e.value.code == "port_busy" and e.value.exit_code == 3
+    assert e.value.message == "the port %s is in use by another program" % link.port
+    link.close()
+    SerialLink(link.port).close()  # free again once the first program let go
+
+
+def test_a_port_in_use_by_another_process(pty_link, tmp_path):
+    """flock is per open file: a second process is kept out just the same."""
+    import subprocess
+    import sys
+    master, link = pty_link
+    code = ("import sys\nfrom host_tools.link import SerialLink\nfrom host_tools.client "
+            "import PortBusyError\ntry:\n    SerialLink(sys.argv[1])\nexcept PortBusyError:\n"
+            "    sys.exit(7)\n")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code, link.port], cwd=repo, timeout=60)
+    assert proc.returncode == 7
 
 
 def test_serial_link_open_failure_names_port_and_reason(tmp_path):

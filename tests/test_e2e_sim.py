@@ -371,6 +371,84 @@ def test_malformed_oversized_binary_input_never_stalls(clean_tok):
     assert tok.screen_text() != first  # the seconds moved on
 
 
+def _flood_without_reading(port, data, stall_s=15):
+    """Write `data` to the token and never read; returns how much it took
+    before it stopped reading for `stall_s` (all of it, if it kept reading)."""
+    import select
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    sent = 0
+    last = time.monotonic()
+    try:
+        while sent < len(data) and time.monotonic() - last < stall_s:
+            select.select([], [fd], [], 0.2)
+            try:
+                n = os.write(fd, data[sent:sent + 4096])
+            except BlockingIOError:
+                continue
+            if n:
+                sent += n
+                last = time.monotonic()
+    finally:
+        os.close(fd)
+    return sent
+
+
+def _drain(port, quiet_s=1.0):
+    import select
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    got = 0
+    try:
+        while select.select([fd], [], [], quiet_s)[0]:
+            try:
+                got += len(os.read(fd, 65536))
+            except BlockingIOError:
+                pass
+    finally:
+        os.close(fd)
+    return got
+
+
+def test_a_host_that_never_reads_cannot_freeze_the_token(clean_tok):
+    """A crashed tool or a modem probe writes and never reads: the replies
+    pile up unread, yet the token keeps reading, counting down and answering."""
+    tok = clean_tok
+    assert cli(tok, "add", "alice", "--secret", b32(SHA1_SEED))[0] == 0
+    flood = b"x\n" * 50000  # more than the port buffers; 7 MB of replies nobody reads
+    assert _flood_without_reading(tok.port, flood) == len(flood)
+    before = tok.screen_text()
+    tok.wait_for_text(lambda text: text != before, timeout=15)  # the countdown moves on
+    assert _drain(tok.port) > 0
+    code, out = cli(tok, "--timeout", "20", "status")
+    assert code == 0, out
+    assert out["diag"]["dropped_replies"] > 0
+    assert out["diag"]["errors"] == 0
+
+
+def test_two_programs_on_one_port(clean_tok):
+    """The second program is told the port is taken; the first is undisturbed."""
+    from host_tools.client import TokenClient
+    from host_tools.link import SerialLink
+    with TokenClient(SerialLink(clean_tok.port), timeout=20) as first:
+        code, out = cli(clean_tok, "status")
+        assert code == 3 and out["error"] == "port_busy", out
+        assert "in use by another program" in out["message"]
+        assert first.status()["accounts"] == 0
+    assert cli(clean_tok, "status")[0] == 0
+
+
+def test_bytes_mpremote_leaves_cost_no_command(clean_tok):
+    """After `mpremote ... reset` these bytes sit ahead of the next frame."""
+    with serial.Serial(clean_tok.port, 115200, timeout=2) as s:
+        s.write(b"\r\x03\x03\r\x01")
+        s.flush()
+    code, out = cli(clean_tok, "--timeout", "20", "status")
+    assert code == 0, out
+    with serial.Serial(clean_tok.port, 115200, timeout=20) as s:
+        s.reset_input_buffer()
+        s.write(b"\x03\x01AT\r" + frames.encode_request(41, "info"))
+        assert frames.decode_reply(s.readline())["id"] == 41  # answered, not bad_frame
+
+
 def test_no_reply_ever_contains_the_secret(clean_tok):
     tok = clean_tok
     secret = os.urandom(20)
@@ -411,3 +489,28 @@ def test_provision_script_runs_as_a_command(clean_tok):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "totp-token" in proc.stdout and "sim" in proc.stdout
+
+
+def test_restart_into_the_maintenance_repl_once(tmp_path):
+    """`provision.py maintenance`: the token answers, resets, stays at the
+    MicroPython REPL for mpremote, and runs the firmware again after the next
+    reset, accounts intact."""
+    with SimulatedToken(data_dir=str(tmp_path)) as tok:
+        assert cli(tok, "add", "keep", "--secret", b32(SHA1_SEED))[0] == 0
+        code, out = cli(tok, "--timeout", "20", "maintenance")
+        assert code == 0 and out == {"restarting": "maintenance"}, out
+        tok.wait_reset()
+        assert tok.maintenance
+        code, out = cli(tok, "--timeout", "2", "status")
+        assert code == 3 and out["error"] == "not_token" and "REPL" in out["message"], out
+        with serial.Serial(tok.port, 115200, timeout=5) as s:  # a real REPL is there
+            s.write(b"print(6*7)\r\n")
+            seen = b""
+            while b"42" not in seen:
+                chunk = s.read(64)
+                assert chunk, seen
+                seen += chunk
+        tok.restart()  # unplug and plug in again: the flag was one-shot
+        assert not tok.maintenance
+        names = [a["name"] for a in cli(tok, "--timeout", "20", "list")[1]["accounts"]]
+        assert names == ["keep"]

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 
 import drive  # noqa: E402
+import frames  # noqa: E402
 import layout  # noqa: E402
 
 
@@ -57,12 +58,42 @@ FRAME_CASES = [
     (b'TOK> {"id":1,"cmd":"info\xff"}', ["error", "bad_frame", None]),
     (b'TOK> ' + b'[' * 400, ["error", "bad_json", None]),
     (b'TOK> ' + b'x' * 1100, ["error", "frame_too_long", None]),
+    # Stray bytes before a frame (what mpremote leaves, a modem probe, a torn
+    # frame from a killed tool) cost nothing: the frame is found after them.
+    (b'\r\x03\x03\r\x01TOK> {"v":1,"id":8,"cmd":"status","args":{}}', [8, "status", {}]),
+    (b'AT\rATZ\r\xff\x00TOK> {"id":9,"cmd":"info"}', [9, "info", {}]),
+    (b'TOK> {"id":3,"cmd":"add","arTOK> {"id":4,"cmd":"list"}', [4, "list", {}]),
+    (b'TOK> {"id":5,"cmd":"add","args":{"name":"TOK> x"}}', [5, "add", {"name": "TOK> x"}]),
+    (b'\x01' * 40 + b'TOK> {"id":6,"cmd":"info"}', [6, "info", {}]),
+    (b'\x03\x03TOK> {"id":1,"cmd":"info"', ["error", "bad_json", None]),
+    (b'\x03TOK> {"id":1,"cmd":"info\xff"}', ["error", "bad_frame", None]),
+    (b'\x03TOK> ' + b'x' * 1100, ["error", "frame_too_long", None]),
 ]
 
 
 @pytest.mark.parametrize("line,expected", FRAME_CASES)
 def test_decode_request(call, line, expected):
     assert call("drive", "decode_request", line) == expected
+
+
+def test_any_junk_prefix_costs_no_frame(call):
+    """Random stray bytes (no newline) before a frame, as one line."""
+    import random
+    rnd = random.Random(8)
+    frame = frames.encode_request(77, "status").rstrip(b"\n")
+    for _ in range(40):
+        junk = bytes(rnd.choice([b for b in range(256) if b != 10])
+                     for _ in range(rnd.randint(1, 60)))
+        assert call("drive", "decode_request", junk + frame) == [77, "status", {}], junk
+
+
+def test_a_largest_frame_after_stray_bytes_still_fits_the_reader(call):
+    frame = b'TOK> {"id":2,"cmd":"x","args":{"n":"' + b"a" * 2000
+    frame = frame[:frames.MAX_REQUEST - 3] + b'"}}'
+    assert len(frame) == frames.MAX_REQUEST
+    out = call("drive", "reader_run", b"\r\x03\x03\r\x01" + frame + b"\n",
+               frames.MAX_LINE)
+    assert call("drive", "decode_request", out[0])[:2] == [2, "x"]
 
 
 def test_line_reader_limits_and_recovers(call):

@@ -126,7 +126,7 @@ def headless(tok, args):
 def main(argv=None):
     args = parse_args(argv)
     w, h = (int(x) for x in args.display.split("x"))
-    tok = SimulatedToken(data_dir=args.data, display=(w, h))
+    tok = SimulatedToken(data_dir=args.data, display=(w, h), announce=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     tok.start()
     try:

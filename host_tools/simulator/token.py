@@ -12,6 +12,7 @@ provision.py opens like a board's port.
 import json
 import os
 import pty
+import shlex
 import select
 import shutil
 import signal
@@ -22,7 +23,7 @@ import time
 import tty
 
 from firmware import frames
-from host_tools import mpy
+from host_tools import mpy, simstate
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
 from host_tools.simulator.screen_decode import decode_text, render_png
@@ -34,6 +35,8 @@ SHORT_PRESS_S = 0.12
 LONG_PRESS_S = 1.0
 DEBOUNCE_S = 0.025  # firmware/button.py
 LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
+RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
+MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/main.py, when it stays at the REPL
 
 
 class SimulatorError(RuntimeError):
@@ -42,9 +45,11 @@ class SimulatorError(RuntimeError):
 
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
-                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0):
+                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
+                 announce=False):
         """data_dir keeps the flash image and the RTC state between runs
-        (default: a new temporary directory, removed by stop())."""
+        (default: a new temporary directory, removed by stop()). announce:
+        write a state file (simstate.py) so provision.py finds the port."""
         self._own_dir = data_dir is None
         # Absolute: the firmware runs with the data directory as its cwd.
         self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
@@ -56,6 +61,12 @@ class SimulatedToken:
         self.check_alloc = check_alloc
         self.firmware_dir = firmware_dir or mpy.FIRMWARE
         self.boot_timeout = boot_timeout
+        self.announce = announce
+        self._state_file = None
+        self.maintenance = False  # the firmware stayed at the REPL this boot
+        self.resets = 0  # resets the firmware asked for (reboot-maintenance)
+        self.reset_error = None
+        self._life = threading.RLock()  # start/stop vs. a reset's restart
         self.lock = threading.RLock()
         self.oled = SSD1306Model(*display)
         self.rtc = DS3231Model()
@@ -74,9 +85,16 @@ class SimulatedToken:
         return os.path.join(self.data_dir, "flash.img")
 
     def start(self):
-        """Power up: start the firmware and wait until it answers on its port."""
+        """Power up: start the firmware and wait until it answers on its port
+        (or stays at its maintenance REPL)."""
+        with self._life:
+            self._start()
+        return self
+
+    def _start(self):
         if self.proc is not None:
             raise SimulatorError("already running")
+        self.maintenance = False
         # A fresh SSD1306 at power-up: RAM contents undefined (zero here), panel off.
         self.oled = SSD1306Model(*self.display_size)
         self._sock_dir = tempfile.mkdtemp(prefix="tsim-")  # short: sun_path is ~100 bytes
@@ -100,21 +118,56 @@ class SimulatedToken:
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
         # A crash traceback would go to the serial port, as on a board; copy
-        # it to the log too so a failing test can show it.
+        # it to the log too so a failing test can show it. A reset ends the
+        # process (RESET_EXIT) for _watch to start it again; when main.start
+        # returns, the board stays at its REPL: a real MicroPython REPL on the port.
         boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\n"
-                "try:\n    main.start(sim)\nexcept BaseException as e:\n"
+                "try:\n    main.start(sim)\nexcept SystemExit:\n    raise\n"
+                "except BaseException as e:\n"
                 "    sys.print_exception(e, sys.stderr)\n    raise\n"
-                % (self.firmware_dir, mpy.BOARDS))
+                "import os\nos.system(%r)\n"
+                % (self.firmware_dir, mpy.BOARDS, shlex.quote(mpy.micropython_exe())))
         cmd += ["-c", boot]
         log = open(self.log_path, "ab")
         try:
+            # Its own process group: a power cut also ends a REPL it started.
             self.proc = subprocess.Popen(cmd, stdin=master, stdout=master, stderr=log,
-                                         env=env, close_fds=True, cwd=self.data_dir)
+                                         env=env, close_fds=True, cwd=self.data_dir,
+                                         start_new_session=True)
         finally:
             os.close(master)  # the child holds it: when it dies the port hangs up
             log.close()
         self._wait_ready()
-        return self
+        threading.Thread(target=self._watch, args=(self.proc,), daemon=True).start()
+        if self.announce:
+            self._state_file = simstate.register(self.port, self.data_dir)
+
+    def _watch(self, proc):
+        """The firmware asked for a reset: power-cycle it, as the chip would.
+        The port is a new pseudo-terminal afterwards (see .port)."""
+        if proc.wait() != RESET_EXIT:
+            return
+        with self._life:
+            if self.proc is not proc:
+                return  # stopped meanwhile
+            self._stop()
+            try:
+                self._start()
+            except SimulatorError as e:
+                self.reset_error = e
+            self.resets += 1
+
+    def wait_reset(self, resets=1, timeout=30.0):
+        """Wait until the firmware has reset `resets` times in all and is up again."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._life:
+                if self.reset_error:
+                    raise self.reset_error
+                if self.resets >= resets and self.running:
+                    return self
+            time.sleep(0.02)
+        raise SimulatorError("the firmware did not reset within %.0f s" % timeout)
 
     def _wait_ready(self):
         """Ask `info` on the port until the firmware answers (it aligns to the
@@ -136,6 +189,9 @@ class SimulatedToken:
                 continue
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
+                if MAINTENANCE_BANNER in line:
+                    self.maintenance = True
+                    return
                 reply = frames.decode_reply(line)
                 if reply is not None and reply.get("id") == 0:
                     return
@@ -150,12 +206,23 @@ class SimulatedToken:
             return ""
 
     def _kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.send_signal(signal.SIGKILL)
 
     def stop(self):
         """Power off: the process is killed as a board loses power; the flash
         image and the battery-backed RTC keep their state."""
+        with self._life:
+            self._stop()
+
+    def _stop(self):
+        if self._state_file:
+            simstate.unregister(self._state_file)
+            self._state_file = None
         if self.proc is not None:
             self._kill()
             self.proc.wait(10)

@@ -1,0 +1,82 @@
+"""`make deploy`: copy the built firmware (build/mpy) to a board with mpremote.
+
+    python -m host_tools.deploy [--port auto] [--mpremote PATH] [BUILD_DIR]
+
+Before copying it removes the board's NAME.py files that would shadow the new
+NAME.mpy ones (MicroPython imports a .py before a .mpy) and says which. When
+mpremote can't reach the REPL it says what to do: the token firmware turns
+Ctrl-C off, so a running token has to be restarted into its maintenance REPL.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+
+NOT_AT_REPL = """\
+The token firmware is running, and it ignores Ctrl-C (on purpose), so mpremote
+can't reach the MicroPython REPL. Either:
+  - run `python host_tools/provision.py maintenance` (restarts the token into its
+    maintenance REPL once), then `make deploy` again; or
+  - unplug the token, hold its button while plugging it back in, then
+    `make deploy` again."""
+
+FAILED = """\
+mpremote failed. Is the token plugged in, and is PORT right (make deploy
+PORT=/dev/ttyACM0)? If it is running the token firmware, restart it into its
+maintenance REPL: `python host_tools/provision.py maintenance`, or hold its
+button while plugging it in."""
+
+
+def stale_sources_code(modules, root="/"):
+    """MicroPython code that removes ROOT/NAME.py for each NAME in `modules`
+    and prints what it removed."""
+    return ("import os\n"
+            "r = %r\n"
+            "m = %r\n"
+            "g = sorted(f for f in os.listdir(r) if f.endswith('.py') and f[:-3] in m)\n"
+            "for f in g:\n"
+            "    os.remove(r + '/' + f)\n"
+            "print('removed stale sources that would shadow the new .mpy files: '"
+            " + (' '.join(g) if g else 'none'))\n" % (root.rstrip("/"), sorted(modules)))
+
+
+def command(mpremote, port, build):
+    mpys = sorted(glob.glob(os.path.join(build, "*.mpy")))
+    if not mpys:
+        raise SystemExit("no .mpy files in %s: run `make mpy` first" % build)
+    modules = [os.path.basename(p)[:-len(".mpy")] for p in mpys]
+    files = mpys + [os.path.join(build, "tokenboard.py"), os.path.join(build, "main.py")]
+    return [mpremote, "connect", port, "exec", stale_sources_code(modules), "+",
+            "cp"] + files + [":", "+", "reset"]
+
+
+def _default_mpremote():
+    beside = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    return beside if os.path.exists(beside) else "mpremote"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools.deploy",
+                                description="Copy the built firmware to a board.")
+    p.add_argument("--port", default="auto", help="mpremote's device (default: auto)")
+    p.add_argument("--mpremote", default=_default_mpremote())
+    p.add_argument("build", nargs="?", default=os.path.join("build", "mpy"))
+    args = p.parse_args(argv)
+    cmd = command(args.mpremote, args.port, args.build)
+    try:
+        # Progress goes straight through; the errors are kept to choose the advice.
+        proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError:
+        print("mpremote not found: run `make venv`, or pass --mpremote", file=sys.stderr)
+        return 2
+    if proc.returncode == 0:
+        return 0
+    sys.stderr.write(proc.stderr)
+    advice = NOT_AT_REPL if "raw repl" in proc.stderr.lower() else FAILED
+    print("\n" + advice, file=sys.stderr)
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
