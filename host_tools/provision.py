@@ -16,7 +16,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import backup_cli, link  # noqa: E402
+from host_tools import __version__, backup_cli, link  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -392,6 +392,7 @@ def build_parser():
     parser = _Parser(prog="provision", description="Provision the TOTP token over USB serial.",
                      epilog=EPILOG, formatter_class=fmt)
     _global_arguments(parser, top=True)
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text,
