@@ -16,7 +16,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import __version__, backup_cli, link  # noqa: E402
+from host_tools import __version__, backup_cli, completion, link  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -342,6 +342,16 @@ def _no_arguments(p):
     pass
 
 
+def _completion_arguments(p):
+    p.add_argument("shell", choices=["bash"],
+                   help="bash (zsh too, after `autoload -U bashcompinit && bashcompinit`)")
+
+
+def _completion(args):
+    script = completion.bash(build_parser())
+    return {"shell": args.shell, "script": script}, script.rstrip("\n")
+
+
 COMMANDS = {
     "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
@@ -364,6 +374,8 @@ COMMANDS = {
     "status": (_no_arguments, _status, "show storage, clock and health"),
     "info": (_no_arguments, _info, "show firmware, board and capabilities"),
     "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),
+    "completion": (_completion_arguments, _completion,
+                   "print a shell completion script: eval \"$(totp-token completion bash)\""),
 }
 
 
