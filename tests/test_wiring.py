@@ -59,3 +59,13 @@ def test_a_board_file_missing_a_pin_label_is_refused(tmp_path):
     (tmp_path / "half.py").write_text(src.replace("LABEL_SCL", "# LABEL_SCL"))
     with pytest.raises(ValueError, match="LABEL_SCL"):
         wiring.wired_boards(str(tmp_path))
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_readme_table_row_agrees_with_the_board_file(name):
+    b = wiring.read_board(os.path.join(REPO, "boards", name + ".py"))
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        rows = [line for line in f if line.startswith("|") and "(`%s`)" % name in line]
+    assert len(rows) == 1, rows
+    cells = [c.strip() for c in rows[0].strip().strip("|").split("|")]
+    assert cells[1:4] == [b["LABEL_SDA"], b["LABEL_SCL"], b["LABEL_BUTTON"]], cells
