@@ -42,3 +42,20 @@ def token_reading_within_chip(tok, read_ms):
     r1 = tok.rtc_time()
     assert math.floor(r0) <= got < math.floor(r1) + 1, (r0, got, r1)
     return got
+
+
+def chip_minus_host(tok, host):
+    """Where the chip stands against `host()` now, in seconds (chip - host),
+    read from the models themselves: exact to the gap between two host reads."""
+    h1 = host()
+    chip = tok.rtc_time()
+    h2 = host()
+    assert h2 - h1 < 0.5, (h1, h2)  # a pause this long would blur the reading
+    return chip - (h1 + h2) / 2
+
+
+def measure_slack_ms(out):
+    """How far one offset measurement by the token may be off: half the
+    fastest round trip (the token read its clock somewhere inside it) plus a
+    few ms for the firmware's own sub-second phase, found by polling."""
+    return out["rtt_ms"] / 2 + 5
