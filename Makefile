@@ -7,7 +7,7 @@ BOARD ?= rpi_pico
 PORT ?= auto
 JOBS ?= 2
 
-.PHONY: help venv test demo bench mpy deploy clean
+.PHONY: help venv test demo bench mpy deploy wiring wheel clean
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
@@ -15,10 +15,14 @@ help:
 	@echo "make bench    print speed and memory figures beside their targets"
 	@echo "make deploy BOARD=rpi_pico PORT=/dev/ttyACM0   flash a real board"
 	@echo "             (a running token: provision.py maintenance first, or hold the button while plugging in)"
+	@echo "make wiring   regenerate docs/wiring/*.svg from the board files"
+	@echo "make wheel    build the host tools' wheel into dist/ (the totp-token command)"
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (requires-python in pyproject.toml); try PYTHON=python3.12"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	rm -f $(VENV)/.installed-*
@@ -49,5 +53,12 @@ mpy: venv
 deploy: mpy
 	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote build/mpy
 
+# The pictures are generated from boards/*.py; tests/test_wiring.py checks they are current.
+wiring: venv
+	$(PY) -m host_tools.wiring docs/wiring
+
+wheel: venv
+	$(PY) -m pip wheel --no-deps --disable-pip-version-check -w dist .
+
 clean:
-	rm -rf build $(VENV) .pytest_cache sim-data
+	rm -rf build dist *.egg-info $(VENV) .pytest_cache sim-data

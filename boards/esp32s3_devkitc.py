@@ -15,3 +15,10 @@ BUTTON_PIN = 4
 BUTTON_ACTIVE_LOW = True
 IDLE_OFF_S = 30  # screen off after this long without a press
 DATA_DIR = "/data"
+# Header labels for the wiring picture (host_tools/wiring.py, docs/wiring/);
+# the firmware does not use them.
+LABEL_SDA = "GPIO8"
+LABEL_SCL = "GPIO9"
+LABEL_BUTTON = "GPIO4"
+LABEL_3V3 = "3V3"
+LABEL_GND = "GND"

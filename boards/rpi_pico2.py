@@ -15,3 +15,10 @@ BUTTON_PIN = 15
 BUTTON_ACTIVE_LOW = True
 IDLE_OFF_S = 30  # screen off after this long without a press
 DATA_DIR = "/data"
+# Header labels for the wiring picture (host_tools/wiring.py, docs/wiring/);
+# the firmware does not use them.
+LABEL_SDA = "GP4 (pin 6)"
+LABEL_SCL = "GP5 (pin 7)"
+LABEL_BUTTON = "GP15 (pin 20)"
+LABEL_3V3 = "3V3(OUT) (pin 36)"
+LABEL_GND = "GND (pin 38)"

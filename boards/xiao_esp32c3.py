@@ -15,3 +15,10 @@ BUTTON_PIN = 3
 BUTTON_ACTIVE_LOW = True
 IDLE_OFF_S = 30  # screen off after this long without a press
 DATA_DIR = "/data"
+# Header labels for the wiring picture (host_tools/wiring.py, docs/wiring/);
+# the firmware does not use them.
+LABEL_SDA = "D4 / GPIO6"
+LABEL_SCL = "D5 / GPIO7"
+LABEL_BUTTON = "D1 / GPIO3"
+LABEL_3V3 = "3V3"
+LABEL_GND = "GND"

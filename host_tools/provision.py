@@ -17,7 +17,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import backup_cli, link, pin_cli  # noqa: E402
+from host_tools import __version__, backup_cli, completion, link, pin_cli  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -436,6 +436,16 @@ def _no_arguments(p):
     pass
 
 
+def _completion_arguments(p):
+    p.add_argument("shell", choices=["bash"],
+                   help="bash (zsh too, after `autoload -U bashcompinit && bashcompinit`)")
+
+
+def _completion(args):
+    script = completion.bash(build_parser())
+    return {"shell": args.shell, "script": script}, script.rstrip("\n")
+
+
 COMMANDS = {
     "add": (_add_arguments, _add, "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, _list, "list the stored accounts (never their secrets)"),
@@ -467,6 +477,8 @@ COMMANDS = {
                     "restart the token into its MicroPython REPL once, for `make deploy`"),
     "devices": (_no_arguments, _devices,
                 "list the tokens and running simulators this computer can see"),
+    "completion": (_completion_arguments, _completion,
+                   "print a shell completion script: eval \"$(totp-token completion bash)\""),
 }
 
 
@@ -503,6 +515,7 @@ def build_parser():
                      description="Provision the TOTP token over USB serial.",
                      epilog=EPILOG, formatter_class=fmt)
     _global_arguments(parser, top=True)
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
         # The exit codes are the top-level --help's epilog only: each command's

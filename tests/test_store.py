@@ -811,6 +811,8 @@ def test_micropython_1000_accounts_52k_heap(tmp_path):
     r = out["r"]
     print("\n1000 accounts under MicroPython, 52k heap:", r)
     assert r["ram_bytes"] < 8192, r
+    # The times (add_all_ms, ...) are printed, not asserted: they follow the
+    # machine's load. `make bench` reports them beside their targets.
 
 
 def test_micropython_1000_accounts_from_source(tmp_path):

@@ -59,7 +59,7 @@ def parse_args(argv):
     p.add_argument("--seconds", type=float, default=None,
                    help="stop after this many seconds (for scripts)")
     p.add_argument("--screenshot", default="token-screen.png",
-                   help="where the s key writes the PNG")
+                   help="where the s key writes the PNG (its full path is shown)")
     return p.parse_args(argv)
 
 
@@ -78,13 +78,26 @@ def backup_hint(tok):
     return "Its accounts go into no backup of yours (to try one: TOKEN_BACKUP=%s)" % path
 
 
-def draw(tok):
+def take_screenshot(tok, path):
+    """Save the screen as a PNG; the status line to show (where it went, by its
+    absolute path, since the demo may run from anywhere)."""
+    path = os.path.abspath(path)
+    try:
+        tok.screenshot(path)
+    except OSError as e:
+        return "screenshot not saved: %s" % (e.strerror or e)
+    return "screenshot saved: %s" % path
+
+
+def draw(tok, status=""):
     sys.stdout.write("\x1b[H\x1b[J")
     sys.stdout.write("Simulated token on port %s\r\n" % tok.port)
     sys.stdout.write("Try: %s host_tools/provision.py --port %s list\r\n%s\r\n\r\n"
                      % (_python(), tok.port, backup_hint(tok)))
     art = render_braille(tok.pixels()) if tok.oled.display_on else "(screen off: press to wake)"
     sys.stdout.write(art.replace("\n", "\r\n") + "\r\n\r\n" + KEYS + "\r\n")
+    if status:
+        sys.stdout.write(status + "\r\n")
     sys.stdout.flush()
 
 
@@ -94,8 +107,9 @@ def interactive(tok, args):
     tty.setcbreak(fd)
     try:
         end = time.monotonic() + args.seconds if args.seconds else None
+        status = ""
         while end is None or time.monotonic() < end:
-            draw(tok)
+            draw(tok, status)
             r, _, _ = select.select([fd], [], [], 0.25)
             if not r:
                 continue
@@ -105,7 +119,7 @@ def interactive(tok, args):
             elif key in ("b", "l"):
                 tok.long_press()
             elif key == "s":
-                tok.screenshot(args.screenshot)
+                status = take_screenshot(tok, args.screenshot)
             elif key == "q":
                 break
     finally:
