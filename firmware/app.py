@@ -6,6 +6,8 @@ import time
 import micropython
 
 import button as btn
+import eventlog
+import factory
 import frames
 import hw
 import otp
@@ -31,8 +33,12 @@ class Token:
         self.ui = UI(self.display)
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
+        factory.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
         self.drift = Drift(data_dir + "/clock.json")
+        self.log = eventlog.EventLog(data_dir + "/log", self.log_time)
+        self.logged_lost = self.clock.lost
+        eventlog.boot(self.log, self.store, self.clock)
         self.button = btn.Button(ticks_diff=time.ticks_diff)
         self.service = Service(self)
         self.idle_ms = getattr(board, "IDLE_OFF_S", 30) * 1000
@@ -52,6 +58,12 @@ class Token:
         self.reader = frames.LineReader()
         self._in = bytearray(1)
         self.redraw()
+
+    def log_time(self):
+        """The log's clock: Unix seconds, or seconds since boot while lost."""
+        if self.clock.lost:
+            return time.ticks_diff(time.ticks_ms(), self.started) // 1000, 1
+        return self.clock.unix(), 0
 
     # -- screens ------------------------------------------------------------
 
@@ -211,12 +223,16 @@ class Token:
             data = self.service.handle(cmd, args, received)
             reply = frames.encode_ok(req_id, data)
         except frames.FrameError as e:
+            self.log.event(eventlog.ERROR, 2, text=e.code)
             reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message)
         except CommandError as e:
+            if e.code in eventlog.LOGGED_REFUSALS:
+                self.log.event(eventlog.ERROR, 3, text=e.code)
             reply = frames.encode_error(req_id, e.code, e.message)
         except Exception as e:  # a bug: report it, keep running
             self.diag["errors"] += 1
             self.diag["last_error"] = type(e).__name__
+            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
             reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__)
         self.write(reply)
 
@@ -259,6 +275,10 @@ class Token:
                 self.redraw()
             else:
                 self.second()
+            if self.clock.lost != self.logged_lost:  # also catches a change seen elsewhere
+                self.logged_lost = self.clock.lost
+                eventlog.clock_changed(self.log, self.clock)
+        self.log.flush()  # acts at most once a second; never raises
 
     def run(self):
         import select
@@ -270,6 +290,7 @@ class Token:
             except Exception as e:  # keep the token alive; count it for `status`
                 self.diag["errors"] += 1
                 self.diag["last_error"] = type(e).__name__
+                self.log.event(eventlog.ERROR, 0, text=type(e).__name__)
                 time.sleep_ms(50)
 
 
@@ -283,6 +304,11 @@ def _readable(poller, timeout):
 def main(board):
     micropython.kbd_intr(-1)  # Ctrl-C is data on the serial link, not a REPL break
     try:
-        Token(board).run()
+        try:
+            token = Token(board)
+        except Exception as e:
+            eventlog.boot_failed(board, e)
+            raise
+        token.run()
     finally:
         micropython.kbd_intr(3)

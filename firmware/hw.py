@@ -21,9 +21,17 @@ def mount_storage(board):
     return board.DATA_DIR
 
 
+_done = {}  # one setup per board: the storage can be mounted only once
+
+
 def setup(board):
-    """(i2c, button, data_dir) for `board`, letting the board override each."""
+    """(i2c, button, data_dir) for `board`, letting the board override each.
+    Repeat calls (maintenance screen, then the firmware) get the same ones."""
+    key = id(board)
+    if key in _done:
+        return _done[key]
     i2c = board.make_i2c() if hasattr(board, "make_i2c") else make_i2c(board)
     button = board.make_button() if hasattr(board, "make_button") else make_button(board)
     data = board.mount_storage() if hasattr(board, "mount_storage") else mount_storage(board)
-    return i2c, button, data
+    _done[key] = (i2c, button, data)
+    return _done[key]

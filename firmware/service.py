@@ -5,13 +5,17 @@ import binascii
 import gc
 import time
 
+import diagcmd
 import drift
+import eventlog
 import frames
 from store import StoreError
 
 VERSION = "0.1.0"
 FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8")
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
+# Commands that delete or change what the token keeps about its user.
+PRIVILEGED = ("wipe",) + diagcmd.PRIVILEGED
 
 
 class CommandError(Exception):
@@ -61,6 +65,7 @@ class Service:
             "rename": self.rename,
             "move": self.move,
         }
+        self.handlers.update(diagcmd.Commands(token).handlers)  # log, log-clear, log-config, files
 
     def handle(self, cmd, args, received):
         fn = self.handlers.get(cmd)
@@ -112,6 +117,7 @@ class Service:
             "uptime_s": time.ticks_diff(time.ticks_ms(), t.started) // 1000,
             "heap": heap,
             "diag": t.diag,
+            "log": t.log.stats(),
             "screen_on": t.display.on,
         }
 
@@ -129,6 +135,7 @@ class Service:
         period = _int(args, "period", 30)
         counter = _int(args, "counter", 0)
         index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
+        self.t.log.event(eventlog.ADD, 1, self.t.store.count, 0, self.t.log.name_text(name))
         self.t.accounts_changed(index)
         return {"index": index, "count": self.t.store.count}
 
@@ -149,6 +156,7 @@ class Service:
         issuer = _str(args, "issuer")
         store = self.t.store
         store.delete(store.find(name, issuer))
+        self.t.log.event(eventlog.DELETE, 1, store.count, 0, self.t.log.name_text(name))
         self.t.accounts_changed(None)
         return {"count": store.count}
 
@@ -199,6 +207,7 @@ class Service:
         if measured is not None and trim == "auto" and \
                 t.drift.syncs[-2][0] <= now - drift.AUTO_TRIM_S:
             reply["trimmed"] = self._trim()
+        diagcmd.synced(t.log, None if was_lost else offset, aging, reply["trimmed"])
         return reply
 
     def calibrate(self, args, received):
@@ -228,5 +237,6 @@ class Service:
             raise _bad("wipe needs confirm='wipe'")
         n = self.t.store.count
         self.t.store.wipe()
+        self.t.log.event(eventlog.WIPE, n)
         self.t.accounts_changed(None)
         return {"deleted": n}
