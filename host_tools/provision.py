@@ -16,7 +16,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import backup_cli, link  # noqa: E402
+from host_tools import backup_cli, link, log_cli  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -364,6 +364,10 @@ COMMANDS = {
     "status": (_no_arguments, _status, "show storage, clock and health"),
     "info": (_no_arguments, _info, "show firmware, board and capabilities"),
     "wipe": (_wipe_arguments, _wipe, "delete every account (needs --yes)"),
+    "log": (log_cli.log_arguments, lambda args: log_cli.run_log(args, lambda: connect(args)),
+            "show the token's diagnostic log (no secrets); --follow, --clear"),
+    "data": (log_cli.data_arguments, lambda args: log_cli.run_data(args, lambda: connect(args)),
+             "what the token and this computer store, and how to delete each"),
 }
 
 
