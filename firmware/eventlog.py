@@ -3,7 +3,7 @@
 # events and small numbers only: never a secret, never a PIN, and account
 # names only while the user has turned that on (off by default).
 #
-# File `log`, SLOTS slots of 32 bytes (3840 bytes: one 4 KB flash block):
+# File `log`, SLOTS slots of 40 bytes (3840 bytes: one 4 KB flash block):
 #   slot 0     header: b"TKLG", version 1, flags (bit 0: names allowed),
 #              base seq u32 (the next seq after a clear), zeros, check
 #   slot 1..   entries, written round the ring; an entry whose check fails
@@ -11,8 +11,8 @@
 # Entry, big-endian:
 #    0 seq u32 (1, 2, ...; 0 = empty)   4 time u32   8 event code
 #    9 flags (bit 0: time is seconds since boot: the clock was lost)
-#   10 a i32   14 b i32   18 c i32 (NONE: no value)   22 text[8] ASCII
-#   30 check u16 (Fletcher-16 of bytes 0..29)
+#   10 a i32   14 b i32   18 c i32 (NONE: no value)   22 text[16] ASCII
+#   38 check u16 (Fletcher-16 of bytes 0..37)
 #
 # Writing never holds up the display loop: event() only packs the entry into
 # a small RAM queue; flush() (once per loop pass, acting at most once a
@@ -30,16 +30,27 @@ except ImportError:
     def const(x):
         return x
 
-_SIZE = const(32)
-SLOTS = const(120)          # header + 119 entries
-ENTRIES = const(119)
+_SIZE = const(40)
+SLOTS = const(96)           # header + 95 entries
+ENTRIES = const(95)
 FILE_BYTES = const(3840)    # SLOTS * _SIZE
 _QUEUE = const(8)           # entries held in RAM between flushes
 _FLUSH_MS = const(1000)     # at most one flash write a second from the loop
 _RETRY_MS = const(30000)    # after a failed write, leave the flash alone this long
 _ERROR_CAP = const(32)      # error entries per boot; more are only counted
-_TEXT = const(8)
+_TEXT = const(16)
+_CHECK = const(38)
 NONE = -2147483648          # "no value" in a, b or c
+
+try:
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+except AttributeError:  # CPython (tests): a millisecond counter that never wraps
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
 _MAGIC = b"TKLG"
 
 # Event codes; NAMES[code] is what the `log` command reports.
@@ -70,7 +81,7 @@ _COUNTED = (ADD, DELETE)  # consecutive ones merge into one entry
 def _fletcher(buf, off):
     s1 = 0
     s2 = 0
-    for i in range(off, off + 30):
+    for i in range(off, off + _CHECK):
         s1 = (s1 + buf[i]) % 255
         s2 = (s2 + s1) % 255
     return s2 << 8 | s1
@@ -78,12 +89,12 @@ def _fletcher(buf, off):
 
 def _seal(buf, off):
     c = _fletcher(buf, off)
-    buf[off + 30] = c >> 8
-    buf[off + 31] = c & 0xFF
+    buf[off + _CHECK] = c >> 8
+    buf[off + _CHECK + 1] = c & 0xFF
 
 
 def _sound(buf, off):
-    return (buf[off + 30] << 8 | buf[off + 31]) == _fletcher(buf, off)
+    return (buf[off + _CHECK] << 8 | buf[off + _CHECK + 1]) == _fletcher(buf, off)
 
 
 def _i32(v):
@@ -97,7 +108,7 @@ def _i32(v):
 
 
 def ascii_text(s):
-    """At most 8 printable ASCII bytes; anything else becomes '?'."""
+    """At most 16 printable ASCII bytes; anything else becomes '?'."""
     if s is None:
         return b""
     if isinstance(s, str):
@@ -111,8 +122,8 @@ def ascii_text(s):
 
 def uptime_clock(ticks_ms=None, ticks_diff=None):
     """A `now` for the log when no RTC is known: seconds since this call."""
-    tm = ticks_ms or time.ticks_ms
-    td = ticks_diff or time.ticks_diff
+    tm = ticks_ms or _ticks_ms
+    td = ticks_diff or _ticks_diff
     start = tm()
     return lambda: (td(tm(), start) // 1000, 1)
 
@@ -122,8 +133,8 @@ class EventLog:
         """now() -> (seconds, uptime flag): Unix time while the clock is
         good, (seconds since boot, 1) while it is lost."""
         self.path = path
-        self._tm = ticks_ms or time.ticks_ms
-        self._td = ticks_diff or time.ticks_diff
+        self._tm = ticks_ms or _ticks_ms
+        self._td = ticks_diff or _ticks_diff
         self.now = now or uptime_clock(self._tm, self._td)
         self._q = bytearray(_QUEUE * _SIZE)
         self._n = 0               # queued entries

@@ -56,7 +56,7 @@ TOKEN = [
          "clock history: times of the last 8 syncs, offsets found, aging trim, drift estimate",
          "no", FACTORY_RESET),
     Item("log", r"log",
-         "diagnostic log, last 119 events: boots, errors, syncs, clock lost, wrong PINs "
+         "diagnostic log, last 95 events: boots, errors, syncs, clock lost, wrong PINs "
          "(counts only), adds/deletes/wipes (counts; names only if turned on)",
          "no (holds no secrets or PINs)", "`provision.py log --clear`"),
     Item("*.new", r".+\.new",
