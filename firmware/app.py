@@ -22,6 +22,7 @@ from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
 _HOTP_SHOW_S = 30  # an HOTP code stays up this long
+_LOG_HOLD_MS = 2500  # the log waits this long for a rollover to be written after
 
 
 class Token:
@@ -278,7 +279,11 @@ class Token:
             if self.clock.lost != self.logged_lost:  # also catches a change seen elsewhere
                 self.logged_lost = self.clock.lost
                 eventlog.clock_changed(self.log, self.clock)
-        self.log.flush()  # acts at most once a second; never raises
+            # Just after a rollover: a flash write here can't delay the watch
+            # for the next one. At most once a second; never raises.
+            self.log.flush()
+        else:
+            self.log.flush(hold_ms=_LOG_HOLD_MS)  # no rollovers (clock stopped)
 
     def run(self):
         import select

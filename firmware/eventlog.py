@@ -148,6 +148,7 @@ class EventLog:
         self.suppressed = 0       # error events over the per-boot cap
         self._errors = 0
         self._last = self._tm()
+        self._since = self._last  # when the oldest queued entry was queued
         self._wait = 0            # ms to wait from _last before the next flush
         self._ready = False
         try:
@@ -252,6 +253,8 @@ class EventLog:
             self._errors += 1
             c = 1
         t, up = self.now()
+        if not self._n:
+            self._since = self._tm()
         o = self._n * _SIZE
         struct.pack_into(">IIBBiii", q, o, self.seq, t & 0xFFFFFFFF, code, up & 1,
                          _i32(a), _i32(b), _i32(c))
@@ -267,13 +270,15 @@ class EventLog:
     def pending(self):
         return self._n
 
-    def flush(self, force=False):
+    def flush(self, force=False, hold_ms=0):
         """Write queued entries. From the loop (force=False) at most once a
-        second; never raises. Returns True when nothing is left queued."""
+        second, and not before the oldest has waited `hold_ms`; never
+        raises. Returns True when nothing is left queued."""
         if not self._n and not self.dropped:
             return True
         now = self._tm()
-        if not force and self._td(now, self._last) < self._wait:
+        if not force and (self._td(now, self._last) < self._wait
+                          or self._td(now, self._since) < hold_ms):
             return False
         self._last = now
         if self.dropped and self._n < _QUEUE:

@@ -133,3 +133,29 @@ def text_and_names(path):
     return {"off": off, "on": on, "texts": [e[7] for e in got], "names": reopened.names,
             "cleared": [e[3] for e in cleared], "seq_after_clear": cleared[0][0],
             "last_before_clear": got[-1][0], "size": _size(path)}
+
+
+def flush_timing(path):
+    """The loop's flushes: at most one a second, and with hold_ms only once
+    the oldest queued entry has waited that long. [ms, written?] pairs."""
+    _remove(path)
+    t = [0]
+    log = eventlog.EventLog(path, Now(), lambda: t[0], lambda a, b: a - b)
+    out = []
+
+    def at(ms, hold=0):
+        t[0] = ms
+        log.flush(hold_ms=hold)
+        out.append([ms, log.pending() == 0])
+
+    log.event(eventlog.BOOT)
+    at(0)           # the first write may go at once
+    log.event(eventlog.SYNC)
+    at(500)         # too soon after the last write
+    at(1000)        # a second on: written
+    t[0] = 3000
+    log.event(eventlog.SYNC)
+    at(3000, 2500)  # queued just now: waits for a rollover
+    at(5400, 2500)  # still not 2.5 s
+    at(5600, 2500)  # no rollover came: written anyway
+    return out
