@@ -137,3 +137,15 @@ def test_clear_needs_yes_without_a_terminal(monkeypatch):
     assert e.value.code == "confirm_required" and client.calls == []
     data, _ = log_cli.run_log(_args(clear=True, yes=True), lambda: client)
     assert client.calls == [("log-clear", {"confirm": "log-clear"})]
+
+
+def test_data_host_only_needs_no_token(capsys, monkeypatch, tmp_path):
+    from host_tools import provision
+    backup = tmp_path / "b.aegis.json"
+    backup.write_text("{}")
+    monkeypatch.setenv("TOKEN_BACKUP", str(backup))
+    assert provision.main(["data", "--host-only", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in doc["data"]["host"]}
+    assert rows["backup"]["paths"][0]["path"] == str(backup)
+    assert "token" not in doc["data"]
