@@ -22,7 +22,15 @@ from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
 _HOTP_SHOW_S = 30  # an HOTP code stays up this long
-_LOG_HOLD_MS = 2500  # the log waits this long for a rollover to be written after
+# The log's flash writes wait for a quiet moment: just after a second's
+# rollover (far from the watch for the next one) and with no serial traffic
+# for _LOG_QUIET_MS, since a request read late gets a late `received` tick
+# (a set-time would then set the clock late by the write's duration). Without
+# rollovers (clock stopped) after _LOG_HOLD_MS; whatever the traffic after
+# _LOG_MAX_HOLD_MS.
+_LOG_QUIET_MS = 500
+_LOG_HOLD_MS = 2500
+_LOG_MAX_HOLD_MS = 10000
 
 
 class Token:
@@ -55,6 +63,7 @@ class Token:
         self.boundary_sod = 0
         self.hotp_until = 0
         self.last_press = time.ticks_ms()
+        self.last_rx = self.last_press  # when serial bytes last came in
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
         self._in = bytearray(1)
@@ -250,6 +259,7 @@ class Token:
         """Drain available input bytes into the line reader."""
         inb = self._in
         stdin = sys.stdin.buffer
+        self.last_rx = time.ticks_ms()
         while _readable(poller, 0):
             try:
                 n = stdin.readinto(inb)
@@ -279,11 +289,12 @@ class Token:
             if self.clock.lost != self.logged_lost:  # also catches a change seen elsewhere
                 self.logged_lost = self.clock.lost
                 eventlog.clock_changed(self.log, self.clock)
-            # Just after a rollover: a flash write here can't delay the watch
-            # for the next one. At most once a second; never raises.
-            self.log.flush()
+            self.log.flush(hold_ms=0 if self._quiet(now) else _LOG_MAX_HOLD_MS)
         else:
-            self.log.flush(hold_ms=_LOG_HOLD_MS)  # no rollovers (clock stopped)
+            self.log.flush(hold_ms=_LOG_HOLD_MS if self._quiet(now) else _LOG_MAX_HOLD_MS)
+
+    def _quiet(self, now):
+        return time.ticks_diff(now, self.last_rx) > _LOG_QUIET_MS
 
     def run(self):
         import select
