@@ -7,7 +7,7 @@ BOARD ?= rpi_pico
 PORT ?= auto
 JOBS ?= 2
 
-.PHONY: help venv test demo bench mpy deploy wiring wheel clean
+.PHONY: help venv test demo bench mpy deploy wiring wheel clean readme
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
@@ -36,6 +36,10 @@ demo: venv
 
 bench: venv
 	$(PY) -m host_tools.bench
+
+# README's "What is stored and how to delete it", from host_tools/inventory.py.
+readme: venv
+	$(PY) -m host_tools.inventory --readme README.md
 
 # Firmware compiled to .mpy (smaller, no compile step or RAM peak on the board).
 mpy: venv

@@ -7,6 +7,8 @@ import micropython
 
 import button as btn
 import erase
+import eventlog
+import factory
 import frames
 import hw
 import otp
@@ -30,6 +32,15 @@ _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
 # measured on the emulated Pico); a board file may set its own.
 KDF_ITERATIONS = 4800
+# The log's flash writes wait for a quiet moment: just after a second's
+# rollover (far from the watch for the next one) and with no serial traffic
+# for _LOG_QUIET_MS, since a request read late gets a late `received` tick
+# (a set-time would then set the clock late by the write's duration). Without
+# rollovers (clock stopped) after _LOG_HOLD_MS; whatever the traffic after
+# _LOG_MAX_HOLD_MS.
+_LOG_QUIET_MS = 500
+_LOG_HOLD_MS = 2500
+_LOG_MAX_HOLD_MS = 10000
 
 
 class Token:
@@ -41,6 +52,7 @@ class Token:
         self.ui = UI(self.display)
         self.rtc = DS3231(i2c, board.RTC_ADDR)
         self.clock = Clock(self.rtc)
+        factory.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         self.data_dir = data_dir
         self.reset_pending = False
         # The store makes the data dir; its load needs no key.
@@ -61,6 +73,9 @@ class Token:
         self.pin_note = None  # "wrong PIN" line on the lock screen
         self.last_auth = time.ticks_ms()
         self.drift = Drift(data_dir + "/clock.json")
+        self.log = eventlog.EventLog(data_dir + "/log", self.log_time)
+        self.logged_lost = self.clock.lost
+        eventlog.boot(self.log, self.store, self.clock)
         self.button = btn.Button(ticks_diff=time.ticks_diff)
         self.service = Service(self)
         self.idle_ms = getattr(board, "IDLE_OFF_S", 30) * 1000
@@ -76,6 +91,7 @@ class Token:
         self.boundary_sod = 0
         self.hotp_until = 0
         self.last_press = time.ticks_ms()
+        self.last_rx = self.last_press  # when serial bytes last came in
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
         self._in = bytearray(1)
@@ -83,6 +99,12 @@ class Token:
         self._out_sent = 0
         self._out_poll = _out_poller()
         self.redraw()
+
+    def log_time(self):
+        """The log's clock: Unix seconds, or seconds since boot while lost."""
+        if self.clock.lost:
+            return time.ticks_diff(time.ticks_ms(), self.started) // 1000, 1
+        return self.clock.unix(), 0
 
     # -- screens ------------------------------------------------------------
 
@@ -225,6 +247,7 @@ class Token:
             self.keys.unlock_with_pin(pin)
             self.pin_note = None
         except AuthError as e:
+            self.pin_failed(e)
             if e.code == "erased":
                 self.busy("Erasing flash...")
                 self.erased()
@@ -240,6 +263,14 @@ class Token:
         self.scrub_pending = scrub_later
         self.index = 0
         self.redraw()
+
+    def pin_failed(self, e):
+        """Log a wrong PIN (counts only, never digits)."""
+        k = self.keys
+        if e.code == "wrong_pin":
+            self.log.event(eventlog.PIN_FAIL, k.tries_max - k.tries_left, k.tries_left)
+        elif e.code == "erased":
+            self.log.event(eventlog.PIN_LOCKED, k.tries_max)
 
     def busy(self, text):
         """Something slow is under way: say so on screen."""
@@ -327,14 +358,18 @@ class Token:
                 self.last_auth = received
             reply = frames.encode_ok(req_id, data, self._reply_extra())
         except frames.FrameError as e:
+            self.log.event(eventlog.ERROR, 2, text=e.code)
             reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message,
                                         self._reply_extra())
         except CommandError as e:
+            if e.code in eventlog.LOGGED_REFUSALS:
+                self.log.event(eventlog.ERROR, 3, text=e.code)
             extra = self._reply_extra(e.extra)
             reply = frames.encode_error(req_id, e.code, e.message, extra)
         except Exception as e:  # a bug: report it, keep running
             self.diag["errors"] += 1
             self.diag["last_error"] = type(e).__name__
+            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
             reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
                                         self._reply_extra())
         self.write(reply)
@@ -410,6 +445,7 @@ class Token:
         """Drain available input bytes into the line reader."""
         inb = self._in
         stdin = sys.stdin.buffer
+        self.last_rx = time.ticks_ms()
         budget = _READ_BUDGET
         while budget and _readable(poller, 0):
             budget -= 1
@@ -440,6 +476,15 @@ class Token:
                 self.redraw()
             else:
                 self.second()
+            if self.clock.lost != self.logged_lost:  # also catches a change seen elsewhere
+                self.logged_lost = self.clock.lost
+                eventlog.clock_changed(self.log, self.clock)
+            self.log.flush(hold_ms=0 if self._quiet(now) else _LOG_MAX_HOLD_MS)
+        else:
+            self.log.flush(hold_ms=_LOG_HOLD_MS if self._quiet(now) else _LOG_MAX_HOLD_MS)
+
+    def _quiet(self, now):
+        return time.ticks_diff(now, self.last_rx) > _LOG_QUIET_MS
 
     def run(self):
         import select
@@ -451,6 +496,7 @@ class Token:
             except Exception as e:  # keep the token alive; count it for `status`
                 self.diag["errors"] += 1
                 self.diag["last_error"] = type(e).__name__
+                self.log.event(eventlog.ERROR, 0, text=type(e).__name__)
                 time.sleep_ms(50)
 
 
@@ -484,6 +530,11 @@ def _writable(poller):
 def main(board):
     micropython.kbd_intr(-1)  # Ctrl-C is data on the serial link, not a REPL break
     try:
-        Token(board).run()
+        try:
+            token = Token(board)
+        except Exception as e:
+            eventlog.boot_failed(board, e)
+            raise
+        token.run()
     finally:
         micropython.kbd_intr(3)

@@ -5,6 +5,8 @@
 
 # In the data directory: asks the next boot (once) to stay at the REPL.
 MAINTENANCE_FLAG = "maintenance"
+
+
 def make_i2c(board):
     from machine import I2C, Pin
     return I2C(board.I2C_ID, scl=Pin(board.SCL), sda=Pin(board.SDA), freq=board.I2C_FREQ)
@@ -30,11 +32,19 @@ def data_dir(board):
     return board.mount_storage() if hasattr(board, "mount_storage") else mount_storage(board)
 
 
+_done = {}  # one setup per board: the storage can be mounted only once
+
+
 def setup(board):
-    """(i2c, button, data_dir) for `board`, letting the board override each."""
+    """(i2c, button, data_dir) for `board`, letting the board override each.
+    Repeat calls (maintenance screen, then the firmware) get the same ones."""
+    key = id(board)
+    if key in _done:
+        return _done[key]
     i2c = board.make_i2c() if hasattr(board, "make_i2c") else make_i2c(board)
     button = board.make_button() if hasattr(board, "make_button") else make_button(board)
-    return i2c, button, data_dir(board)
+    _done[key] = (i2c, button, data_dir(board))
+    return _done[key]
 
 
 def reset(board):

@@ -2,11 +2,13 @@
 # copies the chosen board file beside it as tokenboard.py. The simulator
 # calls start() with its `sim` board.
 #
-# Maintenance: hold the button while plugging the token in, or ask a running
-# token (`provision.py maintenance`, which leaves a one-shot flag file and
-# resets it). The firmware then does not start and the MicroPython REPL stays
-# on the USB serial port (for mpremote). In normal operation Ctrl-C is
-# ignored, so a stray 0x03 can't drop anyone into a REPL.
+# Maintenance: hold the button while plugging the token in. A screen counts
+# down: let go and the firmware does not start, the MicroPython REPL stays on
+# the USB serial port (for mpremote); keep holding for the factory reset
+# (firmware/factory.py). A running token can also be asked
+# (`provision.py maintenance`, which leaves a one-shot flag file and resets
+# it). In normal operation Ctrl-C is ignored, so a stray 0x03 can't drop
+# anyone into a REPL.
 import time
 
 
@@ -32,8 +34,10 @@ def start(board):
     if held():
         time.sleep_ms(50)
         if held():
-            print("totp-token: button held at boot, maintenance REPL (firmware not started)")
-            return
+            import factory
+            if factory.maintenance(board, held) == "repl":
+                print("totp-token: button held at boot, maintenance REPL (firmware not started)")
+                return
     import app
     app.main(board)
 

@@ -5,8 +5,10 @@ import binascii
 import gc
 import time
 
+import diagcmd
 import drift
 import erase
+import eventlog
 import frames
 from keystore import (AuthError, PIN_MAX, PIN_MIN, TRIES_MAX, TRIES_MIN,
                       LOCK_MAX_S)
@@ -19,7 +21,8 @@ AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
 # authenticated request (docs/security.md). `list` joins them when the user
 # asks for private names.
 PRIVILEGED = ("add", "delete", "rename", "move", "set-time", "calibrate", "wipe",
-              "pin-change", "pin-remove", "config", "log-clear", "reboot-maintenance")
+              "pin-change", "pin-remove", "config", "reboot-maintenance") + diagcmd.PRIVILEGED
+PRIVATE_READS = ("list", "log")  # names: behind the PIN too with config --private-list
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
 
 
@@ -91,6 +94,7 @@ class Service:
             # Privileged: needs the same authority as wipe once the PIN exists.
             "reboot-maintenance": self.reboot_maintenance,
         }
+        self.handlers.update(diagcmd.Commands(token).handlers)  # log, log-clear, log-config, files
 
     def handle(self, cmd, args, received, auth=None):
         """auth: (signed bytes, seq, mac) from frames.split_auth, or None."""
@@ -99,7 +103,7 @@ class Service:
             raise CommandError(frames.E_UNKNOWN_CMD, "unknown command")
         keys = self.t.keys
         try:
-            if keys.pin and (cmd in PRIVILEGED or (cmd == "list" and keys.list_private)):
+            if keys.pin and (cmd in PRIVILEGED or (cmd in PRIVATE_READS and keys.list_private)):
                 if auth is None:
                     raise AuthError(frames.E_AUTH, "the token has a PIN: this command needs it")
                 keys.check_request(auth[1], auth[2], auth[0])
@@ -107,6 +111,7 @@ class Service:
         except StoreError as e:
             raise CommandError(e.code, e.message)
         except AuthError as e:
+            self.t.pin_failed(e)
             if e.code == frames.E_ERASED:
                 self.t.erased(scrub_later=True)  # the last wrong PIN: finish the erase
             extra = None if e.tries_left is None else {"tries_left": e.tries_left}
@@ -161,6 +166,7 @@ class Service:
             "uptime_s": time.ticks_diff(time.ticks_ms(), t.started) // 1000,
             "heap": heap,
             "diag": t.diag,
+            "log": t.log.stats(),
             "screen_on": t.display.on,
             "lock": t.keys.summary(),
         }
@@ -180,6 +186,7 @@ class Service:
         counter = _int(args, "counter", 0)
         index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
         self.t.keys.clear_erased()
+        self.t.log.event(eventlog.ADD, 1, self.t.store.count, 0, self.t.log.name_text(name))
         self.t.accounts_changed(index)
         return {"index": index, "count": self.t.store.count}
 
@@ -200,6 +207,7 @@ class Service:
         issuer = _str(args, "issuer")
         store = self.t.store
         store.delete(store.find(name, issuer))
+        self.t.log.event(eventlog.DELETE, 1, store.count, 0, self.t.log.name_text(name))
         self.t.accounts_changed(None)
         return {"count": store.count}
 
@@ -250,6 +258,7 @@ class Service:
         if measured is not None and trim == "auto" and \
                 t.drift.syncs[-2][0] <= now - drift.AUTO_TRIM_S:
             reply["trimmed"] = self._trim()
+        diagcmd.synced(t.log, None if was_lost else offset, aging, reply["trimmed"])
         return reply
 
     def calibrate(self, args, received):
@@ -291,6 +300,7 @@ class Service:
             self.t.busy("Erasing flash...")
         n = erase.wipe(self.t.keys, self.t.store, scrub)
         self.t.keys.clear_erased()
+        self.t.log.event(eventlog.WIPE, n)
         self.t.accounts_changed(None)
         return {"deleted": n}
 
@@ -330,6 +340,7 @@ class Service:
         k.set_pin(salt, w, v)
         k.clear_erased()
         self.t.lock_changed()
+        self.t.log.event(eventlog.PIN_SET, 1)
         return {"pin": True, "tries_left": k.tries_left}
 
     def pin_change(self, args, received):
@@ -338,6 +349,7 @@ class Service:
         plain = k.open_sealed(blob, b"pin-change")
         k.set_pin(plain[:16], plain[16:48], plain[48:80])
         self.t.lock_changed()
+        self.t.log.event(eventlog.PIN_SET, 1)
         return {"pin": True, "tries_left": k.tries_left}
 
     def pin_remove(self, args, received):
@@ -346,6 +358,7 @@ class Service:
             raise CommandError("no_pin", "no PIN is set")
         k.remove_pin()
         self.t.lock_changed()
+        self.t.log.event(eventlog.PIN_SET, 0)
         return {"pin": False}
 
     def config(self, args, received):

@@ -17,7 +17,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import __version__, backup_cli, completion, link, pin_cli  # noqa: E402
+from host_tools import __version__, backup_cli, completion, link, log_cli, pin_cli  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -479,6 +479,10 @@ COMMANDS = {
                 "list the tokens and running simulators this computer can see"),
     "completion": (_completion_arguments, _completion,
                    "print a shell completion script: eval \"$(totp-token completion bash)\""),
+    "log": (log_cli.log_arguments, lambda args: log_cli.run_log(args, lambda: connect(args)),
+            "show the token's diagnostic log (no secrets); --follow, --clear"),
+    "data": (log_cli.data_arguments, lambda args: log_cli.run_data(args, lambda: connect(args)),
+             "what the token and this computer store, and how to delete each"),
 }
 
 

@@ -46,7 +46,7 @@ class SimulatorError(RuntimeError):
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
                  heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
-                 announce=False):
+                 announce=False, reset_hold_s=None, reset_confirm_s=None):
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop()). announce:
         write a state file (simstate.py) so provision.py finds the port."""
@@ -67,6 +67,7 @@ class SimulatedToken:
         self.resets = 0  # resets the firmware asked for (reboot-maintenance)
         self.reset_error = None
         self._life = threading.RLock()  # start/stop vs. a reset's restart
+        self.reset_s = (reset_hold_s, reset_confirm_s)  # firmware/factory.py waits
         self.lock = threading.RLock()
         self.oled = SSD1306Model(*display)
         self.rtc = DS3231Model()
@@ -84,14 +85,16 @@ class SimulatedToken:
     def flash_image(self):
         return os.path.join(self.data_dir, "flash.img")
 
-    def start(self):
+    def start(self, held=False):
         """Power up: start the firmware and wait until it answers on its port
-        (or stays at its maintenance REPL)."""
+        (or stays at its maintenance REPL). held=True: with the button held
+        down (the maintenance screen); returns at once, the caller releases it
+        with hold_button(False) and may wait_ready()."""
         with self._life:
-            self._start()
+            self._start(held)
         return self
 
-    def _start(self):
+    def _start(self, held=False):
         if self.proc is not None:
             raise SimulatorError("already running")
         self.maintenance = False
@@ -101,6 +104,7 @@ class SimulatedToken:
         sock_path = os.path.join(self._sock_dir, "bus")
         self.bus = BusServer(sock_path, {OLED_ADDR: self.oled, RTC_ADDR: self.rtc}, self.lock)
         self.bus.on_power_cut = self._kill
+        self.bus.button_down = held
         master, slave = pty.openpty()
         tty.setraw(slave)
         self.port = os.ttyname(slave)
@@ -114,6 +118,10 @@ class SimulatedToken:
             "TOKEN_SIM_CAPACITY": str(self.capacity),
             "TOKEN_SIM_CHECK_ALLOC": "1" if self.check_alloc else "0",
         })
+        for key, value in zip(("TOKEN_SIM_RESET_HOLD_S", "TOKEN_SIM_RESET_CONFIRM_S"),
+                              self.reset_s):
+            if value is not None:
+                env[key] = str(value)
         cmd = [mpy.micropython_exe()]
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
@@ -137,7 +145,8 @@ class SimulatedToken:
         finally:
             os.close(master)  # the child holds it: when it dies the port hangs up
             log.close()
-        self._wait_ready()
+        if not held:
+            self._wait_ready()
         threading.Thread(target=self._watch, args=(self.proc,), daemon=True).start()
         if self.announce:
             self._state_file = simstate.register(self.port, self.data_dir)
@@ -168,6 +177,14 @@ class SimulatedToken:
                     return self
             time.sleep(0.02)
         raise SimulatorError("the firmware did not reset within %.0f s" % timeout)
+
+    def wait_ready(self):
+        """After start(held=True): wait until the firmware answers."""
+        self._wait_ready()
+
+    def hold_button(self, down=True):
+        """Hold (or release) the button, as a finger would, until told otherwise."""
+        self.bus.button_down = down
 
     def _wait_ready(self):
         """Ask `info` on the port until the firmware answers (it aligns to the

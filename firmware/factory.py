@@ -1,0 +1,172 @@
+# The maintenance screen at power-up, and the factory reset that needs no
+# computer (for a lost PIN or a lost computer).
+#
+# Hold the button while plugging in:
+#   release within RESET_HOLD_S  -> the MicroPython REPL (for mpremote), as before
+#   keep holding RESET_HOLD_S    -> "FACTORY RESET" screen: release, then press
+#                                   within RESET_CONFIRM_S to erase; otherwise
+#                                   the token starts normally, nothing erased
+# Erasing: every file of the data directory (accounts, keys, settings, the
+# log, the clock history) is overwritten with zeros and removed, the
+# directory itself removed and made afresh, then the free space is filled
+# with zeros and released again: littlefs never overwrites in place, so old
+# copies of a file live on in free blocks until something reuses them; the
+# fill reuses them all. A power cut part way leaves a token that can be reset
+# again; a half-done fill file is removed at the next boot (leftover()).
+import os
+import time
+
+HOLD_S = 10
+CONFIRM_S = 10
+FILL = "wipe.tmp"      # the fill file, inside the data directory
+_DEBOUNCE_MS = 50
+_CHUNK = 512
+
+
+def _steady(read, want, ms=_DEBOUNCE_MS):
+    """True if read() gives `want` for `ms` (a bounce is not a press)."""
+    start = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), start) < ms:
+        if bool(read()) != want:
+            return False
+        time.sleep_ms(5)
+    return True
+
+
+def _wait(read, want, seconds, show=None):
+    """Wait up to `seconds` for the button to reach `want` steadily; show(s)
+    is called with the whole seconds left as they change. True if it did."""
+    start = time.ticks_ms()
+    left = -1
+    while True:
+        gone = time.ticks_diff(time.ticks_ms(), start)
+        if gone >= seconds * 1000:
+            return False
+        now_left = seconds - gone // 1000
+        if show is not None and now_left != left:
+            left = now_left
+            show(left)
+        if bool(read()) == want and _steady(read, want):
+            return True
+        time.sleep_ms(10)
+
+
+def maintenance(board, read):
+    """The button was held at power-up. Returns "repl" (leave the firmware
+    off) or "boot" (start it; after an erase if the user confirmed one)."""
+    hold = getattr(board, "RESET_HOLD_S", HOLD_S)
+    confirm = getattr(board, "RESET_CONFIRM_S", CONFIRM_S)
+    try:
+        import hw
+        from ssd1306 import SSD1306
+        from ui import UI
+        i2c, _, data_dir = hw.setup(board)
+        ui = UI(SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
+    except Exception:
+        return "repl"  # no screen to confirm on: never erase blind
+
+    def holding(s):
+        ui.message(("MAINTENANCE", "Release: REPL", "Hold %d s more:" % s, "FACTORY RESET"))
+
+    if _wait(read, False, hold, holding):
+        ui.message(("MAINTENANCE", "USB REPL open.", "Unplug to leave."))
+        return "repl"
+
+    def asking(s):
+        ui.message(("FACTORY RESET", "Release, then", "PRESS to ERASE", "all within %d s" % s,
+                    "(accounts, PIN,", "settings, log)"))
+
+    asking(confirm)
+    _wait(read, False, confirm)  # let go first: the hold itself is no confirmation
+    if not _wait(read, True, confirm, asking):
+        ui.message(("Cancelled.", "Nothing erased."))
+        time.sleep_ms(1500)
+        return "boot"
+    ui.message(("ERASING...", "Do not unplug."))
+    erase(data_dir)
+    ui.message(("ERASED.", "Starting fresh."))
+    _wait(read, False, 30)
+    return "boot"
+
+
+def _scrub(path):
+    """Overwrite a file with zeros, then remove it; a directory's contents
+    first."""
+    st = os.stat(path)
+    if st[0] & 0x4000:
+        for name in os.listdir(path):
+            _scrub(path + "/" + name)
+        os.rmdir(path)
+        return
+    zero = bytes(_CHUNK)
+    try:
+        with open(path, "r+b") as f:
+            for _ in range((st[6] + _CHUNK - 1) // _CHUNK):
+                f.write(zero)
+    except OSError:
+        pass  # full or damaged: removing it is what is left
+    os.remove(path)
+
+
+def fill(path):
+    """Write zeros to `path` until the flash is full, then remove it.
+    Returns the bytes written."""
+    zero = bytes(_CHUNK)
+    n = 0
+    try:
+        f = open(path, "wb")
+    except OSError:
+        return 0
+    try:
+        while True:
+            f.write(zero)
+            n += _CHUNK
+    except OSError:
+        pass  # ENOSPC: every free block now holds zeros
+    try:
+        f.close()
+    except OSError:
+        pass
+    _remove(path)
+    return n
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        try:  # a full littlefs may need the data freed before the entry goes
+            open(path, "wb").close()
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def erase(root):
+    """Erase the data directory `root` and the flash's free space; leaves an
+    empty directory with a fresh log saying a factory reset happened.
+    Returns the bytes of free space filled."""
+    try:
+        _scrub(root)
+    except OSError:
+        pass  # not there (never used): nothing to remove
+    os.mkdir(root)
+    filled = fill(root + "/" + FILL)
+    try:
+        import eventlog
+        log = eventlog.EventLog(root + "/log")
+        log.event(eventlog.FACTORY_RESET, filled // 1024)
+        log.flush(True)
+    except Exception:
+        pass  # a reset token without a log is still a reset token
+    return filled
+
+
+def leftover(root):
+    """At boot: remove a fill file a power cut left behind (it holds the
+    whole free space)."""
+    try:
+        os.stat(root + "/" + FILL)
+    except OSError:
+        return
+    _remove(root + "/" + FILL)
