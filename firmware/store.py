@@ -45,6 +45,8 @@ import os
 import struct
 import hashlib
 
+import rules
+
 try:
     from micropython import const
 except ImportError:
@@ -60,17 +62,16 @@ _NAME = const(20)        # field offsets in a record
 _ISSUER = const(60)
 _SECRET = const(100)
 _CHECK = const(188)
-_MAXTEXT = const(40)
+_MAXTEXT = const(40)     # field widths; rules.MAX_TEXT/MAX_SECRET fit them
 _MAXSECRET = const(64)
 _HDR = const(8)          # index header bytes
 _SPARE = const(2)        # blocks kept free for filesystem metadata
 _ENOSPC = const(28)
 _EIO = const(5)
 
-KINDS = ("totp", "hotp", "steam")
-ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+KINDS = rules.KINDS
+ALGORITHMS = rules.ALGORITHMS
 _IX_MAGIC = b"TKIX"
-_MAXCOUNTER = 0x7FFFFFFFFFFFFFFF  # not const(): a big int on 32-bit ports
 _FMT = ">BBBBBBBBIQ"     # the fixed fields at offset 0
 _ZERO = bytes(_REC)
 # bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.
@@ -106,13 +107,12 @@ def _bad(message):
     return StoreError("bad_args", message)
 
 
-def _text(v, what, low):
-    if not isinstance(v, str):
-        raise _bad(what + " must be text")
-    b = v.encode()
-    if not low <= len(b) <= _MAXTEXT:
-        raise _bad("%s must be %d-40 bytes of UTF-8" % (what, low))
-    return b
+def _text(v, what, low, high=_MAXTEXT, controls=False):
+    # rules.check_text: one rule for names on both sides (see rules.py).
+    try:
+        return rules.check_text(v, what, low, high, controls)
+    except ValueError as e:
+        raise _bad(e.args[0])
 
 
 def _int(v, what, low, high):
@@ -515,16 +515,16 @@ class Store:
         """Append an account; returns its index."""
         nb = _text(name, "name", 1)
         ib = _text(issuer, "issuer", 0)
-        if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= _MAXSECRET:
-            raise _bad("secret must be 1-64 bytes")
+        if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= rules.MAX_SECRET:
+            raise _bad("secret must be 1-%d bytes" % rules.MAX_SECRET)
         k = _pick(kind, KINDS, "kind")
         a = _pick(algorithm, ALGORITHMS, "algorithm")
-        _int(digits, "digits", 5, 8)
+        _int(digits, "digits", rules.DIGITS[k][0], rules.DIGITS[k][1])
         if k == 1:
             period = 0  # hotp has no period
         else:
-            _int(period, "period", 1, 86400)
-        _int(counter, "counter", 0, _MAXCOUNTER)
+            _int(period, "period", rules.MIN_PERIOD, rules.MAX_PERIOD)
+        _int(counter, "counter", 0, rules.MAX_COUNTER)
         if self.count >= self.capacity:
             raise StoreError("store_full", "all %d account slots are used" % self.capacity)
         if self._find_pair(ib, nb) >= 0:
@@ -580,11 +580,12 @@ class Store:
     def find(self, name, issuer=None):
         """Index of an account. With `issuer`: exactly (issuer, name).
         Without: name == `name`, or label "issuer:name" == `name`."""
-        if not isinstance(name, str) or (issuer is not None and not isinstance(issuer, str)):
-            raise _bad("name and issuer must be text")
-        nb = name.encode()
+        # Bytes as add() stores them (surrogate pairs joined); a label is
+        # up to issuer + ":" + name long. Control characters are let through
+        # so that accounts stored before the rule can still be removed.
+        nb = _text(name, "name", 1, 2 * _MAXTEXT + 1, True)
         if issuer is not None:
-            s = self._find_pair(issuer.encode(), nb)
+            s = self._find_pair(_text(issuer, "issuer", 0, _MAXTEXT, True), nb)
             if s < 0:
                 raise StoreError("not_found", "no such account")
             return self._pos(s)
@@ -636,7 +637,7 @@ class Store:
 
     def set_counter(self, index, counter):
         """Persist a HOTP counter; show the code only after this returns."""
-        _int(counter, "counter", 0, _MAXCOUNTER)
+        _int(counter, "counter", 0, rules.MAX_COUNTER)
         s = self._slot(index)
         rec = self._read(s)
         struct.pack_into(">Q", rec, 12, counter)

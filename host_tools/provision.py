@@ -417,8 +417,17 @@ def main(argv=None):
         return _fail(e.code, e.message, e.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", 130, as_json)
-    print(json.dumps({"ok": True, "data": data}) if as_json else text)
+    print(json.dumps({"ok": True, "data": data}) if as_json else _terminal(text))
     return EXIT_OK
+
+
+def _terminal(text):
+    """Text as a terminal can take it: names come from the token, which
+    older firmware let hold escape sequences and halves of UTF-16 pairs.
+    Control characters (but newline and tab) and lone halves become U+FFFD."""
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # join pairs
+    return "".join("\ufffd" if (ch < " " and ch not in "\n\t") or "\x7f" <= ch <= "\x9f"
+                   else ch for ch in text)
 
 
 def _fail(code, message, exit_code, as_json, data=None, report=()):
@@ -431,8 +440,8 @@ def _fail(code, message, exit_code, as_json, data=None, report=()):
         print(json.dumps(doc))
     else:
         if report:
-            print("\n".join(report))
-        print("error: %s" % message, file=sys.stderr)
+            print(_terminal("\n".join(report)))
+        print(_terminal("error: %s" % message), file=sys.stderr)
     return exit_code
 
 

@@ -324,7 +324,7 @@ def scenario_bad_args(mod, env):
            ("secret", b""), ("secret", os.urandom(65)), ("secret", "text"),
            ("secret", None), ("kind", "motp"), ("kind", "TOTP"),
            ("algorithm", "MD5"), ("algorithm", "sha1"), ("digits", 9),
-           ("digits", 4), ("digits", "6"), ("digits", True), ("period", 0),
+           ("digits", 4), ("digits", 5), ("digits", "6"), ("digits", True), ("period", 0),
            ("period", 86401), ("period", 30.0), ("counter", -1),
            ("counter", 2 ** 63), ("counter", None)]
     order = ("name", "issuer", "secret", "kind", "algorithm", "digits", "period", "counter")
@@ -339,8 +339,39 @@ def scenario_bad_args(mod, env):
     assert s.get(1).period == 0
     _raises(mod, "bad_args", s.add, "t", "", os.urandom(10), "steam", "SHA1", 5, None, 0)
     # limits themselves are fine
-    assert s.add("y" * 40, "z" * 40, os.urandom(64), "totp", "SHA1", 5, 86400, 2 ** 63 - 1) == 2
+    assert s.add("y" * 40, "z" * 40, os.urandom(64), "totp", "SHA1", 6, 86400, 2 ** 63 - 1) == 2
     assert s.add("one", "", bytearray(os.urandom(1)), "totp", "SHA512", 8, 1, 0) == 3
+    # digits per kind, as the host checks them (rules.DIGITS)
+    _raises(mod, "bad_args", s.add, "st", "", os.urandom(10), "steam", "SHA1", 6, 30, 0)
+    assert s.add("st", "", os.urandom(10), "steam", "SHA1", 5, 30, 0) == 4
+
+
+def scenario_names(mod, env):
+    # One rule for names (rules.check_text): no control characters, and an
+    # emoji sent as the JSON escapes of its two UTF-16 halves (which is how
+    # MicroPython's json hands it over) is stored as its real 4 UTF-8 bytes.
+    s = mod.Store(env.root)
+    for bad in ("\x1b[2J", "a\x00b", "del\x7f", "c1\x85", "\ud83d", "x\ude00",
+                "\ud83dx", "\ud83d\ude00" * 11):
+        _raises(mod, "bad_args", s.add, bad, "", os.urandom(10), "totp", "SHA1", 6, 30, 0)
+        _raises(mod, "bad_args", s.add, "n", bad, os.urandom(10), "totp", "SHA1", 6, 30, 0)
+    assert s.count == 0
+    halves = "\ud83d\ude00"
+    assert s.add(halves * 10, halves, os.urandom(10), "totp", "SHA1", 6, 30, 0) == 0
+    assert s.add("caf\u00e9", "", os.urandom(10), "totp", "SHA1", 6, 30, 0) == 1
+    with open(env.root + "/b000", "rb") as f:
+        rec = f.read(192)
+    assert rec[5] == 40 and rec[20:24] == b"\xf0\x9f\x98\x80"
+    assert rec[6] == 4 and rec[60:64] == b"\xf0\x9f\x98\x80"
+    # The same name in either form is the same account.
+    _raises(mod, "name_taken", s.add, halves * 10, "\U0001F600", os.urandom(10),
+            "totp", "SHA1", 6, 30, 0)
+    assert s.find(halves * 10, halves) == 0
+    assert s.find("\U0001F600:" + "\U0001F600" * 10) == 0
+    assert s.get(0).name.encode() == b"\xf0\x9f\x98\x80" * 10
+    s.rename(1, "caf\u00e9 " + halves, "")
+    assert s.meta(1)["name"].encode() == b"caf\xc3\xa9 \xf0\x9f\x98\x80"
+    _raises(mod, "bad_args", s.rename, 1, "bell\x07", "")
 
 
 def scenario_recovery(mod, env):
@@ -456,6 +487,7 @@ SHARED = [_add, _raises, _dump, _tree, _lingers, _zero_slot]
 SCENARIOS = [scenario_add_get_meta, scenario_restart, scenario_duplicates,
              scenario_find, scenario_delete, scenario_set_counter, scenario_move,
              scenario_rename, scenario_wipe, scenario_capacity, scenario_bad_args,
+             scenario_names,
              scenario_recovery, scenario_load_on_full_flash,
              scenario_storage_full_check]
 

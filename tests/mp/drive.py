@@ -161,3 +161,20 @@ def render_code(code, width=128, height=64):
     panel = Panel()
     ui.UI(panel).code(code, 30)
     return bytes(panel.buf)
+
+
+def rules_limits():
+    """The account rules as the firmware holds them (tests/test_names.py)."""
+    import rules
+    return [list(rules.KINDS), list(rules.ALGORITHMS), rules.MAX_TEXT, rules.MAX_TEXT,
+            rules.MAX_SECRET, rules.MIN_PERIOD, rules.MAX_PERIOD, rules.MAX_COUNTER,
+            rules.STEAM_DIGITS, [list(rules.digits_range(k)) for k in rules.KINDS]]
+
+
+def check_text(value, low):
+    """["ok", utf-8 bytes] or ["error", message]."""
+    import rules
+    try:
+        return ["ok", rules.check_text(value, "name", low)]
+    except ValueError as e:
+        return ["error", e.args[0]]
