@@ -178,3 +178,25 @@ def check_text(value, low):
         return ["ok", rules.check_text(value, "name", low)]
     except ValueError as e:
         return ["error", e.args[0]]
+
+
+def drift_from_file(path, text, now):
+    """Load a Drift from a clock.json holding `text`; what status and
+    calibrate would see: [summary, trim target from aging 0]."""
+    import drift
+    with open(path, "w") as f:
+        f.write(text)
+    d = drift.Drift(path)
+    return [d.summary(now), d.trim_target(0), len(d.syncs)]
+
+
+def drift_record(path, offsets):
+    """Syncs an hour apart with these offsets: [measured ppm per sync, ppm]."""
+    import drift
+    d = drift.Drift(path)
+    out = []
+    t = 1800000000
+    for off in offsets:
+        out.append(d.record(t, off, 0))
+        t += 3600
+    return [out, d.ppm]
