@@ -6,6 +6,7 @@ import time
 import micropython
 
 import button as btn
+import fault
 import frames
 import hw
 import otp
@@ -27,10 +28,21 @@ class Token:
         self.board = board
         self.started = time.ticks_ms()
         i2c, self.read_button, data_dir = hw.setup(board)
-        self.display = SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR)
+        self.fault = None  # what is missing, for `status` and `info`
+        try:
+            self.display = SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT,
+                                   board.DISPLAY_ADDR)
+        except OSError as e:
+            # No screen: keep the rest working so the host can say what's wrong.
+            self.fault = fault.describe("display", board.DISPLAY_ADDR, e)
+            fault.announce(self.fault)
+            self.display = fault.NoDisplay(board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT)
         self.ui = UI(self.display)
-        self.rtc = DS3231(i2c, board.RTC_ADDR)
-        self.clock = Clock(self.rtc)
+        try:
+            self.rtc = DS3231(i2c, board.RTC_ADDR)
+            self.clock = Clock(self.rtc)
+        except OSError as e:
+            raise fault.BootError(fault.describe("RTC", board.RTC_ADDR, e))
         self.store = Store(data_dir, getattr(board, "CAPACITY", 1000))
         self.drift = Drift(data_dir + "/clock.json")
         self.button = btn.Button(ticks_diff=time.ticks_diff)
@@ -283,6 +295,28 @@ def _readable(poller, timeout):
 def main(board):
     micropython.kbd_intr(-1)  # Ctrl-C is data on the serial link, not a REPL break
     try:
-        Token(board).run()
+        try:
+            token = Token(board)
+        except Exception as e:
+            # Ending here would leave the REPL open on the serial port.
+            _halt(board, e)
+        token.run()
     finally:
         micropython.kbd_intr(3)
+
+
+def _halt(board, e):
+    """Boot failed (no RTC, no flash, ...): say so wherever possible and keep
+    answering `status` and `info`. Never returns."""
+    if isinstance(e, fault.BootError):
+        message = e.args[0]
+    else:
+        message = "boot failed: %s %s" % (type(e).__name__, e.args[0] if e.args else "")
+    fault.announce(message)
+    try:
+        i2c = board.make_i2c() if hasattr(board, "make_i2c") else hw.make_i2c(board)
+        ui = UI(SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
+        ui.message(("FAULT", "", message[:16], message[16:32], message[32:48]))
+    except Exception:
+        pass  # no screen either: the serial line and `status` must do
+    fault.Halted(board, message).run()

@@ -31,6 +31,7 @@ E_STORAGE_FULL = "storage_full"
 E_CLOCK_LOST = "clock_lost"
 E_NO_ESTIMATE = "no_estimate"
 E_AUTH = "auth_required"
+E_FAULT = "fault"  # the token could not start (fault.py); the message says why
 E_INTERNAL = "internal"
 
 

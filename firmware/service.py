@@ -104,6 +104,7 @@ class Service:
             "capacity": t.store.capacity,
             "features": list(FEATURES),
             "auth": None,
+            "fault": t.fault,
         }
 
     def status(self, args, received):
@@ -135,6 +136,7 @@ class Service:
             "heap": heap,
             "diag": t.diag,
             "screen_on": t.display.on,
+            "fault": t.fault,  # a part missing at boot, e.g. "display not found at 0x3C"
         }
 
     def add(self, args, received):

@@ -301,6 +301,8 @@ def _status(args):
     with connect(args) as client:
         data = client.status()
     lines = list(_flatten(data))
+    if data.get("fault"):  # a part missing at boot: the first thing to read
+        lines.insert(0, "FAULT: %s" % data["fault"])
     unix = (data.get("clock") or {}).get("unix")
     if isinstance(unix, (int, float)) and not data["clock"].get("lost"):
         when = datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
