@@ -20,7 +20,8 @@ from store import Store
 from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
-_HOTP_SHOW_S = 30  # an HOTP code stays up this long
+_HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
+_SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
 
 
 class Token:
@@ -51,14 +52,15 @@ class Token:
         self.check_alloc = getattr(board, "CHECK_REFRESH_ALLOC", False)
         # Counters the benchmark and `status` read.
         self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
-                     "refresh_lock_errors": 0, "errors": 0, "last_error": None,
-                     "presses": 0}
+                     "refresh_lock_errors": 0, "refresh_big_ints": 0, "errors": 0,
+                     "last_error": None, "presses": 0}
         self.index = 0
         self.account = None  # the account on screen (one record in RAM)
         self.counter = -1  # moving factor of the code on screen
         self.boundary_days = 0  # when the code on screen expires
         self.boundary_sod = 0
-        self.hotp_until = 0
+        self.hotp_shown = False  # an HOTP code is on screen, since hotp_since (ticks)
+        self.hotp_since = 0
         self.last_press = time.ticks_ms()
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
@@ -69,7 +71,7 @@ class Token:
 
     def redraw(self):
         """Choose and draw the whole screen for the current state."""
-        if self.clock.lost:
+        if self.clock.lost and self.store.count == 0:
             self.screen = "lost"
             self.account = None
             self.ui.message(("CLOCK LOST", "", "Time not set:", "no codes shown.", "Run provision.py", "sync-time"))
@@ -86,9 +88,13 @@ class Token:
         self.account = acc
         self.counter = -1
         self.ui.account(acc, self.index, self.store.count)
-        if acc.kind == "hotp":
+        if acc.kind == "hotp":  # needs no clock
             self.ui.clear_code("------")
             self.ui.hint("hold: next code")
+            self.ui.flush()
+        elif self.clock.lost:  # only time-based codes depend on the clock
+            self.ui.code_notice("CLOCK LOST")
+            self.ui.hint("run sync-time")
             self.ui.flush()
         else:
             self.show_code()
@@ -128,6 +134,7 @@ class Token:
         # with the heap open, then run again with the heap locked.
         d = self.diag
         import gc
+        self._check_small(self.remaining())
         before = gc.mem_alloc()
         self.clock.read()
         self.ui.tick(self.remaining())
@@ -146,13 +153,41 @@ class Token:
         if not ok:
             d["refresh_lock_errors"] += 1
 
+    def _check_small(self, value):
+        # The checks' view of the per-second path: every value it works with
+        # must be a small int on 32-bit ports, where the unix port (64-bit)
+        # can't see the allocation. Counted for `status`.
+        c = self.clock
+        for v in (value, c.days, c.sod, self.boundary_days, self.boundary_sod,
+                  self.hotp_since):
+            if not -_SMALL - 1 <= v <= _SMALL:
+                self.diag["refresh_big_ints"] += 1
+
+    def hotp_expired(self):
+        """Has the HOTP code been up long enough? In ticks (small ints on
+        every port; Unix seconds are not), and clock-free like HOTP itself."""
+        if self.check_alloc:
+            self._check_small(time.ticks_diff(time.ticks_ms(), self.hotp_since))
+            micropython.heap_lock()
+            try:
+                done = time.ticks_diff(time.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+            except MemoryError:
+                done = False
+                self.diag["refresh_lock_errors"] += 1
+            micropython.heap_unlock()
+            self.diag["refresh_locked_runs"] += 1
+            return done
+        return time.ticks_diff(time.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+
     def second(self):
         """Once per new RTC second."""
         if self.screen == "accounts" and self.account is not None:
             if self.account.kind == "hotp":
-                if self.hotp_until and self.clock.unix() >= self.hotp_until:
-                    self.hotp_until = 0
+                if self.hotp_shown and self.hotp_expired():
+                    self.hotp_shown = False
                     self.redraw()
+            elif self.clock.lost:
+                pass  # "CLOCK LOST" stays until the clock is set
             elif self.remaining() <= 0:
                 self.show_code()  # the period rolled over: new code now
             else:
@@ -178,7 +213,7 @@ class Token:
             self.index = (self.index + 1) % n
         else:
             self.index = (self.index - 1) % n
-        self.hotp_until = 0
+        self.hotp_shown = False
         self.redraw()
 
     def next_hotp(self):
@@ -192,7 +227,8 @@ class Token:
         self.ui.code(code, 0)
         self.ui.hint("HOTP #%d" % counter)
         self.ui.flush()
-        self.hotp_until = self.clock.unix() + _HOTP_SHOW_S
+        self.hotp_since = time.ticks_ms()
+        self.hotp_shown = True
 
     # -- events from the service --------------------------------------------
 
@@ -268,7 +304,9 @@ class Token:
         if self.clock.poll():
             was_lost = self.clock.lost
             if self.clock.refresh_lost() != was_lost:
-                self.redraw()
+                acc = self.account
+                if acc is None or acc.kind != "hotp":  # HOTP: nothing changes
+                    self.redraw()
             else:
                 self.second()
 
