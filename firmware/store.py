@@ -4,8 +4,12 @@
 # small arrays live in memory and a record is read when it is asked for.
 #
 # Files in `root`:
-#   bNNN    bucket NNN: the 16 fixed-size records of slots 16*NNN..16*NNN+15
-#           (3072 bytes, under one 4 KB flash block, so an update is cheap).
+#   bk/gGGG/bNNN   bucket NNN: the 16 fixed-size records of slots
+#           16*NNN..16*NNN+15 (3072 bytes, under one 4 KB flash block, so an
+#           update is cheap), 8 buckets to a directory (GGG = NNN // 8):
+#           littlefs's cost per file write grows with the files in its
+#           directory, which made 1000 accounts take 16x as long as 100.
+#           Earlier firmware kept bNNN in `root`; the load moves them.
 #   index   display order: b"TKIX", version 1, 0, count u16, then `count`
 #           slot numbers u16, then a 4-byte check. A record exists as an
 #           account only while its slot is listed here.
@@ -66,6 +70,8 @@ _MAXTEXT = const(40)     # field widths; rules.MAX_TEXT/MAX_SECRET fit them
 _MAXSECRET = const(64)
 _HDR = const(8)          # index header bytes
 _SPARE = const(2)        # blocks kept free for filesystem metadata
+_GROUP = const(8)        # buckets per directory
+_DIR = const(2)          # blocks a littlefs directory takes (a metadata pair)
 _ENOSPC = const(28)
 _EIO = const(5)
 
@@ -190,7 +196,9 @@ class Store:
         self.capacity = capacity
         self._ipath = root + "/index"
         self._rec = bytearray(_REC)  # scratch for the one record being read
-        _makedirs(root)
+        self._bs = 0  # flash block size, once known
+        self._free = 0  # free blocks: an estimate that only errs low (_need_room)
+        _makedirs(root + "/bk")
         self._load()
 
     # ---- loading and recovery ----
@@ -202,7 +210,22 @@ class Store:
             if name.endswith(".new"):
                 _remove(root + "/" + name)  # a replacement cut short: old file stands
             elif _is_bucket(name):
-                top = max(top, int(name[1:]))
+                # Earlier firmware's flat layout: move it (a rename is atomic,
+                # so a cut leaves each bucket in one place or the other).
+                b = int(name[1:])
+                _makedirs(self._gpath(b))
+                os.rename(root + "/" + name, self._bpath(b))
+        for g in os.listdir(root + "/bk"):
+            gdir = root + "/bk/" + g
+            try:
+                names = os.listdir(gdir)
+            except OSError:
+                continue  # not a directory: not ours
+            for name in names:
+                if name.endswith(".new"):
+                    _remove(gdir + "/" + name)
+                elif _is_bucket(name):
+                    top = max(top, int(name[1:]))
         # Room for the capacity, and for every bucket on flash even if the
         # capacity was lowered since, so nothing is ever silently dropped.
         nb = max((self.capacity + _PER - 1) // _PER, top + 1)
@@ -315,8 +338,11 @@ class Store:
 
     # ---- small helpers ----
 
+    def _gpath(self, b):
+        return "%s/bk/g%03d" % (self.root, b // _GROUP)
+
     def _bpath(self, b):
-        return "%s/b%03d" % (self.root, b)
+        return "%s/bk/g%03d/b%03d" % (self.root, b // _GROUP, b)
 
     def _is_used(self, s):
         return self._used[s >> 3] & (1 << (s & 7))
@@ -424,12 +450,31 @@ class Store:
         # MicroPython then reports a wrapped-around free count.
         return st[1] or st[0], st[2], st[4] if st[4] <= st[2] else 0
 
-    def _need_room(self):
-        bs, total, free = self._space()
-        need = ((_BUCKET + bs - 1) // bs
-                + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs + _SPARE)
-        if free < need:
-            raise StoreError("storage_full", "no room on flash for another account")
+    def _new_group(self, s):
+        # No used slot in slot s's group of buckets: its directory is new.
+        g = s // (_PER * _GROUP) * (_PER * _GROUP // 8)
+        u = self._used
+        for i in range(g, min(g + _PER * _GROUP // 8, len(u))):
+            if u[i]:
+                return False
+        return True
+
+    def _need_room(self, s):
+        # statvfs walks littlefs's whole tree: once per add, that made an
+        # import quadratic. So count down from the last figure, as if every
+        # add used the most it can (a new bucket, its directory, a bigger
+        # index), and ask again only when that runs low. A write that still
+        # finds the flash full fails cleanly (_failed).
+        if not self._bs:
+            self._bs, total, self._free = self._space()
+        bs = self._bs
+        use = ((_BUCKET + bs - 1) // bs + (_DIR if self._new_group(s) else 0)
+               + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs)
+        if self._free < use + _SPARE:
+            self._bs, total, self._free = self._space()
+            if self._free < use + _SPARE:
+                raise StoreError("storage_full", "no room on flash for another account")
+        self._free -= use
 
     # ---- writing ----
 
@@ -478,6 +523,7 @@ class Store:
                 src = open(path, "rb")
             except OSError:
                 src = None
+                _makedirs(self._gpath(b))  # a new bucket may start a group
             try:
                 with open(tmp, "wb") as f:
                     for s in range(base, base + _PER):
@@ -529,8 +575,8 @@ class Store:
             raise StoreError("store_full", "all %d account slots are used" % self.capacity)
         if self._find_pair(ib, nb) >= 0:
             raise StoreError("name_taken", "an account with that issuer and name exists")
-        self._need_room()
         s = self._free_slot()
+        self._need_room(s)
         rec = self._rec
         rec[:] = _ZERO
         struct.pack_into(_FMT, rec, 0, _MAGIC, _VERSION, k, a, digits,
@@ -700,11 +746,23 @@ class Store:
                 a[i] = 0
         self.count = 0
         self._hint = 0
-        for name in os.listdir(self.root):
-            if _is_bucket(name) or name.endswith(".new"):
-                self._scrub(self.root + "/" + name)
+        for g in os.listdir(self.root + "/bk"):
+            gdir = self.root + "/bk/" + g
+            try:
+                names = os.listdir(gdir)
+            except OSError:
+                continue
+            for name in names:
+                if _is_bucket(name) or name.endswith(".new"):
+                    self._scrub(gdir + "/" + name)
+            try:
+                os.rmdir(gdir)  # its two blocks back
+            except OSError:
+                pass
+        _remove(self.root + "/index.new")
         return n
 
     def storage(self):
         bs, total, free = self._space()
+        self._bs, self._free = bs, free
         return {"total": total * bs, "free": free * bs}
