@@ -20,7 +20,7 @@ import sys
 import unicodedata
 from urllib.parse import quote, urlencode
 
-from host_tools import aegis, importers
+from host_tools import aegis, importers, terminal
 from host_tools.client import RequestTooLongError, TokenError, check_fits
 from host_tools.imported import FormatError, Parsed, PasswordError
 from host_tools.otpauth import MAX_NAME, Account
@@ -482,7 +482,7 @@ def provision_accounts(args, connect, parsed, backup, verb="import"):
         if not plan.write:
             return data, "\n".join(lines + ["nothing to %s" % verb])
         if not args.json:
-            print("\n".join(lines), flush=True)
+            print(terminal.safe("\n".join(lines)), flush=True)
         if not args.yes:
             _confirm("Write %s to the token?" % _plural(len(plan.write), "account"))
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),

@@ -16,7 +16,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import backup_cli, link  # noqa: E402
+from host_tools import backup_cli, link, terminal  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -423,13 +423,7 @@ def main(argv=None):
     return EXIT_OK
 
 
-def _terminal(text):
-    """Text as a terminal can take it: names come from the token, which
-    older firmware let hold escape sequences and halves of UTF-16 pairs.
-    Control characters (but newline and tab) and lone halves become U+FFFD."""
-    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # join pairs
-    return "".join("\ufffd" if (ch < " " and ch not in "\n\t") or "\x7f" <= ch <= "\x9f"
-                   else ch for ch in text)
+_terminal = terminal.safe
 
 
 def _fail(code, message, exit_code, as_json, data=None, report=()):

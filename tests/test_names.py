@@ -138,3 +138,18 @@ def test_names_on_the_simulated_token(tok, tmp_path):
         assert rc == 0, (out, err)
         data = json.loads(out)["data"]
         assert len(data["skipped"]) == skipped and len(data["written"]) == 1 - skipped
+
+
+def test_import_preview_never_sends_a_label_escape_to_the_terminal(tok, tmp_path, monkeypatch):
+    secret = base64.b32encode(os.urandom(20)).decode()
+    path = tmp_path / "codes.txt"
+    path.write_text("otpauth://totp/Bad%%1B%%5B2J:x?secret=%s\n"
+                    "otpauth://totp/Good:y?secret=%s\n" % (secret, secret))
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdin", Tty("n\n"))  # answer the question: no
+    rc, out, err = _run(tok, "import", str(path), "--no-backup")
+    assert "cancelled" in err
+    assert "Good" in out and "Bad" in out
+    assert "\x1b" not in out + err
