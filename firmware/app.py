@@ -9,6 +9,7 @@ import button as btn
 import erase
 import eventlog
 import factory
+import fault
 import frames
 import hw
 import otp
@@ -27,7 +28,6 @@ from ui import UI
 _LOOP_MS = 10  # serial poll timeout = loop period
 _READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
 _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
-_HOTP_SHOW_S = 30  # an HOTP code stays up this long
 _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
 # measured on the emulated Pico); a board file may set its own.
@@ -41,6 +41,8 @@ KDF_ITERATIONS = 4800
 _LOG_QUIET_MS = 500
 _LOG_HOLD_MS = 2500
 _LOG_MAX_HOLD_MS = 10000
+_HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
+_SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
 
 
 class Token:
@@ -48,10 +50,21 @@ class Token:
         self.board = board
         self.started = time.ticks_ms()
         i2c, self.read_button, data_dir = hw.setup(board)
-        self.display = SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR)
+        self.fault = None  # what is missing, for `status` and `info`
+        try:
+            self.display = SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT,
+                                   board.DISPLAY_ADDR)
+        except OSError as e:
+            # No screen: keep the rest working so the host can say what's wrong.
+            self.fault = fault.describe("display", board.DISPLAY_ADDR, e)
+            fault.announce(self.fault)
+            self.display = fault.NoDisplay(board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT)
         self.ui = UI(self.display)
-        self.rtc = DS3231(i2c, board.RTC_ADDR)
-        self.clock = Clock(self.rtc)
+        try:
+            self.rtc = DS3231(i2c, board.RTC_ADDR)
+            self.clock = Clock(self.rtc)
+        except OSError as e:
+            raise fault.BootError(fault.describe("RTC", board.RTC_ADDR, e))
         factory.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         self.data_dir = data_dir
         self.reset_pending = False
@@ -82,14 +95,15 @@ class Token:
         self.check_alloc = getattr(board, "CHECK_REFRESH_ALLOC", False)
         # Counters the benchmark and `status` read.
         self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
-                     "refresh_lock_errors": 0, "errors": 0, "last_error": None,
-                     "presses": 0, "dropped_replies": 0}
+                     "refresh_lock_errors": 0, "refresh_big_ints": 0, "errors": 0,
+                     "last_error": None, "presses": 0, "dropped_replies": 0}
         self.index = 0
         self.account = None  # the account on screen (one record in RAM)
         self.counter = -1  # moving factor of the code on screen
         self.boundary_days = 0  # when the code on screen expires
         self.boundary_sod = 0
-        self.hotp_until = 0
+        self.hotp_shown = False  # an HOTP code is on screen, since hotp_since (ticks)
+        self.hotp_since = 0
         self.last_press = time.ticks_ms()
         self.last_rx = self.last_press  # when serial bytes last came in
         self.screen = None  # "accounts", "empty", "lost"
@@ -121,7 +135,7 @@ class Token:
             self.account = None
             self.ui.message(("TOKEN ERASED", "", "Too many wrong", "PINs: accounts", "and keys gone.", "Restore from", "your backup."))
             return
-        if self.clock.lost:
+        if self.clock.lost and self.store.count == 0:
             self.screen = "lost"
             self.account = None
             self.ui.message(("CLOCK LOST", "", "Time not set:", "no codes shown.", "Run provision.py", "sync-time"))
@@ -138,9 +152,13 @@ class Token:
         self.account = acc
         self.counter = -1
         self.ui.account(acc, self.index, self.store.count)
-        if acc.kind == "hotp":
+        if acc.kind == "hotp":  # needs no clock
             self.ui.clear_code("------")
             self.ui.hint("hold: next code")
+            self.ui.flush()
+        elif self.clock.lost:  # only time-based codes depend on the clock
+            self.ui.code_notice("CLOCK LOST")
+            self.ui.hint("run sync-time")
             self.ui.flush()
         else:
             self.show_code()
@@ -180,6 +198,7 @@ class Token:
         # with the heap open, then run again with the heap locked.
         d = self.diag
         import gc
+        self._check_small(self.remaining())
         before = gc.mem_alloc()
         self.clock.read()
         self.ui.tick(self.remaining())
@@ -198,13 +217,41 @@ class Token:
         if not ok:
             d["refresh_lock_errors"] += 1
 
+    def _check_small(self, value):
+        # The checks' view of the per-second path: every value it works with
+        # must be a small int on 32-bit ports, where the unix port (64-bit)
+        # can't see the allocation. Counted for `status`.
+        c = self.clock
+        for v in (value, c.days, c.sod, self.boundary_days, self.boundary_sod,
+                  self.hotp_since):
+            if not -_SMALL - 1 <= v <= _SMALL:
+                self.diag["refresh_big_ints"] += 1
+
+    def hotp_expired(self):
+        """Has the HOTP code been up long enough? In ticks (small ints on
+        every port; Unix seconds are not), and clock-free like HOTP itself."""
+        if self.check_alloc:
+            self._check_small(time.ticks_diff(time.ticks_ms(), self.hotp_since))
+            micropython.heap_lock()
+            try:
+                done = time.ticks_diff(time.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+            except MemoryError:
+                done = False
+                self.diag["refresh_lock_errors"] += 1
+            micropython.heap_unlock()
+            self.diag["refresh_locked_runs"] += 1
+            return done
+        return time.ticks_diff(time.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+
     def second(self):
         """Once per new RTC second."""
         if self.screen == "accounts" and self.account is not None:
             if self.account.kind == "hotp":
-                if self.hotp_until and self.clock.unix() >= self.hotp_until:
-                    self.hotp_until = 0
+                if self.hotp_shown and self.hotp_expired():
+                    self.hotp_shown = False
                     self.redraw()
+            elif self.clock.lost:
+                pass  # "CLOCK LOST" stays until the clock is set
             elif self.remaining() <= 0:
                 self.show_code()  # the period rolled over: new code now
             else:
@@ -303,7 +350,7 @@ class Token:
             self.index = (self.index + 1) % n
         else:
             self.index = (self.index - 1) % n
-        self.hotp_until = 0
+        self.hotp_shown = False
         self.redraw()
 
     def next_hotp(self):
@@ -317,7 +364,8 @@ class Token:
         self.ui.code(code, 0)
         self.ui.hint("HOTP #%d" % counter)
         self.ui.flush()
-        self.hotp_until = self.clock.unix() + _HOTP_SHOW_S
+        self.hotp_since = time.ticks_ms()
+        self.hotp_shown = True
 
     # -- events from the service --------------------------------------------
 
@@ -473,7 +521,9 @@ class Token:
         if self.clock.poll():
             was_lost = self.clock.lost
             if self.clock.refresh_lost() != was_lost:
-                self.redraw()
+                acc = self.account
+                if acc is None or acc.kind != "hotp":  # HOTP: nothing changes
+                    self.redraw()
             else:
                 self.second()
             if self.clock.lost != self.logged_lost:  # also catches a change seen elsewhere
@@ -534,7 +584,25 @@ def main(board):
             token = Token(board)
         except Exception as e:
             eventlog.boot_failed(board, e)
-            raise
+            # Ending here would leave the REPL open on the serial port.
+            _halt(board, e)
         token.run()
     finally:
         micropython.kbd_intr(3)
+
+
+def _halt(board, e):
+    """Boot failed (no RTC, no flash, ...): say so wherever possible and keep
+    answering `status` and `info`. Never returns."""
+    if isinstance(e, fault.BootError):
+        message = e.args[0]
+    else:
+        message = "boot failed: %s %s" % (type(e).__name__, e.args[0] if e.args else "")
+    fault.announce(message)
+    try:
+        i2c = board.make_i2c() if hasattr(board, "make_i2c") else hw.make_i2c(board)
+        ui = UI(SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
+        ui.message(("FAULT", "", message[:16], message[16:32], message[32:48]))
+    except Exception:
+        pass  # no screen either: the serial line and `status` must do
+    fault.Halted(board, message).run()

@@ -10,6 +10,17 @@ MIN_SPAN_S = 3600  # below an hour, link jitter of a few ms swamps the ppm figur
 AUTO_TRIM_S = 86400  # sync-time trims by itself only over a day or more
 PPM_PER_STEP = 0.1
 KEEP = 8  # syncs kept in the file
+MAX_PPM = 1000  # far beyond any crystal (a DS3231 is within 2): a stored value past it is damage
+
+
+def _finite(v, limit):
+    # A number within +-limit; inf and nan fail (nan fails every comparison).
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and -limit <= v <= limit
+
+
+def _good_sync(e):
+    return (isinstance(e, list) and len(e) == 3 and type(e[0]) is int and type(e[2]) is int
+            and -128 <= e[2] <= 127 and (e[1] is None or _finite(e[1], 1e13)))
 
 
 class Drift:
@@ -20,10 +31,19 @@ class Drift:
         try:
             with open(path) as f:
                 doc = json.load(f)
-            self.syncs = doc["syncs"]
-            self.ppm = doc["ppm"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # no history yet (or a damaged file): start afresh
+            syncs = doc["syncs"]
+            ppm = doc["ppm"]
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return  # no history yet (or a damaged file): start afresh
+        # Every value checked: a bad one (an older firmware stored inf) would
+        # otherwise break `status` and `calibrate` until the next sync.
+        if isinstance(syncs, list) and len(syncs) <= KEEP:
+            for e in syncs:
+                if not _good_sync(e):
+                    return
+            self.syncs = syncs
+            if ppm is None or _finite(ppm, MAX_PPM):
+                self.ppm = ppm
 
     def _save(self):
         tmp = self.path + ".new"
@@ -39,12 +59,17 @@ class Drift:
         after a lost clock). Returns the drift measured since the previous
         sync in ppm, or None when the span is too short or aging changed."""
         measured = None
+        if offset_ms is not None and not _finite(offset_ms, 1e13):
+            offset_ms = None  # not a measurement (the service refuses these already)
         if self.syncs and offset_ms is not None:
             t0, _, aging0 = self.syncs[-1]
             span = unix - t0
             if span >= MIN_SPAN_S and aging0 == aging:
                 measured = offset_ms * 1000 / span  # ms per s * 1000 = ppm
-                self.ppm = measured
+                if _finite(measured, MAX_PPM):
+                    self.ppm = measured
+                else:
+                    measured = None  # no crystal is that far off: the time was changed
         self.syncs.append([unix, offset_ms, aging])
         if len(self.syncs) > KEEP:
             self.syncs.pop(0)

@@ -37,6 +37,7 @@ E_AUTH_FAILED = "auth_failed"
 E_WRONG_PIN = "wrong_pin"
 E_ERASED = "erased"
 E_LOCKED = "locked"
+E_FAULT = "fault"  # the token could not start (fault.py); the message says why
 E_INTERNAL = "internal"
 
 

@@ -11,6 +11,8 @@
 # SHA-512 comes from sha512.py (used on CPython too, so tests cover it).
 import hashlib
 
+from rules import ALGORITHMS, KINDS  # noqa: F401 (re-exported: defined once there)
+
 try:
     from micropython import const
 except ImportError:
@@ -21,8 +23,6 @@ MIN_DIGITS = const(1)
 MAX_DIGITS = const(10)  # the 31-bit truncated value has at most 10 digits
 STEAM_CHARS = "23456789BCDFGHJKMNPQRTVWXY"
 STEAM_LEN = const(5)
-ALGORITHMS = ("SHA1", "SHA256", "SHA512")
-KINDS = ("totp", "hotp", "steam")
 _COUNTER_LIMIT = 1 << 64  # the moving factor is an unsigned 64-bit number
 
 

@@ -69,6 +69,28 @@ def _int(args, key, default=None, lo=None, hi=None):
     return v
 
 
+def _num(args, key, lo, hi):
+    """An optional number (int or float) in lo..hi, else None. MicroPython's
+    json reads 1e400 as inf: refused here, before it can reach a reply
+    (bare inf is not JSON) or a stored file."""
+    v = args.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _bad("'%s' must be a number" % key)
+    if not lo <= v <= hi:  # nan fails every comparison
+        raise _bad("'%s' out of range" % key)
+    return v
+
+
+# Both ends of a sync lie in 2000..2199 (what the DS3231 holds): no clock
+# can be further off than that.
+_MIN_MS = 946684800000
+_MAX_MS = 7258118399000
+_MAX_OFFSET_MS = _MAX_MS - _MIN_MS
+_MAX_INDEX = 65535  # far above any capacity; keeps list's start a small int
+
+
 class Service:
     def __init__(self, token):
         self.t = token
@@ -128,6 +150,7 @@ class Service:
             "capacity": t.store.capacity,
             "features": list(FEATURES),
             "auth": self._auth_info(),
+            "fault": t.fault,
         }
 
     def _auth_info(self):
@@ -169,6 +192,7 @@ class Service:
             "log": t.log.stats(),
             "screen_on": t.display.on,
             "lock": t.keys.summary(),
+            "fault": t.fault,  # a part missing at boot, e.g. "display not found at 0x3C"
         }
 
     def add(self, args, received):
@@ -192,9 +216,9 @@ class Service:
 
     def list(self, args, received):
         store = self.t.store
-        start = _int(args, "start", 0, 0)
+        start = _int(args, "start", 0, 0, _MAX_INDEX)
         # A larger limit is served in pages of LIST_PAGE; the host pages on.
-        limit = min(_int(args, "limit", LIST_PAGE, 1), LIST_PAGE)
+        limit = min(_int(args, "limit", LIST_PAGE, 1, _MAX_INDEX), LIST_PAGE)
         out = []
         i = start
         while i < store.count and len(out) < limit:
@@ -233,13 +257,12 @@ class Service:
 
     def set_time(self, args, received):
         # Accept 2000..2199 only: what the DS3231 can hold.
-        unix_ms = _int(args, "unix_ms", None, 946684800000, 7258118399000)
+        unix_ms = _int(args, "unix_ms", None, _MIN_MS, _MAX_MS)
         trim = _str(args, "trim", "auto")
         if trim not in ("auto", "never"):
             raise _bad("'trim' is auto or never")
-        offset = args.get("offset_ms")  # the host's measurement, when it made one
-        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
-            raise _bad("'offset_ms' must be a number")
+        # The host's measurement, when it made one.
+        offset = _num(args, "offset_ms", -_MAX_OFFSET_MS, _MAX_OFFSET_MS)
         t = self.t
         clock = t.clock
         was_lost = clock.lost

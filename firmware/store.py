@@ -4,8 +4,12 @@
 # small arrays live in memory and a record is read when it is asked for.
 #
 # Files in `root`:
-#   bNNN    bucket NNN: the 16 fixed-size records of slots 16*NNN..16*NNN+15
-#           (3072 bytes, under one 4 KB flash block, so an update is cheap).
+#   bk/gGGG/bNNN   bucket NNN: the 16 fixed-size records of slots
+#           16*NNN..16*NNN+15 (3072 bytes, under one 4 KB flash block, so an
+#           update is cheap), 8 buckets to a directory (GGG = NNN // 8):
+#           littlefs's cost per file write grows with the files in its
+#           directory, which made 1000 accounts take 16x as long as 100.
+#           Earlier firmware kept bNNN in `root`; the load moves them.
 #   index   display order: b"TKIX", version 1, 0, count u16, then `count`
 #           slot numbers u16, then a 4-byte check. A record exists as an
 #           account only while its slot is listed here.
@@ -53,6 +57,7 @@ import struct
 import hashlib
 
 import crypto
+import rules
 
 try:
     from micropython import const
@@ -72,17 +77,18 @@ _NAME = const(20)        # field offsets in a record
 _ISSUER = const(60)
 _SECRET = const(100)
 _CHECK = const(188)
-_MAXTEXT = const(40)
+_MAXTEXT = const(40)     # field widths; rules.MAX_TEXT/MAX_SECRET fit them
 _MAXSECRET = const(64)
 _HDR = const(8)          # index header bytes
 _SPARE = const(2)        # blocks kept free for filesystem metadata
+_GROUP = const(8)        # buckets per directory
+_DIR = const(2)          # blocks a littlefs directory takes (a metadata pair)
 _ENOSPC = const(28)
 _EIO = const(5)
 
-KINDS = ("totp", "hotp", "steam")
-ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+KINDS = rules.KINDS
+ALGORITHMS = rules.ALGORITHMS
 _IX_MAGIC = b"TKIX"
-_MAXCOUNTER = 0x7FFFFFFFFFFFFFFF  # not const(): a big int on 32-bit ports
 _FMT = ">BBBBBBBBIQ"     # the fixed fields at offset 0
 _ZERO = bytes(_REC)
 # bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.
@@ -118,13 +124,12 @@ def _bad(message):
     return StoreError("bad_args", message)
 
 
-def _text(v, what, low):
-    if not isinstance(v, str):
-        raise _bad(what + " must be text")
-    b = v.encode()
-    if not low <= len(b) <= _MAXTEXT:
-        raise _bad("%s must be %d-40 bytes of UTF-8" % (what, low))
-    return b
+def _text(v, what, low, high=_MAXTEXT, controls=False):
+    # rules.check_text: one rule for names on both sides (see rules.py).
+    try:
+        return rules.check_text(v, what, low, high, controls)
+    except ValueError as e:
+        raise _bad(e.args[0])
 
 
 def _int(v, what, low, high):
@@ -219,7 +224,9 @@ class Store:
         self._key_of = None  # the data key self._key was derived from
         self._key = None
         self.plain = 0  # version-1 records (plain secrets) found at load
-        _makedirs(root)
+        self._bs = 0  # flash block size, once known
+        self._free = 0  # free blocks: an estimate that only errs low (_need_room)
+        _makedirs(root + "/bk")
         self._load()
 
     # ---- loading and recovery ----
@@ -231,7 +238,22 @@ class Store:
             if name.endswith(".new"):
                 _remove(root + "/" + name)  # a replacement cut short: old file stands
             elif _is_bucket(name):
-                top = max(top, int(name[1:]))
+                # Earlier firmware's flat layout: move it (a rename is atomic,
+                # so a cut leaves each bucket in one place or the other).
+                b = int(name[1:])
+                _makedirs(self._gpath(b))
+                os.rename(root + "/" + name, self._bpath(b))
+        for g in os.listdir(root + "/bk"):
+            gdir = root + "/bk/" + g
+            try:
+                names = os.listdir(gdir)
+            except OSError:
+                continue  # not a directory: not ours
+            for name in names:
+                if name.endswith(".new"):
+                    _remove(gdir + "/" + name)
+                elif _is_bucket(name):
+                    top = max(top, int(name[1:]))
         # Room for the capacity, and for every bucket on flash even if the
         # capacity was lowered since, so nothing is ever silently dropped.
         nb = max((self.capacity + _PER - 1) // _PER, top + 1)
@@ -347,8 +369,11 @@ class Store:
 
     # ---- small helpers ----
 
+    def _gpath(self, b):
+        return "%s/bk/g%03d" % (self.root, b // _GROUP)
+
     def _bpath(self, b):
-        return "%s/b%03d" % (self.root, b)
+        return "%s/bk/g%03d/b%03d" % (self.root, b // _GROUP, b)
 
     def _is_used(self, s):
         return self._used[s >> 3] & (1 << (s & 7))
@@ -456,12 +481,31 @@ class Store:
         # MicroPython then reports a wrapped-around free count.
         return st[1] or st[0], st[2], st[4] if st[4] <= st[2] else 0
 
-    def _need_room(self):
-        bs, total, free = self._space()
-        need = ((_BUCKET + bs - 1) // bs
-                + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs + _SPARE)
-        if free < need:
-            raise StoreError("storage_full", "no room on flash for another account")
+    def _new_group(self, s):
+        # No used slot in slot s's group of buckets: its directory is new.
+        g = s // (_PER * _GROUP) * (_PER * _GROUP // 8)
+        u = self._used
+        for i in range(g, min(g + _PER * _GROUP // 8, len(u))):
+            if u[i]:
+                return False
+        return True
+
+    def _need_room(self, s):
+        # statvfs walks littlefs's whole tree: once per add, that made an
+        # import quadratic. So count down from the last figure, as if every
+        # add used the most it can (a new bucket, its directory, a bigger
+        # index), and ask again only when that runs low. A write that still
+        # finds the flash full fails cleanly (_failed).
+        if not self._bs:
+            self._bs, total, self._free = self._space()
+        bs = self._bs
+        use = ((_BUCKET + bs - 1) // bs + (_DIR if self._new_group(s) else 0)
+               + (_HDR + 4 + 2 * (self.count + 1) + bs - 1) // bs)
+        if self._free < use + _SPARE:
+            self._bs, total, self._free = self._space()
+            if self._free < use + _SPARE:
+                raise StoreError("storage_full", "no room on flash for another account")
+        self._free -= use
 
     # ---- sealing secrets ----
 
@@ -572,6 +616,7 @@ class Store:
                 src = open(path, "rb")
             except OSError:
                 src = None
+                _makedirs(self._gpath(b))  # a new bucket may start a group
             try:
                 with open(tmp, "wb") as f:
                     for s in range(base, base + _PER):
@@ -609,22 +654,22 @@ class Store:
         """Append an account; returns its index."""
         nb = _text(name, "name", 1)
         ib = _text(issuer, "issuer", 0)
-        if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= _MAXSECRET:
-            raise _bad("secret must be 1-64 bytes")
+        if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= rules.MAX_SECRET:
+            raise _bad("secret must be 1-%d bytes" % rules.MAX_SECRET)
         k = _pick(kind, KINDS, "kind")
         a = _pick(algorithm, ALGORITHMS, "algorithm")
-        _int(digits, "digits", 5, 8)
+        _int(digits, "digits", rules.DIGITS[k][0], rules.DIGITS[k][1])
         if k == 1:
             period = 0  # hotp has no period
         else:
-            _int(period, "period", 1, 86400)
-        _int(counter, "counter", 0, _MAXCOUNTER)
+            _int(period, "period", rules.MIN_PERIOD, rules.MAX_PERIOD)
+        _int(counter, "counter", 0, rules.MAX_COUNTER)
         if self.count >= self.capacity:
             raise StoreError("store_full", "all %d account slots are used" % self.capacity)
         if self._find_pair(ib, nb) >= 0:
             raise StoreError("name_taken", "an account with that issuer and name exists")
-        self._need_room()
         s = self._free_slot()
+        self._need_room(s)
         rec = self._rec
         rec[:] = _ZERO
         struct.pack_into(_FMT, rec, 0, _MAGIC, _VERSION, k, a, digits,
@@ -677,11 +722,12 @@ class Store:
     def find(self, name, issuer=None):
         """Index of an account. With `issuer`: exactly (issuer, name).
         Without: name == `name`, or label "issuer:name" == `name`."""
-        if not isinstance(name, str) or (issuer is not None and not isinstance(issuer, str)):
-            raise _bad("name and issuer must be text")
-        nb = name.encode()
+        # Bytes as add() stores them (surrogate pairs joined); a label is
+        # up to issuer + ":" + name long. Control characters are let through
+        # so that accounts stored before the rule can still be removed.
+        nb = _text(name, "name", 1, 2 * _MAXTEXT + 1, True)
         if issuer is not None:
-            s = self._find_pair(issuer.encode(), nb)
+            s = self._find_pair(_text(issuer, "issuer", 0, _MAXTEXT, True), nb)
             if s < 0:
                 raise StoreError("not_found", "no such account")
             return self._pos(s)
@@ -733,7 +779,7 @@ class Store:
 
     def set_counter(self, index, counter):
         """Persist a HOTP counter; show the code only after this returns."""
-        _int(counter, "counter", 0, _MAXCOUNTER)
+        _int(counter, "counter", 0, rules.MAX_COUNTER)
         s = self._slot(index)
         rec = self._read(s)
         try:
@@ -798,11 +844,23 @@ class Store:
                 a[i] = 0
         self.count = 0
         self._hint = 0
-        for name in os.listdir(self.root):
-            if _is_bucket(name) or name.endswith(".new"):
-                self._scrub(self.root + "/" + name)
+        for g in os.listdir(self.root + "/bk"):
+            gdir = self.root + "/bk/" + g
+            try:
+                names = os.listdir(gdir)
+            except OSError:
+                continue
+            for name in names:
+                if _is_bucket(name) or name.endswith(".new"):
+                    self._scrub(gdir + "/" + name)
+            try:
+                os.rmdir(gdir)  # its two blocks back
+            except OSError:
+                pass
+        _remove(self.root + "/index.new")
         return n
 
     def storage(self):
         bs, total, free = self._space()
+        self._bs, self._free = bs, free
         return {"total": total * bs, "free": free * bs}

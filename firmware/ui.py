@@ -82,6 +82,14 @@ class UI:
         x = (self.w - len(filler) * 8) // 2
         self.fb.text(filler, x, y + 4, 1)
 
+    def code_notice(self, text):
+        """A line of small text where the code goes (why there is none),
+        on a page boundary like all text."""
+        y = self.code_page * 8
+        self.fb.fill_rect(0, y, self.w, 16, 0)
+        self.fb.text(text, (self.w - len(text) * layout.GLYPH) // 2, y, 1)
+        self.period = 0
+
     def _big_char(self, ch, x, y):
         g = self._glyph
         g.fill(0)

@@ -24,7 +24,7 @@ import sys
 import unicodedata
 from urllib.parse import quote, urlencode
 
-from host_tools import aegis, importers
+from host_tools import aegis, importers, terminal
 from host_tools.client import RequestTooLongError, TokenError, check_fits
 from host_tools.imported import FormatError, Parsed, PasswordError
 from host_tools.otpauth import MAX_NAME, Account
@@ -516,7 +516,7 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         backup = open_backup_for(info) if open_backup_for else None
         note = sim_note(args, info) if open_backup_for is not None else None
         if not args.json:
-            print("\n".join(lines), flush=True)
+            print(terminal.safe("\n".join(lines)), flush=True)
         if not args.yes:
             _confirm("Write %s to the token?" % _plural(len(plan.write), "account"))
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),

@@ -9,14 +9,18 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
-KINDS = ("totp", "hotp", "steam")
-ALGORITHMS = ("SHA1", "SHA256", "SHA512")
-MAX_NAME = 40  # bytes of UTF-8, the token's fixed slot size
-MAX_ISSUER = 40
-MAX_SECRET = 64
-MAX_PERIOD = 86400
-MAX_COUNTER = 2**63 - 1  # the token stores the counter as a signed 64-bit value
-STEAM_DIGITS = 5
+from firmware import rules
+
+# The token's rules, defined once in firmware/rules.py.
+KINDS = rules.KINDS
+ALGORITHMS = rules.ALGORITHMS
+MAX_NAME = rules.MAX_TEXT  # bytes of UTF-8, the token's fixed slot size
+MAX_ISSUER = rules.MAX_TEXT
+MAX_SECRET = rules.MAX_SECRET
+MIN_PERIOD = rules.MIN_PERIOD
+MAX_PERIOD = rules.MAX_PERIOD
+MAX_COUNTER = rules.MAX_COUNTER
+STEAM_DIGITS = rules.STEAM_DIGITS
 
 _B32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 # Parameters a key URI may carry; only these names are ever repeated back.
@@ -154,21 +158,28 @@ class Account:
         if self.algorithm not in ALGORITHMS:
             raise ValueError("algorithm must be SHA1, SHA256 or SHA512, not %r"
                              % (self.algorithm,))
+        lo, hi = rules.digits_range(self.kind)
         if self.kind == "steam":
             if self.digits != STEAM_DIGITS:
                 raise ValueError("steam codes have 5 characters, not %r" % (self.digits,))
         else:
-            _check_int("digits", self.digits, 6, 8, "6, 7 or 8")
+            allowed = [str(d) for d in range(lo, hi + 1)]
+            _check_int("digits", self.digits, lo, hi,
+                       " or ".join((", ".join(allowed[:-1]), allowed[-1])))
         if self.kind == "hotp":
             _check_int("counter", self.counter, 0, MAX_COUNTER, "0 to 2**63-1")
         else:
-            _check_int("period", self.period, 1, MAX_PERIOD, "1 to 86400 seconds")
+            _check_int("period", self.period, MIN_PERIOD, MAX_PERIOD,
+                       "%d to %d seconds" % (MIN_PERIOD, MAX_PERIOD))
 
     def to_args(self):
         """The arguments of the protocol's `add` (docs/protocol.md); validates first
         so nothing invalid reaches the wire."""
         self.validate()
-        args = {"name": self.name, "issuer": self.issuer, "secret": bytes(self.secret).hex(),
+        # The names as the token will store them (a surrogate pair joined).
+        args = {"name": rules.check_text(self.name, "name", 1).decode(),
+                "issuer": rules.check_text(self.issuer, "issuer", 0).decode(),
+                "secret": bytes(self.secret).hex(),
                 "kind": self.kind, "algorithm": self.algorithm, "digits": self.digits}
         if self.kind == "hotp":
             args["counter"] = self.counter
@@ -252,20 +263,16 @@ def _uri_int(params, key):
 
 
 def _check_text(field, text, lo, hi):
-    if not isinstance(text, str):
-        raise ValueError("%s must be text" % field)
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # e.g. undecodable bytes from argv (surrogateescape)
-        raise ValueError("%s is not valid UTF-8 text" % field) from None
-    if size < lo:
-        raise ValueError("%s is empty" % field)
-    if size > hi:
-        raise ValueError("%s is too long: %d bytes in UTF-8, the token holds at most %d"
-                         % (field, size, hi))
-    for pos, ch in enumerate(text, 1):
-        if unicodedata.category(ch) == "Cc":
-            raise ValueError("%s contains a control character (character %d)" % (field, pos))
+    # The token's own rule (firmware/rules.py), with a friendlier size message.
+    if isinstance(text, str):
+        if lo and not text:
+            raise ValueError("%s is empty" % field)
+        exact = not any("\ud800" <= ch <= "\udfff" for ch in text)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if exact and size > hi:
+            raise ValueError("%s is too long: %d bytes in UTF-8, the token holds at most %d"
+                             % (field, size, hi))
+    rules.check_text(text, field, lo, hi)
 
 
 def _check_int(field, value, lo, hi, allowed):

@@ -17,7 +17,7 @@ import sys
 if not __package__:  # run as a script: make `host_tools` and `firmware` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from host_tools import __version__, backup_cli, completion, link, log_cli, pin_cli  # noqa: E402
+from host_tools import __version__, backup_cli, completion, link, log_cli, pin_cli, terminal  # noqa: E402
 from host_tools.backup_cli import CommandError  # noqa: E402
 from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError, check_fits  # noqa: E402
 from host_tools.otpauth import Account, parse_base32  # noqa: E402
@@ -346,6 +346,8 @@ def _status(args):
     with connect(args) as client:
         data = client.status()
     lines = list(_flatten(data))
+    if data.get("fault"):  # a part missing at boot: the first thing to read
+        lines.insert(0, "FAULT: %s" % data["fault"])
     unix = (data.get("clock") or {}).get("unix")
     if isinstance(unix, (int, float)) and not data["clock"].get("lost"):
         when = datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
@@ -547,9 +549,12 @@ def main(argv=None):
         return _fail(e.code, e.message, e.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", 130, as_json)
-    print(json.dumps({"ok": True, "data": data}) if as_json else text)
+    print(json.dumps({"ok": True, "data": data}) if as_json else _terminal(text))
     _say_if_erased(as_json)
     return EXIT_OK
+
+
+_terminal = terminal.safe
 
 
 def _say_if_erased(as_json):
@@ -573,8 +578,8 @@ def _fail(code, message, exit_code, as_json, data=None, report=()):
         print(json.dumps(doc))
     else:
         if report:
-            print("\n".join(report))
-        print("error: %s" % message, file=sys.stderr)
+            print(_terminal("\n".join(report)))
+        print(_terminal("error: %s" % message), file=sys.stderr)
     return exit_code
 
 

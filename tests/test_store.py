@@ -55,12 +55,22 @@ def _dump(s):
     return out
 
 
-def _tree(root):
+def _tree(root, prefix=""):
+    """Every file under root by its relative path."""
     out = {}
     for name in os.listdir(root):
-        with open(root + "/" + name, "rb") as f:
-            out[name] = f.read()
+        path = root + "/" + name
+        if os.stat(path)[0] & 0x4000:  # a directory
+            out.update(_tree(path, prefix + name + "/"))
+        else:
+            with open(path, "rb") as f:
+                out[prefix + name] = f.read()
     return out
+
+
+def _bf(root, name):
+    """Path of bucket file `name` ("b007", "b007.new"): 8 buckets a directory."""
+    return "%s/bk/g%03d/%s" % (root, int(name[1:4]) // 8, name)
 
 
 def _lingers(root, secret):
@@ -86,7 +96,7 @@ def _lingers(root, secret):
 
 
 def _zero_slot(root, slot):
-    with open(root + "/b%03d" % (slot // 16), "rb") as f:
+    with open(_bf(root, "b%03d" % (slot // 16)), "rb") as f:
         data = f.read()
     off = (slot % 16) * 192
     return data[off:off + 192] == bytes(192)
@@ -202,7 +212,7 @@ def scenario_delete(mod, env):
     assert s.find("user6") == 5
     for i in range(4):  # empty bucket 1: its file goes away
         s.delete(s.find("user%d" % (16 + i)))
-    assert "b001" not in os.listdir(env.root)
+    assert "bk/g000/b001" not in _tree(env.root)
     for i in range(16, 20):
         assert not _lingers(env.root, secrets[i])
     _raises(mod, "not_found", s.delete, 15)
@@ -298,7 +308,7 @@ def scenario_wipe(mod, env):
     for i in range(20):
         _add(s, "u%d" % i, secret=secrets[i])
     assert s.wipe() == 20
-    assert s.count == 0 and os.listdir(env.root) == ["index"]
+    assert s.count == 0 and list(_tree(env.root)) == ["index"]
     for sec in secrets:
         assert not _lingers(env.root, sec)
     _raises(mod, "not_found", s.find, "u1")
@@ -343,7 +353,7 @@ def scenario_bad_args(mod, env):
            ("secret", b""), ("secret", os.urandom(65)), ("secret", "text"),
            ("secret", None), ("kind", "motp"), ("kind", "TOTP"),
            ("algorithm", "MD5"), ("algorithm", "sha1"), ("digits", 9),
-           ("digits", 4), ("digits", "6"), ("digits", True), ("period", 0),
+           ("digits", 4), ("digits", 5), ("digits", "6"), ("digits", True), ("period", 0),
            ("period", 86401), ("period", 30.0), ("counter", -1),
            ("counter", 2 ** 63), ("counter", None)]
     order = ("name", "issuer", "secret", "kind", "algorithm", "digits", "period", "counter")
@@ -358,8 +368,39 @@ def scenario_bad_args(mod, env):
     assert s.get(1).period == 0
     _raises(mod, "bad_args", s.add, "t", "", os.urandom(10), "steam", "SHA1", 5, None, 0)
     # limits themselves are fine
-    assert s.add("y" * 40, "z" * 40, os.urandom(64), "totp", "SHA1", 5, 86400, 2 ** 63 - 1) == 2
+    assert s.add("y" * 40, "z" * 40, os.urandom(64), "totp", "SHA1", 6, 86400, 2 ** 63 - 1) == 2
     assert s.add("one", "", bytearray(os.urandom(1)), "totp", "SHA512", 8, 1, 0) == 3
+    # digits per kind, as the host checks them (rules.DIGITS)
+    _raises(mod, "bad_args", s.add, "st", "", os.urandom(10), "steam", "SHA1", 6, 30, 0)
+    assert s.add("st", "", os.urandom(10), "steam", "SHA1", 5, 30, 0) == 4
+
+
+def scenario_names(mod, env):
+    # One rule for names (rules.check_text): no control characters, and an
+    # emoji sent as the JSON escapes of its two UTF-16 halves (which is how
+    # MicroPython's json hands it over) is stored as its real 4 UTF-8 bytes.
+    s = mod.Store(env.root)
+    for bad in ("\x1b[2J", "a\x00b", "del\x7f", "c1\x85", "\ud83d", "x\ude00",
+                "\ud83dx", "\ud83d\ude00" * 11):
+        _raises(mod, "bad_args", s.add, bad, "", os.urandom(10), "totp", "SHA1", 6, 30, 0)
+        _raises(mod, "bad_args", s.add, "n", bad, os.urandom(10), "totp", "SHA1", 6, 30, 0)
+    assert s.count == 0
+    halves = "\ud83d\ude00"
+    assert s.add(halves * 10, halves, os.urandom(10), "totp", "SHA1", 6, 30, 0) == 0
+    assert s.add("caf\u00e9", "", os.urandom(10), "totp", "SHA1", 6, 30, 0) == 1
+    with open(_bf(env.root, "b000"), "rb") as f:
+        rec = f.read(192)
+    assert rec[5] == 40 and rec[20:24] == b"\xf0\x9f\x98\x80"
+    assert rec[6] == 4 and rec[60:64] == b"\xf0\x9f\x98\x80"
+    # The same name in either form is the same account.
+    _raises(mod, "name_taken", s.add, halves * 10, "\U0001F600", os.urandom(10),
+            "totp", "SHA1", 6, 30, 0)
+    assert s.find(halves * 10, halves) == 0
+    assert s.find("\U0001F600:" + "\U0001F600" * 10) == 0
+    assert s.get(0).name.encode() == b"\xf0\x9f\x98\x80" * 10
+    s.rename(1, "caf\u00e9 " + halves, "")
+    assert s.meta(1)["name"].encode() == b"caf\xc3\xa9 \xf0\x9f\x98\x80"
+    _raises(mod, "bad_args", s.rename, 1, "bell\x07", "")
 
 
 def scenario_recovery(mod, env):
@@ -372,26 +413,26 @@ def scenario_recovery(mod, env):
     # a valid record in a slot the index doesn't list.
     ghost = os.urandom(24)
     _add(s, "ghost", "Iss", secret=ghost)
-    with open(root + "/b000", "rb") as f:
+    with open(_bf(root, "b000"), "rb") as f:
         with_ghost = f.read()
     s.delete(6)
-    with open(root + "/b000", "wb") as f:
+    with open(_bf(root, "b000"), "wb") as f:
         f.write(with_ghost)
     # Half-written replacements.
     for name in ("b000.new", "b007.new", "index.new"):
-        with open(root + "/" + name, "wb") as f:
+        with open(_bf(root, name) if name[0] == "b" else root + "/" + name, "wb") as f:
             f.write(os.urandom(100))
     env.reboot()
     s = mod.Store(root, data_key=_key)
     assert s.count == 6 and s.damaged == 0
     assert not _lingers(root, ghost) and _zero_slot(root, 6)
-    assert sorted(os.listdir(root)) == ["b000", "index"]
+    assert sorted(_tree(root)) == ["bk/g000/b000", "index"]
     good = _dump(s)
     # A damaged record: reported, unlisted and zeroed; the rest stays.
-    with open(root + "/b000", "rb") as f:
+    with open(_bf(root, "b000"), "rb") as f:
         data = bytearray(f.read())
     data[2 * 192 + 25] ^= 0x40  # inside u2's name
-    with open(root + "/b000", "wb") as f:
+    with open(_bf(root, "b000"), "wb") as f:
         f.write(data)
     env.reboot()
     s = mod.Store(root, data_key=_key)
@@ -423,6 +464,21 @@ def scenario_recovery(mod, env):
     assert not s.rebuilt and _dump(s) == good
 
 
+def scenario_flat_layout_moves(mod, env):
+    # Earlier firmware kept every bucket in the store's own directory.
+    s = mod.Store(env.root)
+    for i in range(20):
+        _add(s, "u%d" % i, "Iss")
+    good = _dump(s)
+    for name in ("b000", "b001"):
+        os.rename(_bf(env.root, name), env.root + "/" + name)
+    env.reboot()
+    s = mod.Store(env.root)
+    assert _dump(s) == good and s.damaged == 0 and not s.rebuilt
+    assert sorted(_tree(env.root)) == ["bk/g000/b000", "bk/g000/b001", "index"]
+    _add(s, "more")
+
+
 def scenario_load_on_full_flash(mod, env):
     root = env.root
     s = mod.Store(root, data_key=_key)
@@ -430,10 +486,10 @@ def scenario_load_on_full_flash(mod, env):
         _add(s, "u%d" % i)
     ghost = os.urandom(24)
     _add(s, "ghost", secret=ghost)
-    with open(root + "/b000", "rb") as f:
+    with open(_bf(root, "b000"), "rb") as f:
         keep = f.read()
     s.delete(3)
-    with open(root + "/b000", "wb") as f:
+    with open(_bf(root, "b000"), "wb") as f:
         f.write(keep)  # an orphan that the next load wants to zero
     good = _dump(s)
 
@@ -457,12 +513,14 @@ def scenario_storage_full_check(mod, env):
     st = real()
     # Three free blocks are not enough for a bucket, an index and metadata.
     s._statvfs = lambda: (st[0], st[1], st[2], 3, 3, 0, 0, 0, 0, 255)
+    s._bs = 0  # forget the last figure (the store counts down from it)
     e = _raises(mod, "storage_full", _add, s, "b")
     assert e.message
     assert s.count == 1 and _tree(env.root) == before
     assert s.storage()["free"] == 3 * (st[1] or st[0])
     # littlefs near full can report a wrapped-around free count: that is none.
     s._statvfs = lambda: (st[0], st[1], 12, 2 ** 32 - 2, 2 ** 32 - 2, 0, 0, 0, 0, 255)
+    s._bs = 0
     _raises(mod, "storage_full", _add, s, "b")
     assert s.storage()["free"] == 0
     assert s.count == 1 and _tree(env.root) == before
@@ -471,11 +529,12 @@ def scenario_storage_full_check(mod, env):
     assert _add(s, "b") == 0
 
 
-SHARED = [_key, _add, _raises, _dump, _tree, _lingers, _zero_slot]
+SHARED = [_key, _add, _raises, _dump, _tree, _bf, _lingers, _zero_slot]
 SCENARIOS = [scenario_add_get_meta, scenario_restart, scenario_duplicates,
              scenario_find, scenario_delete, scenario_set_counter, scenario_move,
              scenario_rename, scenario_wipe, scenario_capacity, scenario_bad_args,
-             scenario_recovery, scenario_load_on_full_flash,
+             scenario_names,
+             scenario_recovery, scenario_flat_layout_moves, scenario_load_on_full_flash,
              scenario_storage_full_check]
 
 
@@ -558,12 +617,12 @@ def sweep(mod, op, torn):
     ghost = os.urandom(30)
     if op == "load":  # leave an orphan and a half-written file to repair
         _add(s, "ghost", "", secret=ghost)
-        with open(root + "/b001", "rb") as f:
+        with open(_bf(root, "b001"), "rb") as f:
             keep = f.read()
         s.delete(s.count - 1)
-        with open(root + "/b001", "wb") as f:
+        with open(_bf(root, "b001"), "wb") as f:
             f.write(keep)
-        with open(root + "/b000.new", "wb") as f:
+        with open(_bf(root, "b000.new"), "wb") as f:
             f.write(os.urandom(500))
     old = _dump(s)
     if op in ("delete", "delete_bucket", "delete_nospace"):
@@ -634,7 +693,7 @@ def sweep(mod, op, torn):
         assert got == old or got == new, where
         assert not done or got == new, where
         assert st.damaged == 0, where
-        for name in os.listdir(root):
+        for name in _tree(root):
             assert not name.endswith(".new"), where
         if got == new:
             for sec in gone:
@@ -668,7 +727,7 @@ def test_power_cut_sweep(op, torn):
 # ---- really full flash ----
 
 def mp_storage_full(mod):
-    dev = fresh_dev(12)  # 48 KB of flash: fills long before 1000 accounts
+    dev = fresh_dev(20)  # 80 KB of flash (a third of it directories): fills long before 1000 accounts
     root = "/flash/accounts"
     s = mod.Store(root, data_key=_key)
     added = 0
@@ -713,7 +772,7 @@ def mp_storage_full(mod):
     mount(dev)
     s = mod.Store(root, data_key=_key)
     assert _dump(s) == mine and s.damaged == 0
-    for name in os.listdir(root):
+    for name in _tree(root):
         assert not name.endswith(".new")
     return {"added": added, "count": s.count}
 

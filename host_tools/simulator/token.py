@@ -46,15 +46,19 @@ class SimulatorError(RuntimeError):
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
                  heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
-                 announce=False, reset_hold_s=None, reset_confirm_s=None):
+                 announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True):
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop()). announce:
-        write a state file (simstate.py) so provision.py finds the port."""
+        write a state file (simstate.py) so provision.py finds the port.
+        display=None: no display on the bus (the firmware still expects a
+        128x64 one at 0x3C); rtc=False: no DS3231 on the bus."""
         self._own_dir = data_dir is None
         # Absolute: the firmware runs with the data directory as its cwd.
         self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
         os.makedirs(self.data_dir, exist_ok=True)
-        self.display_size = display
+        self.display_size = display or (128, 64)
+        self.has_display = display is not None
+        self.has_rtc = rtc
         self.idle_s = idle_s
         self.capacity = capacity
         self.heapsize = heapsize
@@ -69,7 +73,7 @@ class SimulatedToken:
         self._life = threading.RLock()  # start/stop vs. a reset's restart
         self.reset_s = (reset_hold_s, reset_confirm_s)  # firmware/factory.py waits
         self.lock = threading.RLock()
-        self.oled = SSD1306Model(*display)
+        self.oled = SSD1306Model(*self.display_size) if self.has_display else None
         self.rtc = DS3231Model()
         self._load_rtc()
         self.proc = None
@@ -99,10 +103,15 @@ class SimulatedToken:
             raise SimulatorError("already running")
         self.maintenance = False
         # A fresh SSD1306 at power-up: RAM contents undefined (zero here), panel off.
-        self.oled = SSD1306Model(*self.display_size)
+        devices = {}
+        self.oled = None
+        if self.has_display:
+            self.oled = devices[OLED_ADDR] = SSD1306Model(*self.display_size)
+        if self.has_rtc:
+            devices[RTC_ADDR] = self.rtc
         self._sock_dir = tempfile.mkdtemp(prefix="tsim-")  # short: sun_path is ~100 bytes
         sock_path = os.path.join(self._sock_dir, "bus")
-        self.bus = BusServer(sock_path, {OLED_ADDR: self.oled, RTC_ADDR: self.rtc}, self.lock)
+        self.bus = BusServer(sock_path, devices, self.lock)
         self.bus.on_power_cut = self._kill
         self.bus.button_down = held
         master, slave = pty.openpty()
@@ -342,7 +351,7 @@ class SimulatedToken:
         """The screen decoded back to text from the display RAM ('' when the
         panel is off)."""
         with self.lock:
-            if not self.oled.display_on:
+            if self.oled is None or not self.oled.display_on:
                 return ""
             ram = bytes(self.oled.ram)
         return decode_text(ram, *self.display_size)

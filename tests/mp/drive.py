@@ -161,3 +161,42 @@ def render_code(code, width=128, height=64):
     panel = Panel()
     ui.UI(panel).code(code, 30)
     return bytes(panel.buf)
+
+
+def rules_limits():
+    """The account rules as the firmware holds them (tests/test_names.py)."""
+    import rules
+    return [list(rules.KINDS), list(rules.ALGORITHMS), rules.MAX_TEXT, rules.MAX_TEXT,
+            rules.MAX_SECRET, rules.MIN_PERIOD, rules.MAX_PERIOD, rules.MAX_COUNTER,
+            rules.STEAM_DIGITS, [list(rules.digits_range(k)) for k in rules.KINDS]]
+
+
+def check_text(value, low):
+    """["ok", utf-8 bytes] or ["error", message]."""
+    import rules
+    try:
+        return ["ok", rules.check_text(value, "name", low)]
+    except ValueError as e:
+        return ["error", e.args[0]]
+
+
+def drift_from_file(path, text, now):
+    """Load a Drift from a clock.json holding `text`; what status and
+    calibrate would see: [summary, trim target from aging 0]."""
+    import drift
+    with open(path, "w") as f:
+        f.write(text)
+    d = drift.Drift(path)
+    return [d.summary(now), d.trim_target(0), len(d.syncs)]
+
+
+def drift_record(path, offsets):
+    """Syncs an hour apart with these offsets: [measured ppm per sync, ppm]."""
+    import drift
+    d = drift.Drift(path)
+    out = []
+    t = 1800000000
+    for off in offsets:
+        out.append(d.record(t, off, 0))
+        t += 3600
+    return [out, d.ppm]

@@ -1,0 +1,77 @@
+# What an account may be, defined once for both sides: the token enforces
+# these rules (store.py) and the host checks against the same values before
+# sending (`from firmware import rules`), so the two can never disagree.
+# Pure logic: runs on MicroPython and CPython.
+KINDS = ("totp", "hotp", "steam")
+ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+DIGITS = ((6, 8), (6, 8), (5, 5))  # (low, high) per kind, in KINDS order
+STEAM_DIGITS = 5
+MIN_PERIOD = 1
+MAX_PERIOD = 86400
+MAX_SECRET = 64  # bytes
+MAX_COUNTER = 0x7FFFFFFFFFFFFFFF  # stored as a signed 64-bit value
+MAX_TEXT = 40  # bytes of UTF-8 in a name or an issuer
+
+
+def digits_range(kind):
+    """(low, high) digit count for `kind`; ValueError for an unknown kind."""
+    for i in range(len(KINDS)):
+        if KINDS[i] == kind:
+            return DIGITS[i]
+    raise ValueError("kind must be one of " + "/".join(KINDS))
+
+
+def _put(out, o):
+    # One code point as UTF-8, by hand: both interpreters agree byte for byte.
+    if o < 0x80:
+        out.append(o)
+    elif o < 0x800:
+        out.append(0xC0 | o >> 6)
+        out.append(0x80 | o & 0x3F)
+    elif o < 0x10000:
+        out.append(0xE0 | o >> 12)
+        out.append(0x80 | o >> 6 & 0x3F)
+        out.append(0x80 | o & 0x3F)
+    else:
+        out.append(0xF0 | o >> 18)
+        out.append(0x80 | o >> 12 & 0x3F)
+        out.append(0x80 | o >> 6 & 0x3F)
+        out.append(0x80 | o & 0x3F)
+
+
+def check_text(value, what, min_bytes, max_bytes=MAX_TEXT, controls=False):
+    """The UTF-8 bytes of a name or issuer, or ValueError. No control
+    characters (C0, DEL, C1): they would reach the user's terminal. A UTF-16
+    surrogate pair becomes its one character: MicroPython's json decodes the
+    \\ud83d\\ude00 escapes of an emoji as two separate halves. A lone half is
+    refused. Messages never repeat the value. controls=True lets control
+    characters through: for looking up names stored before this rule."""
+    if not isinstance(value, str):
+        raise ValueError(what + " must be text")
+    out = bytearray()
+    high = 0  # a pending first half of a surrogate pair
+    pos = 0
+    for ch in value:
+        o = ord(ch)
+        pos += 1
+        if high:
+            if not 0xDC00 <= o <= 0xDFFF:
+                break
+            o = 0x10000 + ((high - 0xD800) << 10) + (o - 0xDC00)
+            high = 0
+        elif 0xD800 <= o <= 0xDBFF:
+            high = o
+            continue
+        elif 0xDC00 <= o <= 0xDFFF:
+            high = -1
+            break
+        if (o < 0x20 or 0x7F <= o <= 0x9F) and not controls:
+            raise ValueError("%s contains a control character (character %d)" % (what, pos))
+        _put(out, o)
+        if len(out) > max_bytes:
+            break  # too long: no need to look further
+    if high:
+        raise ValueError(what + " is not valid UTF-8 text (half a UTF-16 surrogate pair)")
+    if not min_bytes <= len(out) <= max_bytes:
+        raise ValueError("%s must be %d-%d bytes of UTF-8" % (what, min_bytes, max_bytes))
+    return bytes(out)
