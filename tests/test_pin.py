@@ -433,7 +433,8 @@ class Dev:
             self.f.seek(arg * 4096); self.f.write(b"\\xff" * 4096); return 0
 vfs.mount(vfs.VfsLfs2(Dev(%r)), "/f")
 root = "/f/data"
-with open(root + "/b000", "rb") as f:
+bucket = root + "/bk/g000/b000"
+with open(bucket, "rb") as f:
     rec = bytearray(f.read(192))
 secret = binascii.unhexlify(%r)
 rec[1] = 1
@@ -441,10 +442,10 @@ rec[100:164] = bytes(64)
 rec[100:100 + len(secret)] = secret
 rec[164:188] = bytes(24)
 rec[188:192] = hashlib.sha256(rec[:188]).digest()[:4]
-with open(root + "/b000", "r+b") as f:
+with open(bucket, "r+b") as f:
     f.write(rec)
 os.remove(root + "/keys")
 print(json.dumps(sorted(os.listdir(root))))
 """ % (os.path.getsize(tok.flash_image) // 4096, tok.flash_image, secret.hex())
     names = mpy.run_json(script)
-    assert "keys" not in names and "b000" in names
+    assert "keys" not in names and "bk" in names
