@@ -18,7 +18,6 @@ import timeutil
 from clock import Clock
 from drift import Drift
 from ds3231 import DS3231
-import keystore
 from keystore import AuthError, Keystore
 from service import CommandError, Service
 from ssd1306 import SSD1306
@@ -31,7 +30,7 @@ _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
 # measured on the emulated Pico); a board file may set its own.
-KDF_ITERATIONS = 4800
+KDF_ITERATIONS = 3800
 # The log's flash writes wait for a quiet moment: just after a second's
 # rollover (far from the watch for the next one) and with no serial traffic
 # for _LOG_QUIET_MS, since a request read late gets a late `received` tick
@@ -80,7 +79,7 @@ class Token:
             # the plain copies littlefs keeps in free blocks (once, slow).
             self.ui.message(("Updating:", "encrypting", "accounts..."))
             self.store.migrate()
-            keystore.fill_free(data_dir)
+            erase.scrub_free(data_dir)
         self.pinpad = pinpad.PinPad()
         self.scrub_pending = False
         self.pin_note = None  # "wrong PIN" line on the lock screen
@@ -424,7 +423,7 @@ class Token:
         if self.scrub_pending:
             self.scrub_pending = False
             self.busy("Erasing flash...")
-            keystore.fill_free(self.store.root)
+            erase.scrub_free(self.store.root)
             self.redraw()
         if self.reset_pending:
             self._reset()
@@ -534,7 +533,10 @@ class Token:
             self.log.flush(hold_ms=_LOG_HOLD_MS if self._quiet(now) else _LOG_MAX_HOLD_MS)
 
     def _quiet(self, now):
-        return time.ticks_diff(now, self.last_rx) > _LOG_QUIET_MS
+        # A queue nearly full writes at the next rollover whatever the traffic:
+        # a busy link must not cost events.
+        return time.ticks_diff(now, self.last_rx) > _LOG_QUIET_MS \
+            or self.log.pending() >= eventlog.QUEUE_HIGH
 
     def run(self):
         import select

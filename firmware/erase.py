@@ -7,7 +7,7 @@
 # fills all free flash with zeros and frees it again: the last wrong PIN and
 # `wipe --scrub` do it. It costs a write of the whole free flash (about 20 s
 # on an RP2040's 1.4 MB), so a plain `wipe` leaves it out.
-from keystore import fill_free
+from factory import FILL, fill
 
 
 def wipe(keys, store, scrub=False):
@@ -22,5 +22,12 @@ def finish(keys, store, scrub=False):
     store.wipe()
     keys.end_wipe()
     if scrub:
-        fill_free(store.root)
+        scrub_free(store.root)
     return n
+
+
+def scrub_free(root):
+    """Zeros into every free flash block, then free them again (the same
+    fill as the factory reset; a power cut leaves its file, which the next
+    boot removes: factory.leftover)."""
+    return fill(root + "/" + FILL)

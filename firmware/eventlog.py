@@ -34,7 +34,8 @@ _SIZE = const(40)
 SLOTS = const(96)           # header + 95 entries
 ENTRIES = const(95)
 FILE_BYTES = const(3840)    # SLOTS * _SIZE
-_QUEUE = const(8)           # entries held in RAM between flushes
+QUEUE = const(16)          # entries held in RAM between flushes (a burst of commands)
+QUEUE_HIGH = const(8)       # this many queued: write at the next rollover, busy link or not
 _FLUSH_MS = const(1000)     # at most one flash write a second from the loop
 _RETRY_MS = const(30000)    # after a failed write, leave the flash alone this long
 _ERROR_CAP = const(32)      # error entries per boot; more are only counted
@@ -136,7 +137,7 @@ class EventLog:
         self._tm = ticks_ms or _ticks_ms
         self._td = ticks_diff or _ticks_diff
         self.now = now or uptime_clock(self._tm, self._td)
-        self._q = bytearray(_QUEUE * _SIZE)
+        self._q = bytearray(QUEUE * _SIZE)
         self._n = 0               # queued entries
         self._one = bytearray(_SIZE)
         self.names = False        # may account names go into entries?
@@ -245,7 +246,7 @@ class EventLog:
                 n = struct.unpack_from(">i", q, o + 18)[0]
                 struct.pack_into(">i", q, o + 18, n + 1)
                 return
-        if self._n >= _QUEUE:
+        if self._n >= QUEUE:
             self.dropped += 1
             self.lost += 1
             return
@@ -281,7 +282,7 @@ class EventLog:
                           or self._td(now, self._since) < hold_ms):
             return False
         self._last = now
-        if self.dropped and self._n < _QUEUE:
+        if self.dropped and self._n < QUEUE:
             d = self.dropped
             self.dropped = 0
             self._event(DROPPED, d, 0, 0, None)

@@ -16,8 +16,8 @@
 # last wrong one erases the token (erase()).
 #
 # File (KEYS_SIZE bytes, so littlefs keeps it in blocks of its own rather
-# than inline in directory metadata; fill_free() can then overwrite its old
-# copies). Big-endian:
+# than inline in directory metadata; a scrub of the free flash can then overwrite its old
+# copies, erase.scrub()). Big-endian:
 #     0 b"TKKY"  4 version 1  5 flags  6 tries_max  7 tries_left
 #     8 iterations u32  12 lock_after_s u32  16 salt[16]
 #    32 wrapped DK [32 + 24]  88 verifier V[32]  120 zeros
@@ -114,24 +114,6 @@ def _remove(path):
         os.remove(path)
     except OSError:
         pass
-
-
-def fill_free(root, chunk=4096):
-    """Overwrite every free flash block with zeros, then free them again.
-    littlefs is copy-on-write: old copies of overwritten files (a wrapped key,
-    records) stay in free blocks until reused. Returns bytes written."""
-    path = root + "/fill.tmp"
-    buf = bytes(chunk)
-    n = 0
-    try:
-        with open(path, "wb") as f:
-            while True:
-                f.write(buf)
-                n += chunk
-    except OSError:
-        pass  # ENOSPC: the flash is full, which is the point
-    _remove(path)
-    return n
 
 
 class Keystore:

@@ -42,9 +42,9 @@ class Item:
 # Every file the firmware writes in its data directory (firmware/store.py,
 # drift.py, eventlog.py, factory.py and the PIN's key file).
 TOKEN = [
-    Item("bNNN (b000, b001, ...)", r"b\d{3}",
-         "account records, 16 per file: name, issuer, type, algorithm, digits, "
-         "period or counter, and the secret",
+    Item("bk/ (gNNN/bNNN)", r"bk",
+         "account records, 16 per file bNNN, 8 files per directory gNNN: name, issuer, "
+         "type, algorithm, digits, period or counter, and the secret",
          "secrets encrypted under the data key; names and settings in the clear",
          "`provision.py delete NAME` (one account), `provision.py wipe --yes` (all)"),
     Item("index", r"index", "the order of the accounts on the button (slot numbers only)",
@@ -63,8 +63,9 @@ TOKEN = [
          "a replacement file being written; only after a power cut, removed at the next start",
          "as the file it replaces", "restart the token"),
     Item("wipe.tmp", r"wipe\.tmp",
-         "zeros filling the free flash during a factory reset; only after a power cut "
-         "then, removed at the next start", "no (zeros)", "restart the token"),
+         "zeros filling the free flash during a factory reset, the erase after the last "
+         "wrong PIN or `wipe --scrub`; only after a power cut then, removed at the next "
+         "start", "no (zeros)", "restart the token"),
 ]
 
 TOKEN_ALL = FACTORY_RESET + " erases every file above and overwrites the free flash"

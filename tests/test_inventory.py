@@ -44,7 +44,7 @@ def test_host_files_found_with_their_sizes(tmp_path):
 
 
 def test_unknown_token_files_are_flagged():
-    rows = inventory.describe_token([["b000", 3072, 0], ["mystery", 5, 0]])
+    rows = inventory.describe_token([["bk", 0, 1], ["mystery", 5, 0]])
     assert rows[0]["encrypted"].startswith("secrets encrypted")
     assert rows[1]["holds"] == "not written by this firmware version"
 

@@ -77,6 +77,23 @@ def add(tok, name, secret, issuer="LogTest"):
                "--issuer", issuer)
 
 
+def cli_with_pin(tok, pin, *args, stdin=""):
+    """cli() with $TOKEN_PIN set (None: unset) and `stdin` as standard input."""
+    import io
+    import sys
+    saved, old_in = os.environ.pop("TOKEN_PIN", None), sys.stdin
+    if pin is not None:
+        os.environ["TOKEN_PIN"] = pin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        return cli(tok, *args)
+    finally:
+        sys.stdin = old_in
+        os.environ.pop("TOKEN_PIN", None)
+        if saved is not None:
+            os.environ["TOKEN_PIN"] = saved
+
+
 def session(tok, tmp_path):
     """Adds, an import, syncs, errors, lost clock and power cuts. Returns
     (secrets, names) used."""
@@ -101,6 +118,16 @@ def session(tok, tmp_path):
     path.write_text("\n".join(uris) + "\n")
     code, out = cli(tok, "import", str(path), "--yes")
     assert code == 0, out
+    # The PIN: set, two wrong tries from the host, the right one, removed.
+    # PIN digits must never reach the log; the PINs join `names` for leaks().
+    pin, wrong = "73915", "48260"
+    code, out = cli_with_pin(tok, None, "pin", "set", stdin=pin + "\n")
+    assert code == 0, out
+    for _ in range(2):
+        assert cli_with_pin(tok, wrong, "sync-time")[1]["error"] == "wrong_pin"
+    assert cli_with_pin(tok, pin, "sync-time")[0] == 0
+    assert cli_with_pin(tok, pin, "pin", "remove")[0] == 0
+    names += [pin, wrong]
     # Errors: garbage on the link, a refused duplicate, a delete.
     bad_frames(tok.port, [b"hello", b'TOK> {"id":1,"cmd":"info"', b"TOK> " + secs[0].hex().encode()])
     assert add(tok, names[0], secs[0])[0] == 1
@@ -132,8 +159,9 @@ def test_log_holds_no_secret_and_no_name_after_a_session(tok, tmp_path):
     code, data = cli(tok, "log")
     assert code == 0, data
     events = [e["event"] for e in data["entries"]]
-    for want in ("boot", "sync", "add", "delete", "error", "clock-lost", "clock-ok"):
-        assert want in events, (want, events)
+    for want in ("boot", "sync", "add", "delete", "error", "clock-lost", "clock-ok",
+                 "pin-failed", "pin-set"):
+        assert want in events, (want, " ".join(events))
     adds = [e for e in data["entries"] if e["event"] == "add"]
     # Counts, not names: every add before the power cuts is counted (the
     # import's arrive merged into entries with a count when they come fast).
@@ -209,14 +237,19 @@ def test_inventory_lists_every_file_the_firmware_creates(tok, tmp_path):
     tok.stop()
     on_flash = {p[len("/flash/data/"):] for p in flash_files(tok, tmp_path)
                 if p.startswith("/flash/data/")}
-    assert on_flash == listed
-    for name in on_flash:
+    top = {name.split("/")[0] for name in on_flash}
+    assert top == listed
+    for name in top:
         assert inventory.token_item(name) is not None, name
-    assert {"index", "log", "clock.json", "b000"} <= on_flash
+    # Below bk/ only the store's own groups and buckets (firmware/store.py).
+    import re
+    for name in on_flash - top:
+        assert re.fullmatch(r"bk/g\d{3}(/b\d{3}(\.new)?)?", name), name
+    assert {"index", "log", "clock.json", "bk", "keys"} <= on_flash
 
 
 def test_inventory_knows_the_crash_leftovers():
-    for name in ("b000", "b062", "index", "keys", "clock.json", "log", "b003.new", "log.new",
+    for name in ("bk", "index", "keys", "clock.json", "log", "keys.new", "log.new",
                  "index.new", "wipe.tmp"):
         assert inventory.token_item(name) is not None, name
     assert inventory.token_item("secrets.txt") is None
@@ -272,7 +305,8 @@ def test_factory_reset_leaves_nothing_behind(tmp_path):
         left = {p for p in flash_files(tok, tmp_path) if p.startswith("/flash/data/")}
         # The log (its factory-reset entry) and a fresh key file (a new random
         # data key, no PIN) made by the boot after the erase.
-        assert left == {"/flash/data/log", "/flash/data/keys"}
+        # The store's (empty) bucket directory is back too.
+        assert left == {"/flash/data/log", "/flash/data/keys", "/flash/data/bk"}
     finally:
         tok.close()
 

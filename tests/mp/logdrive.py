@@ -99,7 +99,8 @@ def queue_behaviour(path):
     for i in range(100):  # distinct errors: capped per boot
         log.event(eventlog.ERROR, 0, 0, 0, "E%d" % i)
         log.flush(True)
-    return {"merged": merged, "queued": queued, "events": [e[3] for e in after],
+    return {"merged": merged, "queued": queued, "queue": eventlog.QUEUE,
+            "events": [e[3] for e in after],
             "dropped_entry": [e for e in after if e[3] == "dropped"],
             "suppressed": log.suppressed,
             "errors_logged": len([e for e in log.entries(limit=200)[0] if e[3] == "error"])}
