@@ -28,9 +28,10 @@ _LOOP_MS = 10  # serial poll timeout = loop period
 _READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
 _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
-# PBKDF2 iterations for a new PIN: about 2 s of an RP2040 (0.42 ms each,
-# measured on the emulated Pico); a board file may set its own.
-KDF_ITERATIONS = 3800
+# PBKDF2 iterations for a new PIN: an unlock in under 2 s on an RP2040
+# (measured on the emulated Pico: 0.52 ms each, 1.90 s with the unwrap; see
+# host_tools/bench.py); a board file may set its own.
+KDF_ITERATIONS = 3600
 # The log's flash writes wait for a quiet moment: just after a second's
 # rollover (far from the watch for the next one) and with no serial traffic
 # for _LOG_QUIET_MS, since a request read late gets a late `received` tick

@@ -16,7 +16,7 @@ import pytest
 import serial
 
 from firmware import frames
-from host_tools import provision
+from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 
 from clock_checks import synced
@@ -81,11 +81,66 @@ def screen_matches(tok, expect, within=1.0):
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def shared_tok():
-    """One token for the read-mostly tests; each test leaves it wiped."""
-    t = SimulatedToken()
+# Every test here runs twice: on a token without a PIN and on one with the PIN
+# lock on (issue: "the existing suite still passes with and without a PIN").
+# provision.py takes the PIN from $TOKEN_PIN, which a token without a PIN never
+# asks for; after a restart the PIN token is unlocked on its button.
+PIN = "90817"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _pin_for_the_cli():
+    saved = os.environ.get("TOKEN_PIN")
+    os.environ["TOKEN_PIN"] = PIN
+    yield
+    if saved is None:
+        os.environ.pop("TOKEN_PIN", None)
+    else:
+        os.environ["TOKEN_PIN"] = saved
+
+
+class PinToken(SimulatedToken):
+    """A simulated token with the PIN lock on, unlocked after each power-up."""
+
+    def start(self, held=False):
+        SimulatedToken.start(self, held)
+        if not held and not self.maintenance and lock_state(self)["locked"]:
+            self.enter_pin(PIN)
+        return self
+
+
+def lock_state(t):
+    code, out = cli(t, "info")
+    assert code == 0, out
+    return out["auth"]
+
+
+def _new_token(kind, **kw):
+    t = (PinToken if kind == "pin" else SimulatedToken)(**kw)
     t.start()
+    if kind == "pin":
+        old_stdin = sys.stdin
+        sys.stdin = io.StringIO(PIN + "\n")
+        try:
+            assert cli(t, "pin", "set")[0] == 0
+        finally:
+            sys.stdin = old_stdin
+        assert lock_state(t)["pin"] is True
+    return t
+
+
+@pytest.fixture(params=["no-pin", "pin"])
+def tok(request):
+    """A fresh simulated token, running; removed afterwards."""
+    t = _new_token(request.param)
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="module", params=["no-pin", "pin"])
+def shared_tok(request):
+    """One token for the read-mostly tests; each test leaves it wiped."""
+    t = _new_token(request.param)
     assert cli(t, "sync-time")[0] == 0
     yield t
     t.close()
@@ -462,11 +517,21 @@ def test_no_reply_ever_contains_the_secret(clean_tok):
     secret = os.urandom(20)
     seen = []
     with serial.Serial(tok.port, 115200, timeout=2) as s:
+        session = []
+
         def req(i, cmd, **args):
-            s.write(frames.encode_request(i, cmd, args))
+            if session and cmd != "auth":
+                s.write(session[0].sign(i, cmd, args))
+            else:
+                s.write(frames.encode_request(i, cmd, args))
             line = s.readline()
             seen.append(line)
             return frames.decode_reply(line)
+        challenge = req(0, "auth-challenge")["data"]
+        if challenge["pin"]:  # the PIN exchange, its bytes scanned too
+            auth_args, sess = pinauth.answer_challenge(PIN, challenge)
+            assert req(0, "auth", **auth_args)["ok"]
+            session.append(sess)
         assert req(1, "add", name="s", secret=secret.hex())["ok"]
         assert not req(2, "add", name="s", secret=secret.hex())["ok"]
         assert not req(3, "add", name="t", secret=secret.hex(), digits=12)["ok"]

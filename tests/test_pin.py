@@ -452,3 +452,19 @@ print(json.dumps(sorted(os.listdir(root))))
 """ % (os.path.getsize(tok.flash_image) // 4096, tok.flash_image, secret.hex())
     names = mpy.run_json(script)
     assert "keys" not in names and "bk" in names
+
+
+def test_stray_bytes_before_a_signed_request_cost_nothing(ptok):
+    """What mpremote leaves on the line must not break a request's MAC: it
+    covers the frame from its TOK>, wherever that starts."""
+    raw = Raw(ptok.port)
+    try:
+        _, session, reply = raw.login()
+        assert reply["ok"], reply
+        raw.id += 1
+        line = session.sign(raw.id, "add", {"name": "bob", "secret": "22" * 20})
+        r = raw.send_line(b"\r\x03\x03\r\x01" + line)
+        assert r["ok"], r
+    finally:
+        raw.close()
+    assert listing(ptok) == [("Ex", "alice"), ("", "bob")]
