@@ -14,7 +14,7 @@ import time
 from host_tools import mpy
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
-from host_tools.otpauth import Account
+from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 
 I2C_HZ = 400_000

@@ -149,7 +149,7 @@ def andotp_entry(secret_b32, label, issuer="", digits=6, period=30, algorithm="S
     return entry
 
 
-# ---- Aegis (only to drive host_tools.aegis through the importer) ----
+# ---- Aegis (only to drive host_tools.formats.aegis through the importer) ----
 
 def aegis_entry(secret_b32, name, issuer, type_="totp", algo="SHA1", digits=6, period=30,
                 counter=None):

@@ -1,4 +1,4 @@
-"""host_tools/aegis.py: Aegis vaults, plain and encrypted, and the host-side backup.
+"""host_tools/formats/aegis.py and backup/vault.py: Aegis vaults, plain and encrypted, and the host-side backup.
 
 Reading is checked against vaults built here from the format description
 (REFERENCE.md section 3 and the Aegis notes), not against our own writer, and
@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from hypothesis import given, settings, strategies as st
 
-from host_tools import aegis
-from host_tools.imported import FormatError, Parsed, PasswordError
-from host_tools.otpauth import Account
+from host_tools.backup import vault
+from host_tools.errors import FormatError, PasswordError
+from host_tools.formats import aegis
+from host_tools.formats.base import Parsed
+from host_tools.formats.otpauth import Account
 
 FAST_N = 1024
 PASSWORD = "correct horse battery staple"
@@ -542,19 +544,19 @@ def mode(path):
 def test_write_backup_creates_private_file_readable_with_password(tmp_path):
     path = tmp_path / "new" / "dir" / "backup.aegis.json"
     accounts = sample_accounts()
-    aegis.write_backup(str(path), accounts, PASSWORD, scrypt_n=FAST_N)
+    vault.write_backup(str(path), accounts, PASSWORD, scrypt_n=FAST_N)
     assert mode(path) == 0o600
     assert mode(path.parent) & 0o077 == 0
-    assert [fields(a) for a in aegis.read_backup(str(path), PASSWORD)] == \
+    assert [fields(a) for a in vault.read_backup(str(path), PASSWORD)] == \
         [fields(a) for a in accounts]
     with pytest.raises(PasswordError, match="wrong password"):
-        aegis.read_backup(str(path), "guess")
+        vault.read_backup(str(path), "guess")
     with pytest.raises(PasswordError):
-        aegis.read_backup(str(path), None)
+        vault.read_backup(str(path), None)
     # Same file as the Aegis app would see it: decryptable by the description.
     db = decrypt_by_spec(json.loads(path.read_text()), PASSWORD)
     assert len(db["entries"]) == len(accounts)
-    # no temporary left behind; the lock file stays (see aegis.locked)
+    # no temporary left behind; the lock file stays (see vault.locked)
     assert sorted(os.listdir(path.parent)) == ["backup.aegis.json", "backup.aegis.json.lock"]
 
 
@@ -562,19 +564,19 @@ def test_write_backup_needs_a_password(tmp_path):
     path = tmp_path / "b.json"
     for pw in (None, ""):
         with pytest.raises(ValueError):
-            aegis.write_backup(str(path), sample_accounts(), pw, scrypt_n=FAST_N)
+            vault.write_backup(str(path), sample_accounts(), pw, scrypt_n=FAST_N)
     assert not path.exists()
 
 
 def test_write_backup_replaces_atomically(tmp_path, monkeypatch):
     path = tmp_path / "backup.aegis.json"
-    aegis.write_backup(str(path), sample_accounts()[:1], PASSWORD, scrypt_n=FAST_N)
+    vault.write_backup(str(path), sample_accounts()[:1], PASSWORD, scrypt_n=FAST_N)
     os.chmod(path, 0o644)  # a loose old mode must not survive the rewrite
     before = os.stat(path).st_ino
-    aegis.write_backup(str(path), sample_accounts()[:2], PASSWORD, scrypt_n=FAST_N)
+    vault.write_backup(str(path), sample_accounts()[:2], PASSWORD, scrypt_n=FAST_N)
     assert os.stat(path).st_ino != before  # a new file renamed over, not rewritten in place
     assert mode(path) == 0o600
-    assert len(aegis.read_backup(str(path), PASSWORD)) == 2
+    assert len(vault.read_backup(str(path), PASSWORD)) == 2
 
     # A failure at the rename leaves the old backup whole and no temporary file.
     old = path.read_bytes()
@@ -584,9 +586,9 @@ def test_write_backup_replaces_atomically(tmp_path, monkeypatch):
         seen.append((os.path.dirname(src), os.path.basename(dst), mode(src)))
         raise OSError("disk trouble")
 
-    monkeypatch.setattr(aegis.os, "replace", failing_replace)
+    monkeypatch.setattr(vault.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk trouble"):
-        aegis.write_backup(str(path), sample_accounts(), PASSWORD, scrypt_n=FAST_N)
+        vault.write_backup(str(path), sample_accounts(), PASSWORD, scrypt_n=FAST_N)
     assert seen == [(str(tmp_path), "backup.aegis.json", 0o600)]
     assert path.read_bytes() == old
     assert sorted(os.listdir(tmp_path)) == ["backup.aegis.json", "backup.aegis.json.lock"]
@@ -597,27 +599,27 @@ def test_merge_backup(tmp_path):
     first = [Account(name="alice", issuer="GitHub", secret=b"old-github"),
              Account(name="bob", issuer="Bank", secret=b"bank", kind="hotp", counter=3),
              Account(name="alice", issuer="GitLab", secret=b"gitlab")]
-    got = aegis.merge_backup(path, first, PASSWORD, scrypt_n=FAST_N)  # creates the file
+    got = vault.merge_backup(path, first, PASSWORD, scrypt_n=FAST_N)  # creates the file
     assert mode(path) == 0o600
     assert [fields(a) for a in got] == [fields(a) for a in first]
 
     replacement = Account(name="alice", issuer="GitHub", secret=b"new-github",
                           algorithm="SHA256", digits=8)
     added = Account(name="carol", issuer="", secret=b"carol")
-    got = aegis.merge_backup(path, [replacement, added], PASSWORD, scrypt_n=FAST_N)
+    got = vault.merge_backup(path, [replacement, added], PASSWORD, scrypt_n=FAST_N)
     expected = [replacement, first[1], first[2], added]  # replaced in place, new at the end
     assert [fields(a) for a in got] == [fields(a) for a in expected]
-    assert [fields(a) for a in aegis.read_backup(path, PASSWORD)] == \
+    assert [fields(a) for a in vault.read_backup(path, PASSWORD)] == \
         [fields(a) for a in expected]
     assert mode(path) == 0o600
 
 
 def test_merge_backup_wrong_password_leaves_file_alone(tmp_path):
     path = tmp_path / "backup.aegis.json"
-    aegis.write_backup(str(path), sample_accounts()[:2], PASSWORD, scrypt_n=FAST_N)
+    vault.write_backup(str(path), sample_accounts()[:2], PASSWORD, scrypt_n=FAST_N)
     old = path.read_bytes()
     with pytest.raises(PasswordError):
-        aegis.merge_backup(str(path), sample_accounts()[2:3], "wrong", scrypt_n=FAST_N)
+        vault.merge_backup(str(path), sample_accounts()[2:3], "wrong", scrypt_n=FAST_N)
     assert path.read_bytes() == old
 
 
@@ -628,7 +630,7 @@ def test_merge_backup_keeps_entries_it_cannot_use(tmp_path):
           "entries": [entry(name="md5", issuer="Old", algo="MD5", groups=["g1"]),
                       entry(name="keep", issuer="Fine", note="a note")]}
     path.write_text(json.dumps(encrypted_vault(db, PASSWORD)))
-    got = aegis.merge_backup(str(path), [Account(name="new", secret=b"n")], PASSWORD,
+    got = vault.merge_backup(str(path), [Account(name="new", secret=b"n")], PASSWORD,
                              scrypt_n=FAST_N)
     assert [a.label for a in got] == ["Fine:keep", "new"]
     after = decrypt_by_spec(json.loads(path.read_text()), PASSWORD)
@@ -640,14 +642,14 @@ def test_merge_backup_keeps_entries_it_cannot_use(tmp_path):
 
 def test_default_backup_path(monkeypatch, tmp_path):
     monkeypatch.setenv("TOKEN_BACKUP", str(tmp_path / "mine.json"))
-    assert aegis.default_backup_path() == str(tmp_path / "mine.json")
+    assert vault.default_backup_path() == str(tmp_path / "mine.json")
     monkeypatch.delenv("TOKEN_BACKUP")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    assert aegis.default_backup_path() == \
+    assert vault.default_backup_path() == \
         str(tmp_path / "data" / "totp-token" / "backup.aegis.json")
     monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec says: ignore it
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert aegis.default_backup_path() == \
+    assert vault.default_backup_path() == \
         str(tmp_path / "home" / ".local" / "share" / "totp-token" / "backup.aegis.json")
 
 
@@ -655,13 +657,13 @@ def test_rename_backup_entry_keeps_the_rest(tmp_path):
     path = str(tmp_path / "b.json")
     accs = [Account(name="alice", issuer="Ex", secret=os.urandom(20)),
             Account(name="bob", issuer="Ex", secret=os.urandom(20))]
-    aegis.write_backup(path, accs, "pw-one", scrypt_n=1024)
-    assert aegis.rename_backup_entry(path, "pw-one", ("Ex", "alice"), ("New", "al"), scrypt_n=1024)
-    got = aegis.read_backup(path, "pw-one")
+    vault.write_backup(path, accs, "pw-one", scrypt_n=1024)
+    assert vault.rename_backup_entry(path, "pw-one", ("Ex", "alice"), ("New", "al"), scrypt_n=1024)
+    got = vault.read_backup(path, "pw-one")
     assert [(a.issuer, a.name, a.secret) for a in got] == [
         ("New", "al", accs[0].secret), ("Ex", "bob", accs[1].secret)]
     before = open(path).read()
-    assert not aegis.rename_backup_entry(path, "pw-one", ("Ex", "nobody"), ("A", "b"))
+    assert not vault.rename_backup_entry(path, "pw-one", ("Ex", "nobody"), ("A", "b"))
     assert open(path).read() == before  # nothing written when nothing matched
     with pytest.raises(PasswordError):
-        aegis.rename_backup_entry(path, "wrong", ("Ex", "bob"), ("A", "b"))
+        vault.rename_backup_entry(path, "wrong", ("Ex", "bob"), ("A", "b"))

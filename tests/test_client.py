@@ -11,7 +11,7 @@ from host_tools import client as client_module
 from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
                                PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
 from host_tools.link import SerialLink
-from host_tools.otpauth import Account
+from host_tools.formats.otpauth import Account
 
 RFC_SHA1 = b"12345678901234567890"
 

@@ -22,9 +22,12 @@ import zxingcpp
 from PIL import Image
 
 import fixtures_import as fx
-from host_tools import aegis, backup_cli, provision
+from host_tools import provision
+from host_tools.backup import vault
+from host_tools.cli import common, transfer
+from host_tools.formats import aegis, otpauth
 from host_tools.client import DeviceError
-from host_tools.otpauth import Account
+from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 from test_e2e_sim import screen_matches
 
@@ -165,7 +168,7 @@ def check_screen(tok, accounts):
 # ---- building import files ----
 
 def uri(account):
-    return backup_cli.to_uri(account)
+    return otpauth.to_uri(account)
 
 
 def acct(name, issuer="", **kw):
@@ -376,7 +379,7 @@ def test_import_password_from_the_environment_or_the_prompt(tok, tmp_path, monke
     # On a terminal it is asked for, once for files that share it.
     prompts = []
     monkeypatch.setattr(sys, "stdin", Tty(""))
-    monkeypatch.setattr(backup_cli.getpass, "getpass",
+    monkeypatch.setattr(common.getpass, "getpass",
                         lambda prompt: prompts.append(prompt) or password)
     run = cli(tok, "import", one, two, "--dry-run")
     assert run.rc == 0 and run.data["to_write"] == ["One:a", "Two:b"], run
@@ -423,7 +426,7 @@ def test_a_refusal_or_ctrl_c_part_way_is_reported_and_backed_up(tmp_path, monkey
     assert run.data["written"] == ["Stop:r0", "Stop:r1"] == fake.added
     assert run.data["not_written"] == ["Stop:r2", "Stop:r3", "Stop:r4"]
     assert run.message.startswith("stopped after writing 2 of 5 accounts")
-    saved = [a.label for a in aegis.read_backup(str(backup_on),
+    saved = [a.label for a in vault.read_backup(str(backup_on),
                                                 os.environ["TOKEN_BACKUP_PASSWORD"])]
     if code == "interrupted":
         # Ctrl-C may have come after r2 landed: it is backed up, just in case.
@@ -452,7 +455,7 @@ def test_power_cut_mid_import_keeps_what_was_written(tmp_path):
         assert "stopped after writing %d of 6 accounts" % len(written) in run.message
         assert "may or may not have reached the token" in run.message
         # What reached the token is in the backup too, and so is the one in flight.
-        saved = aegis.read_backup(os.environ["TOKEN_BACKUP"],
+        saved = vault.read_backup(os.environ["TOKEN_BACKUP"],
                                   os.environ["TOKEN_BACKUP_PASSWORD"])
         assert [a.label for a in saved] == written + not_written[:1]
         assert tok.wait_power_cut()
@@ -488,7 +491,7 @@ def test_backup_then_restore_onto_a_spare_token(tok, tmp_path, backup_on):
     assert_nothing_secret(raw)  # encrypted
     assert oct(backup_on.stat().st_mode & 0o777) == "0o600"
     password = os.environ["TOKEN_BACKUP_PASSWORD"]
-    assert [(a.label, a.secret) for a in aegis.read_backup(str(backup_on), password)] == \
+    assert [(a.label, a.secret) for a in vault.read_backup(str(backup_on), password)] == \
         [(a.label, a.secret) for a in accounts]
 
     with SimulatedToken(idle_s=3600) as spare:
@@ -533,7 +536,7 @@ def test_backup_password_prompt_for_a_new_file(tok, tmp_path, monkeypatch, backu
     monkeypatch.setattr(sys, "stdin", Tty(""))
     password, prompts = new_password(), []
     answers = iter([password, password + "x"])
-    monkeypatch.setattr(backup_cli.getpass, "getpass",
+    monkeypatch.setattr(common.getpass, "getpass",
                         lambda prompt: prompts.append(prompt) or next(answers))
     run = cli(tok, "add", "alice", "--secret", fx.b32(new_secret()))
     assert run.rc == 2 and run.doc["error"] == "password_mismatch", run
@@ -542,7 +545,7 @@ def test_backup_password_prompt_for_a_new_file(tok, tmp_path, monkeypatch, backu
     answers = iter([password, password, password])
     run = cli(tok, "add", "alice", "--secret", fx.b32(new_secret()))
     assert run.rc == 0 and run.data["backup"]["total"] == 1, run
-    assert [a.label for a in aegis.read_backup(str(backup_on), password)] == ["alice"]
+    assert [a.label for a in vault.read_backup(str(backup_on), password)] == ["alice"]
     run = cli(tok, "add", "bob", "--secret", fx.b32(new_secret()))  # asked once now
     assert run.rc == 0 and prompts[-1] == "Backup password for %s (Aegis format): " % backup_on
     assert len(prompts) == 5
@@ -551,7 +554,7 @@ def test_backup_password_prompt_for_a_new_file(tok, tmp_path, monkeypatch, backu
 def test_backup_failure_after_the_token_write(tok, monkeypatch, backup_on):
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(aegis, "merge_backup", broken)
+    monkeypatch.setattr(vault, "merge_backup", broken)
     run = cli(tok, "add", "alice", "--secret", fx.b32(new_secret()))
     assert run.rc == 1 and run.doc["error"] == "backup_failed", run
     assert run.message == ("added to the token, but the backup at %s failed: No space left "
@@ -625,7 +628,7 @@ def test_rename_move_sort_change_the_list_the_buttons_and_the_backup(tok, tmp_pa
     accounts[2] = Account(name="robert", issuer="Beta", secret=accounts[2].secret)
     assert listed(tok) == [("Zulu", "zed"), ("Alpha", "mike"), ("Beta", "robert"),
                            ("Alpha", "al")]
-    assert [a.label for a in aegis.read_backup(str(backup_on), password)] == \
+    assert [a.label for a in vault.read_backup(str(backup_on), password)] == \
         ["Zulu:zed", "Alpha:mike", "Beta:robert", "Alpha:al"]
     run = cli(tok, "rename", "zed", "--issuer", "Zulu", "--new-issuer", "")
     assert run.rc == 0 and run.data["to"] == "zed", run
@@ -693,7 +696,7 @@ def test_delete_and_rename_keep_the_backup_in_step(tok, tmp_path, backup_on, mon
     assert cli(tok, "wipe", "--yes").rc == 0
     run = cli(tok, "restore", "--dry-run")
     assert run.rc == 0 and run.data["to_write"] == ["B:robert", "carol"], run
-    assert run.data["skipped"] == [{"label": "A:alice", "reason": backup_cli.DELETED_REASON}]
+    assert run.data["skipped"] == [{"label": "A:alice", "reason": transfer.DELETED_REASON}]
     # --include-deleted brings it back, with its own secret, and clears the mark.
     run = cli(tok, "restore", "--yes", "--include-deleted")
     assert run.rc == 0 and sorted(run.data["written"]) == ["A:alice", "B:robert", "carol"]

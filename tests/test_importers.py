@@ -1,4 +1,4 @@
-"""host_tools/importers.py and host_tools/migration.py: every format a user brings.
+"""host_tools/formats/ (the import formats and their registry): every format a user brings.
 
 All fixtures are built here (tests/fixtures_import.py) from the documented
 formats; secrets are the RFC seeds or seeded random bytes. A secret that
@@ -14,8 +14,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 import fixtures_import as fx
-from host_tools import importers, migration
-from host_tools.imported import FormatError, Parsed, PasswordError
+from host_tools import formats
+from host_tools.errors import FormatError, PasswordError
+from host_tools.formats import migration
+from host_tools.formats import twofas as twofas_format
+from host_tools.formats.base import Parsed
 
 RFC1 = b"12345678901234567890"
 RFC256 = b"12345678901234567890123456789012"
@@ -80,7 +83,7 @@ URIS = [
 
 @pytest.mark.parametrize("uri, secret, name, issuer, kind, algorithm, digits, extra", URIS)
 def test_uri_round_trip(uri, secret, name, issuer, kind, algorithm, digits, extra):
-    parsed = importers.load(uri)
+    parsed = formats.load(uri)
     assert parsed.rejected == []
     (account,) = parsed.accounts
     assert fields(account) == (name, issuer, kind, algorithm, digits, extra)
@@ -95,11 +98,11 @@ def test_uri_file_with_comments_blank_lines_and_crlf(tmp_path):
              "", URIS[8][0]]
     path = tmp_path / "accounts.dat"  # the extension says nothing; content decides
     path.write_bytes("\r\n".join(lines).encode())
-    parsed = importers.load(str(path))
+    parsed = formats.load(str(path))
     assert [a.label for a in parsed.accounts] == [
         "ACME Co:john.doe@example.com", "Corp:carol", "Steam:gamer"]
     assert parsed.rejected == []
-    assert importers.load(path).accounts == parsed.accounts  # a pathlib.Path works too
+    assert formats.load(path).accounts == parsed.accounts  # a pathlib.Path works too
 
 
 # ---- Google Authenticator exports ----
@@ -143,7 +146,7 @@ def test_migration_round_trip(style):
     assert batch == (1, 0, -5)
     assert parsed.rejected == []
     check_migration(parsed.accounts)
-    assert fields(importers.load(fx.migration_uri(data, style)).accounts[3]) == \
+    assert fields(formats.load(fx.migration_uri(data, style)).accounts[3]) == \
         MIGRATION_EXPECTED[3][0]
 
 
@@ -154,7 +157,7 @@ def test_migration_batches_in_any_order_with_duplicates():
     parts = [migration.parse_migration_uri(u) for u in (uris[2], uris[0], uris[2], uris[1])]
     check_migration(migration.combine_batches(parts).accounts)
     # The same through a text file: all parts in one file are combined.
-    parsed = importers.load("\n".join([uris[1], "# part 3", uris[2], uris[0], uris[1]]))
+    parsed = formats.load("\n".join([uris[1], "# part 3", uris[2], uris[0], uris[1]]))
     check_migration(parsed.accounts)
     assert migration.combine_batches([]).accounts == []
 
@@ -162,7 +165,7 @@ def test_migration_batches_in_any_order_with_duplicates():
 def test_migration_two_exports_in_one_file_and_uris_first():
     one = fx.migration_uri(fx.payload(_migration_accounts()[:1], batch_id=1))
     two = fx.migration_uri(fx.payload(_migration_accounts()[1:2], batch_id=2))
-    parsed = importers.load("\n".join([one, URIS[3][0], two]))
+    parsed = formats.load("\n".join([one, URIS[3][0], two]))
     assert [a.label for a in parsed.accounts] == ["alice", "Example:alice@example.com",
                                                   "Big:bob"]
 
@@ -174,7 +177,7 @@ def test_qr_png_and_jpeg_screenshots(tmp_path):
     for fmt, suffix in (("PNG", ".png"), ("JPEG", ".txt")):  # content decides, not suffix
         path = tmp_path / ("shot" + suffix)
         path.write_bytes(fx.encoded(image, fmt, **({"quality": 85} if fmt == "JPEG" else {})))
-        parsed = importers.load(str(path))
+        parsed = formats.load(str(path))
         (account,) = parsed.accounts
         assert fields(account) == URIS[0][2:]
         assert_same_codes(account, RFC256, "totp", "SHA256", 8, 60)
@@ -183,7 +186,7 @@ def test_qr_png_and_jpeg_screenshots(tmp_path):
 def test_qr_two_codes_in_one_image():
     data = fx.payload(_migration_accounts())
     sheet = fx.side_by_side(fx.qr_image(URIS[1][0]), fx.qr_image(fx.migration_uri(data), 3))
-    parsed = importers.load(fx.encoded(sheet))
+    parsed = formats.load(fx.encoded(sheet))
     assert parsed.rejected == []
     assert fields(parsed.accounts[0]) == URIS[1][2:]
     check_migration(parsed.accounts[1:])
@@ -193,11 +196,11 @@ def test_qr_export_split_over_two_codes_in_one_image():
     otps = _migration_accounts()
     codes = [fx.qr_image(fx.migration_uri(fx.payload(otps[i:i + 3], 2, i // 3, batch_id=9)), 3)
              for i in (3, 0)]  # part 2 on the left
-    check_migration(importers.load(fx.encoded(fx.side_by_side(*codes))).accounts)
+    check_migration(formats.load(fx.encoded(fx.side_by_side(*codes))).accounts)
 
 
 def test_qr_photo_like():
-    parsed = importers.load(fx.photo_like(fx.qr_image(URIS[1][0], 3)))
+    parsed = formats.load(fx.photo_like(fx.qr_image(URIS[1][0], 3)))
     (account,) = parsed.accounts
     assert fields(account) == URIS[1][2:]
     assert_same_codes(account, RFC512, "hotp", "SHA512", 7, counter=42)
@@ -208,7 +211,7 @@ def test_qr_on_transparent_background():
     qr = fx.qr_image(URIS[2][0])
     rgba = Image.new("RGBA", qr.size, (0, 0, 0, 0))
     rgba.putalpha(qr.point(lambda v: 255 if v < 128 else 0))
-    (account,) = importers.load(fx.encoded(rgba)).accounts
+    (account,) = formats.load(fx.encoded(rgba)).accounts
     assert account.secret == SECRET
 
 
@@ -239,14 +242,14 @@ def check_twofas(parsed):
 
 
 def test_2fas_plain():
-    check_twofas(importers.load(fx.twofas_backup(TWOFAS_SERVICES)))
+    check_twofas(formats.load(fx.twofas_backup(TWOFAS_SERVICES)))
 
 
 def test_2fas_encrypted(tmp_path):
     path = tmp_path / "2fas-backup.2fas"
     path.write_text(fx.twofas_backup(TWOFAS_SERVICES, password="correct horse"))
-    check_twofas(importers.load(str(path), password="correct horse"))
-    check_twofas(importers.from_2fas(path.read_text(), password=b"correct horse"))
+    check_twofas(formats.load(str(path), password="correct horse"))
+    check_twofas(twofas_format.from_2fas(path.read_text(), password=b"correct horse"))
 
 
 # ---- andOTP ----
@@ -260,7 +263,7 @@ def test_andotp():
         fx.andotp_entry(B32, "gamer", "Steam", digits=5, type_="STEAM"),
         fx.andotp_entry(B32, "other", "Steam", digits=6, type_="STEAM"),  # Steam is always 5
     ]
-    parsed = importers.load(json.dumps(entries, indent=2))
+    parsed = formats.load(json.dumps(entries, indent=2))
     assert parsed.rejected == []
     expected = [(("alice", "Example", "totp", "SHA1", 6, 30), RFC1),
                 (("bob", "Corp", "totp", "SHA256", 8, 15), RFC256),
@@ -277,33 +280,33 @@ def test_andotp():
 
 def test_detection_by_content():
     png = fx.encoded(fx.qr_image(URIS[3][0]))
-    assert importers.detect(png) == "image"
-    assert importers.detect(fx.encoded(fx.qr_image(URIS[3][0]), "JPEG")) == "image"
-    assert importers.detect(fx.encoded(fx.qr_image(URIS[3][0]), "GIF")) == "image"
-    assert importers.detect(fx.twofas_backup([]).encode()) == "2fas"
-    assert importers.detect(b'{"servicesEncrypted": "a:b:c"}') == "2fas"
-    assert importers.detect(fx.aegis_vault([]).encode()) == "aegis"
-    assert importers.detect(b"\xef\xbb\xbf [ ]") == "andotp"  # BOM and spaces first
-    assert importers.detect(URIS[3][0].encode()) == "text"
+    assert formats.detect(png) == "image"
+    assert formats.detect(fx.encoded(fx.qr_image(URIS[3][0]), "JPEG")) == "image"
+    assert formats.detect(fx.encoded(fx.qr_image(URIS[3][0]), "GIF")) == "image"
+    assert formats.detect(fx.twofas_backup([]).encode()) == "2fas"
+    assert formats.detect(b'{"servicesEncrypted": "a:b:c"}') == "2fas"
+    assert formats.detect(fx.aegis_vault([]).encode()) == "aegis"
+    assert formats.detect(b"\xef\xbb\xbf [ ]") == "andotp"  # BOM and spaces first
+    assert formats.detect(URIS[3][0].encode()) == "text"
 
 
 def test_kind_forces_a_format():
     text = json.dumps([fx.andotp_entry(B32, "x")])
-    assert len(importers.load(text, kind="andotp").accounts) == 1
-    assert len(importers.load(URIS[3][0], kind="uri").accounts) == 1
+    assert len(formats.load(text, kind="andotp").accounts) == 1
+    assert len(formats.load(URIS[3][0], kind="uri").accounts) == 1
     with pytest.raises(FormatError, match="2FAS backup: expected a JSON object"):
-        importers.load(text, kind="2fas")
+        formats.load(text, kind="2fas")
     with pytest.raises(FormatError, match="cannot read image the input"):
-        importers.load(URIS[3][0], kind="image")
+        formats.load(URIS[3][0], kind="image")
 
 
 def test_file_names_in_messages(tmp_path):
     blank = tmp_path / "blank.png"
     blank.write_bytes(fx.encoded(Image.new("L", (200, 200), 255)))
     with pytest.raises(FormatError, match="^no QR code found in .*blank.png$"):
-        importers.load(str(blank))
+        formats.load(str(blank))
     with pytest.raises(FormatError, match="cannot read .*missing.txt"):
-        importers.load(str(tmp_path / "missing.txt"))
+        formats.load(str(tmp_path / "missing.txt"))
 
 
 # ---- the catalog of malformed input ----
@@ -537,7 +540,7 @@ SECRET_FORMS = [f(s) for s in (SECRET, LONG) for f in (
 def test_malformed_input(build, outcome, message):
     data, kwargs = build()
     if outcome == "rejected":
-        parsed = importers.load(data, **kwargs)
+        parsed = formats.load(data, **kwargs)
         assert len(parsed.accounts) == 1 and parsed.accounts[0].label == "Good:ok"
         assert len(parsed.rejected) == 1, parsed.rejected
         label, reason = parsed.rejected[0]
@@ -547,7 +550,7 @@ def test_malformed_input(build, outcome, message):
     else:
         expected = PasswordError if outcome == "password" else FormatError
         with pytest.raises(expected) as e:
-            importers.load(data, **kwargs)
+            formats.load(data, **kwargs)
         if outcome == "format":
             assert not isinstance(e.value, PasswordError)
         assert message in str(e.value)
@@ -564,7 +567,7 @@ def test_catalog_is_broad():
 def test_rejected_labels_name_the_entry():
     text = "\n".join([GOOD, uri(None, "totp/ACME:x") + "&issuer=Other", "junk", "",
                       uri(None, "totp/Big:" + "n" * 41)])
-    parsed = importers.load(text)
+    parsed = formats.load(text)
     assert [label for label, _ in parsed.rejected] == [
         "line 2 (ACME:x)", "line 3", "line 5 (Big:" + "n" * 41 + ")"]
 
@@ -599,12 +602,12 @@ def test_migration_reader_on_cut_and_flipped_payloads(seed, cut):
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
 def test_load_never_crashes(data):
     try:
-        importers.load(data.encode() if isinstance(data, str) else data)
+        formats.load(data.encode() if isinstance(data, str) else data)
     except FormatError:
         pass
 
 
-# ---- Aegis: delegated to host_tools.aegis (kept apart: that module is separate work) ----
+# ---- Aegis: delegated to host_tools.formats.aegis (kept apart: that module is separate work) ----
 
 def test_aegis_vaults_go_through_host_tools_aegis():
     entries = [fx.aegis_entry(fx.b32(RFC256), "alice", "ACME", algo="SHA256", digits=8,
@@ -617,16 +620,16 @@ def test_aegis_vaults_go_through_host_tools_aegis():
                 (("gamer", "Steam", "steam", "SHA1", 5, 30), SECRET)]
     plain = fx.aegis_vault(entries)
     sealed = fx.aegis_vault(entries, password="hunter2")
-    for parsed in (importers.load(plain), importers.load(sealed, password="hunter2"),
-                   importers.load(plain.encode(), kind="aegis")):
+    for parsed in (formats.load(plain), formats.load(sealed, password="hunter2"),
+                   formats.load(plain.encode(), kind="aegis")):
         assert [fields(a) for a in parsed.accounts] == [f for f, _ in expected]
         for account, (f, secret) in zip(parsed.accounts, expected):
             assert_same_codes(account, secret, f[2], f[3], f[4], period=f[5],
                               counter=f[5] if f[2] == "hotp" else 0)
         assert len(parsed.rejected) == 1 and "MD5" in parsed.rejected[0][1]
     with pytest.raises(PasswordError):
-        importers.load(sealed)
+        formats.load(sealed)
     with pytest.raises(PasswordError):
-        importers.load(sealed, password="wrong")
+        formats.load(sealed, password="wrong")
     with pytest.raises(FormatError):
-        importers.load('{"version": 1, "header": {}, "db": 5}')
+        formats.load('{"version": 1, "header": {}, "db": 5}')

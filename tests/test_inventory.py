@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from host_tools import inventory, log_cli
-from host_tools.backup_cli import CommandError
+from host_tools import inventory
+from host_tools.cli import log as log_cli
+from host_tools.errors import CommandError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,7 +16,8 @@ import drive  # noqa: E402
 import store  # noqa: E402
 from firmware import rules  # noqa: E402
 from host_tools import client as client_mod  # noqa: E402
-from host_tools import otpauth, provision  # noqa: E402
+from host_tools import provision  # noqa: E402
+from host_tools.formats import otpauth  # noqa: E402
 from host_tools.client import DeviceError, TokenClient  # noqa: E402
 from host_tools.link import SerialLink  # noqa: E402
 

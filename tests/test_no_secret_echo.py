@@ -11,9 +11,9 @@ from string import Template
 
 import pytest
 
-from host_tools import importers, provision
+from host_tools import formats, provision
 from host_tools.client import TokenClient
-from host_tools.otpauth import Account
+from host_tools.formats.otpauth import Account
 from test_provision_cli import FakeLink
 
 SECRET = os.urandom(17)  # 17 bytes: its base32 has padding
@@ -108,7 +108,7 @@ def test_parser_and_importer_never_echo_the_secret(uri):
     else:
         pytest.fail("accepted a malformed URI")
     try:
-        parsed = importers.load(uri + "\notpauth://totp/Good:ok?secret=JBSWY3DPEHPK3PXP\n")
+        parsed = formats.load(uri + "\notpauth://totp/Good:ok?secret=JBSWY3DPEHPK3PXP\n")
     except ValueError as e:  # FormatError
         assert not leaks(str(e)), str(e)
     else:

@@ -1,11 +1,11 @@
-"""host_tools/otpauth.py: base32 secrets, otpauth:// URIs, account validation."""
+"""host_tools/formats/otpauth.py: base32 secrets, otpauth:// URIs, account validation."""
 import base64
 import os
 
 import pytest
 from hypothesis import given, strategies as st
 
-from host_tools.otpauth import Account, parse_base32
+from host_tools.formats.otpauth import Account, parse_base32
 
 RFC_SHA1 = b"12345678901234567890"  # RFC 4226 / 6238 test seed
 RFC_B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

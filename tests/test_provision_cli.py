@@ -13,6 +13,7 @@ import serial.tools.list_ports
 
 from firmware import frames
 from host_tools import link, provision
+from host_tools.cli import common
 from host_tools.client import (LinkLostError, NoDeviceError, NotTokenError, TokenClient,
                                TokenError)
 
@@ -191,7 +192,7 @@ def test_secret_from_the_terminal_uses_getpass(token, capsys, monkeypatch):
             return True
     prompts = []
     monkeypatch.setattr(sys, "stdin", Tty(""))
-    monkeypatch.setattr(provision.getpass, "getpass",
+    monkeypatch.setattr(common.getpass, "getpass",
                         lambda prompt: prompts.append(prompt) or SECRET)
     fake = token({"add": {"index": 0, "count": 1}})
     rc, out, err = run(capsys, "add", "alice")
@@ -229,8 +230,8 @@ def test_add_checks_the_token_before_asking_anything(token, capsys, monkeypatch)
     # password twice, then failed on a demo account of the same name.
     prompts = []
     monkeypatch.setattr(sys, "stdin", Tty(""))
-    monkeypatch.setattr(provision.getpass, "getpass", lambda p: prompts.append(p) or SECRET)
-    monkeypatch.setattr("host_tools.backup_cli.getpass.getpass",
+    monkeypatch.setattr(common.getpass, "getpass", lambda p: prompts.append(p) or SECRET)
+    monkeypatch.setattr("host_tools.cli.common.getpass.getpass",
                         lambda p: prompts.append(p) or "pw")
     monkeypatch.delenv("TOKEN_NO_BACKUP", raising=False)
     monkeypatch.delenv("TOKEN_BACKUP_PASSWORD", raising=False)

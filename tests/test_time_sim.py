@@ -10,7 +10,7 @@ import pytest
 
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
-from host_tools.otpauth import Account
+from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 
 from clock_checks import chip_minus_host, measure_slack_ms, synced, token_reading_within_chip

@@ -17,7 +17,7 @@ import tty
 
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
-from host_tools.otpauth import Account, parse_base32
+from host_tools.formats.otpauth import Account, parse_base32
 from host_tools.simulator.screen_decode import render_braille
 from host_tools.simulator.token import SimulatedToken
 

@@ -12,11 +12,11 @@ import base64
 import binascii
 from urllib.parse import unquote, urlsplit
 
-from host_tools.imported import FormatError, Parsed
-from host_tools.otpauth import Account
+from host_tools.errors import FormatError
+from host_tools.formats.base import MD5_REASON, Parsed, admit
+from host_tools.formats.otpauth import Account
 
 WHAT = "Google Authenticator export"
-MD5_REASON = "MD5 is not supported by the token"
 
 # Wire types; 3 and 4 (groups) are long deprecated and never written by exporters.
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
@@ -115,23 +115,6 @@ def _text(value, field, entry):
         return value.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise ValueError("%s of entry %d is not valid UTF-8" % (field, entry)) from None
-
-
-def admit(parsed, account, label):
-    """Validate `account` and add it to parsed.accounts, or add (label, reason)
-    to parsed.rejected. Shared by every importer so all formats agree."""
-    if not account.name and account.issuer:
-        # The token needs a name; an issuer alone ("GitHub") is the best one there is.
-        account.name, account.issuer = account.issuer, ""
-    if account.algorithm == "MD5":
-        parsed.rejected.append((label, MD5_REASON))
-        return
-    try:
-        account.validate()
-    except ValueError as e:
-        parsed.rejected.append((label, str(e)))
-        return
-    parsed.accounts.append(account)
 
 
 def _label(issuer, name, fallback):

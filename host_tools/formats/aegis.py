@@ -1,32 +1,22 @@
-"""Aegis vault files: importing a user's export and the token's host-side backup.
-
-Secrets never leave the token over USB, so the only copy a user can recover
-from is written on the host when accounts are provisioned. It is written as
-a password-encrypted Aegis vault, so the Aegis app can open it if the token
-is lost. Format notes: REFERENCE.md section 3.
+"""Aegis vault files, read and written: a user's export, and the format of
+the token's host-side backup (host_tools.backup.vault keeps that file).
+Format notes: REFERENCE.md section 3.
 
 Error messages and rejection reasons never contain a secret.
 """
 import base64
 import binascii
-import contextlib
-import datetime
 import json
 import os
-import tempfile
 import uuid
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; one writer at a time is then up to the user
-    fcntl = None
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from host_tools.imported import FormatError, Parsed, PasswordError
-from host_tools.otpauth import Account, parse_base32
+from host_tools.errors import FormatError, PasswordError
+from host_tools.formats.base import Format, Parsed
+from host_tools.formats.otpauth import Account, parse_base32
 
 VAULT_VERSION = 1
 DB_VERSION = 2  # what we write; Aegis reads it and upgrades it on save
@@ -45,8 +35,6 @@ _KEY_LEN = 32
 _NONCE_LEN = 12
 _TAG_LEN = 16
 
-BACKUP_ENV = "TOKEN_BACKUP"
-
 # An entry deleted from the token stays in the backup with this note first, so
 # its secret can still be recovered (`restore --include-deleted`) and the Aegis
 # app shows why it is there; restore leaves it out by default.
@@ -62,11 +50,11 @@ def load(text, password=None):
     rest in rejected with a reason. Raises FormatError for a file that is not
     an Aegis vault or is damaged, PasswordError when the password is missing
     or opens no slot."""
-    db = _open(text, password)
-    return _parse_entries(db)
+    db = open_db(text, password)
+    return parse_entries(db)
 
 
-def _open(text, password):
+def open_db(text, password):
     """The vault's database object, decrypted if need be."""
     vault = _json(text, "not an Aegis vault: the file is not JSON")
     if not isinstance(vault, dict):
@@ -178,12 +166,12 @@ def _check_db(db):
         raise FormatError("not an Aegis vault: the database's 'entries' is not a list")
 
 
-def _parse_entries(db):
+def parse_entries(db):
     parsed = Parsed()
     for i, entry in enumerate(db["entries"], 1):
         label = _label(entry, i)
         try:
-            account = _entry_account(entry)
+            account = entry_account(entry)
             account.validate()
         except ValueError as e:
             parsed.rejected.append((label, str(e)))
@@ -198,7 +186,7 @@ def is_deleted(entry):
     return isinstance(note, str) and note.startswith(DELETED_NOTE)
 
 
-def _entry_account(entry):
+def entry_account(entry):
     """One database entry as an Account; ValueError (reason) if it can't be one."""
     if not isinstance(entry, dict):
         raise ValueError("the entry is not a JSON object")
@@ -245,11 +233,11 @@ def _label(entry, index):
 def dump(accounts, password=None, scrypt_n=SCRYPT_N):
     """A vault (JSON text, db version 2) holding the accounts, encrypted with one
     password slot when a password is given. Every account is validated first."""
-    db = {"version": DB_VERSION, "entries": [_entry_json(a) for a in accounts]}
-    return _seal(db, password, scrypt_n)
+    db = {"version": DB_VERSION, "entries": [entry_json(a) for a in accounts]}
+    return seal(db, password, scrypt_n)
 
 
-def _entry_json(account):
+def entry_json(account):
     account.validate()
     info = {"secret": base64.b32encode(bytes(account.secret)).decode("ascii").rstrip("="),
             "algo": account.algorithm, "digits": account.digits}
@@ -263,7 +251,7 @@ def _entry_json(account):
             "info": info}
 
 
-def _seal(db, password, scrypt_n):
+def seal(db, password, scrypt_n):
     if password is None:
         vault = {"version": VAULT_VERSION, "header": {"slots": None, "params": None}, "db": db}
         return json.dumps(vault, indent=4, ensure_ascii=False)
@@ -297,184 +285,6 @@ def _password_slot(master, password, scrypt_n):
             "repaired": True, "is_backup": False}
 
 
-# ---- the host-side backup ----
-
-def default_backup_path():
-    """$TOKEN_BACKUP, else backup.aegis.json in the XDG data directory."""
-    path = os.environ.get(BACKUP_ENV)
-    if path:
-        return os.path.expanduser(path)
-    data = os.environ.get("XDG_DATA_HOME")
-    if not data or not os.path.isabs(data):  # the XDG spec says to ignore relative paths
-        data = os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(data, "totp-token", "backup.aegis.json")
-
-
-def read_backup(path, password):
-    """The accounts in a backup vault. Entries the token can't hold (e.g. added
-    in the Aegis app) are left out here; merge_backup keeps them in the file."""
-    with open(path, "rb") as f:
-        return load(f.read(), password).accounts
-
-
-def write_backup(path, accounts, password, scrypt_n=SCRYPT_N):
-    """Replace the backup with these accounts, encrypted with the password."""
-    _require_password(password)
-    with locked(path):
-        _write_atomic(path, dump(accounts, password, scrypt_n))
-
-
-@contextlib.contextmanager
-def locked(path):
-    """Hold <path>.lock exclusively. Every change re-reads the backup and
-    writes it under this lock, so two commands at once can't both write from
-    the same old copy and lose each other's accounts. The lock file stays:
-    removing it would let a third writer lock a different file."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _read_db(path, password):
-    """The backup's database, or an empty one when there is no file yet.
-    A wrong password raises here, before anything is written."""
-    try:
-        with open(path, "rb") as f:
-            existing = f.read()
-    except FileNotFoundError:
-        return {"version": DB_VERSION, "entries": []}
-    return _open(existing, password)
-
-
-def merge_backup(path, accounts, password, scrypt_n=SCRYPT_N):
-    """Add accounts to the backup (creating it if absent). An entry with the same
-    (issuer, name) is replaced in place; every other entry is kept as it was.
-    An entry marked deleted is replaced only by the same secret (it is back on
-    the token); another secret under its label leaves it recoverable.
-    Returns the accounts now in the backup."""
-    _require_password(password)
-    new = {}
-    for account in accounts:
-        account.validate()
-        new[(account.issuer, account.name)] = account  # the last one given wins
-    with locked(path):
-        db = _read_db(path, password)
-        entries = []
-        for entry in db["entries"]:
-            key = _entry_key(entry)
-            if key in new and (not is_deleted(entry) or _same_secret(entry, new[key])):
-                entries.append(_entry_json(new.pop(key)))
-            else:
-                # Kept raw, so entries we can't parse (and Aegis-only fields) survive.
-                entries.append(entry)
-        entries.extend(_entry_json(a) for a in new.values())
-        db["entries"] = entries
-        _write_atomic(path, _seal(db, password, scrypt_n))
-    return _parse_entries(db).accounts
-
-
-def _same_secret(entry, account):
-    try:
-        return _entry_account(entry).secret == bytes(account.secret)
-    except ValueError:
-        return False
-
-
-def rename_backup_entry(path, password, old, new, scrypt_n=SCRYPT_N):
-    """Give the entry labelled old = (issuer, name) the label new, editing the
-    raw entry so Aegis-only fields survive. Entries marked deleted keep their
-    label. Returns False when the backup has no such entry (nothing is
-    written then)."""
-    _require_password(password)
-    with locked(path):
-        with open(path, "rb") as f:
-            db = _open(f.read(), password)
-        found = False
-        for entry in db["entries"]:
-            if _entry_key(entry) == tuple(old) and not is_deleted(entry):
-                entry["issuer"], entry["name"] = new
-                found = True
-        if found:
-            _write_atomic(path, _seal(db, password, scrypt_n))
-    return found
-
-
-def mark_deleted(path, password, key, when=None, scrypt_n=SCRYPT_N):
-    """Mark the live entry labelled key = (issuer, name) as deleted from the
-    token, keeping its secret. Returns False when there is no such entry."""
-    _require_password(password)
-    when = when or datetime.date.today().isoformat()
-    with locked(path):
-        with open(path, "rb") as f:
-            db = _open(f.read(), password)
-        found = False
-        for entry in db["entries"]:
-            if _entry_key(entry) == tuple(key) and not is_deleted(entry):
-                old = entry.get("note") if isinstance(entry.get("note"), str) else ""
-                entry["note"] = "%s on %s (provision.py delete)%s" % (
-                    DELETED_NOTE, when, "\n" + old if old else "")
-                found = True
-        if found:
-            _write_atomic(path, _seal(db, password, scrypt_n))
-    return found
-
-
-def _entry_key(entry):
-    if isinstance(entry, dict):
-        return (entry.get("issuer", ""), entry.get("name", ""))
-    return None
-
-
-def _require_password(password):
-    # The backup holds every secret; it is never written in the clear.
-    if not password:
-        raise ValueError("the backup needs a non-empty password")
-
-
-def _write_atomic(path, text):
-    """Write to a temporary file beside path, then rename over it, so a crash
-    leaves either the old backup or the new one, never half of one."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
-    # mkstemp creates the file 0600, so the secrets are never readable by others.
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".%s." % os.path.basename(path),
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(parent)
-
-
-def _fsync_dir(parent):
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        fd = os.open(parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ---- helpers ----
 
 def _json(data, message):
@@ -504,3 +314,18 @@ def _hex(value, what):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _load(content, password=None):
+    content.json  # corrupt JSON is named by its file, as every format's is
+    return load(content.text, password)
+
+
+def _detect(content):
+    if content.text.lstrip()[:1] != "{":
+        return False
+    obj = content.json
+    return "db" in obj and "header" in obj
+
+
+FORMAT = Format("aegis", _detect, _load)

@@ -1,36 +1,21 @@
-"""`provision.py pin ...` and `config`, and the PIN prompt every command uses.
+"""`pin ...` and `config`: the token's lock; and the PIN prompt every command uses.
 
 The PIN is asked only when the token wants it: from $TOKEN_PIN, else without
 echo at the terminal, else one line from stdin (scripts).
 """
-import getpass
 import os
 import sys
 
-from host_tools.backup_cli import CommandError
+from host_tools.cli.common import read_line
+from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
 from host_tools.pinauth import PinError, check_pin
-
-EXIT_USAGE = 2
-
-
-def _usage(message, code="bad_input"):
-    return CommandError(message, code, EXIT_USAGE)
-
-
-def _read(prompt):
-    try:
-        if sys.stdin is not None and sys.stdin.isatty():
-            return getpass.getpass(prompt)
-        return (sys.stdin.readline() if sys.stdin is not None else "").strip("\r\n")
-    except EOFError:
-        return ""
 
 
 def _valid(pin, what="PIN"):
     try:
         return check_pin(pin.strip())
     except PinError as e:
-        raise _usage("%s: %s" % (what, e), "bad_pin") from None
+        raise UsageError("%s: %s" % (what, e), "bad_pin") from None
 
 
 def pin_provider():
@@ -40,9 +25,9 @@ def pin_provider():
     def provide():
         if not cache:
             env = os.environ.get("TOKEN_PIN")
-            text = env if env is not None else _read("token PIN: ")
+            text = env if env is not None else read_line("token PIN: ")
             if not text.strip():
-                raise _usage("the token has a PIN: give it with $TOKEN_PIN or at the prompt",
+                raise UsageError("the token has a PIN: give it with $TOKEN_PIN or at the prompt",
                              "pin_required")
             cache.append(_valid(text))
         return cache[0]
@@ -55,9 +40,9 @@ def read_new_pin():
     if env is not None:
         return _valid(env, "new PIN")
     interactive = sys.stdin is not None and sys.stdin.isatty()
-    first = _valid(_read("new PIN (4-16 digits): "), "new PIN")
-    if interactive and _read("new PIN again: ").strip() != first:
-        raise _usage("the two PINs differ; nothing was changed", "pin_mismatch")
+    first = _valid(read_line("new PIN (4-16 digits): "), "new PIN")
+    if interactive and read_line("new PIN again: ").strip() != first:
+        raise UsageError("the two PINs differ; nothing was changed", "pin_mismatch")
     return first
 
 
@@ -78,24 +63,25 @@ def pin_arguments(p):
 def run_pin(args, connect):
     action = args.pin_action
     if action == "set" and args.tries is not None and not 3 <= args.tries <= 15:
-        raise _usage("--tries must be 3-15")
-    with connect(args) as client:
+        raise UsageError("--tries must be 3-15")
+    with connect() as client:
         auth = client.info().get("auth") or {}
         if action == "set":
             if auth.get("pin"):
-                raise CommandError("a PIN is already set: use `pin change`", "pin_set", 1)
+                raise CommandError("a PIN is already set: use `pin change`", "pin_set",
+                                   EXIT_REFUSED)
             data = client.pin_set(read_new_pin(), args.tries)
             text = "PIN set: the token locks at power-up; %d wrong tries erase it" % (
                 data.get("tries_left") or 0)
         elif action == "change":
             if not auth.get("pin"):
-                raise CommandError("no PIN is set: use `pin set`", "no_pin", 1)
+                raise CommandError("no PIN is set: use `pin set`", "no_pin", EXIT_REFUSED)
             client.authenticate()  # the current PIN, before asking for the new one
             data = client.pin_change(read_new_pin())
             text = "PIN changed"
         else:
             if not auth.get("pin"):
-                raise CommandError("no PIN is set", "no_pin", 1)
+                raise CommandError("no PIN is set", "no_pin", EXIT_REFUSED)
             data = client.pin_remove()
             text = "PIN removed: the token no longer locks"
     return data, text
@@ -119,15 +105,15 @@ def run_config(args, connect):
     settings = {}
     if args.lock_after is not None:
         if not 0 <= args.lock_after <= 86400:
-            raise _usage("--lock-after must be 0-86400 seconds")
+            raise UsageError("--lock-after must be 0-86400 seconds")
         settings["lock_after_s"] = args.lock_after
     if args.tries is not None:
         if not 3 <= args.tries <= 15:
-            raise _usage("--tries must be 3-15")
+            raise UsageError("--tries must be 3-15")
         settings["tries_max"] = args.tries
     if args.list_private is not None:
         settings["list_private"] = args.list_private
-    with connect(args) as client:
+    with connect() as client:
         if settings:
             data = client.config(**settings)
         else:

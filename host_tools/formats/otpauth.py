@@ -1,4 +1,5 @@
-"""Accounts as a user brings them: base32 secrets and otpauth:// key URIs.
+"""Accounts as a user brings them: base32 secrets and otpauth:// key URIs,
+parsed (Account.from_uri) and built (to_uri) here, together.
 
 Pure data and parsing, no I/O. Error messages never contain the secret (nor
 the URI, which carries it), because they end up on terminals and in logs.
@@ -6,8 +7,7 @@ the URI, which carries it), because they end up on terminals and in logs.
 import base64
 import dataclasses
 import re
-import unicodedata
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from firmware import rules
 
@@ -186,6 +186,30 @@ class Account:
         else:
             args["period"] = self.period
         return args
+
+
+def to_uri(account):
+    """The otpauth:// URI that Account.from_uri reads back as this account."""
+    kind = "hotp" if account.kind == "hotp" else "totp"
+    if account.issuer and ":" not in account.issuer:
+        label = quote(account.issuer, safe="") + ":" + quote(account.name, safe="")
+    elif ":" in account.name:
+        # A bare "a:b" would read as issuer a; the empty issuer keeps it a name.
+        label = ":" + quote(account.name, safe="")
+    else:
+        label = quote(account.name, safe="")
+    params = {"secret": base64.b32encode(bytes(account.secret)).decode().rstrip("=")}
+    if account.issuer:
+        params["issuer"] = account.issuer
+    params["algorithm"] = account.algorithm
+    params["digits"] = account.digits
+    if account.kind == "hotp":
+        params["counter"] = account.counter
+    else:
+        params["period"] = account.period
+    if account.kind == "steam":
+        params["encoder"] = "steam"
+    return "otpauth://%s/%s?%s" % (kind, label, urlencode(params, quote_via=quote))
 
 
 def secret_forms(secret):

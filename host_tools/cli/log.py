@@ -1,15 +1,15 @@
-"""provision.py `log` (the token's diagnostic log) and `data` (what is stored
-where, and how to delete it). Each run(args, connect) returns (data, text)
-as provision.py's other commands do."""
+"""`log` (the token's diagnostic log) and `data` (what is stored where, and
+how to delete it). Each run(args, connect) returns (data, text), as every
+command module's does."""
 import json
 import sys
 import time
 
 from host_tools import inventory
-from host_tools.backup_cli import CommandError, table
+from host_tools.cli.common import table
+from host_tools.errors import EXIT_USAGE, CommandError
 
 FOLLOW_POLL_S = 1.0
-EXIT_USAGE = 2
 
 
 # ---- log ----

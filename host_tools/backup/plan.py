@@ -1,0 +1,128 @@
+"""An import planned against what the token holds, and written.
+
+make_plan() decides, before anything is asked or written, which accounts go
+to the token, which are skipped (already there, twice in the import), which
+it can't hold, and which clash with a different account under the same
+label; write_all() then adds them in order, stopping at the first failure.
+"""
+import dataclasses
+
+from host_tools.client import RequestTooLongError, TokenError, check_fits
+from host_tools.errors import EXIT_DEVICE
+from host_tools.formats.otpauth import MAX_NAME
+
+
+class Plan:
+    def __init__(self):
+        self.write = []     # Accounts to write, in order
+        self.skipped = []   # (label, reason): already on the token, or twice in the import
+        self.rejected = []  # (label, reason): the token can't hold them
+        self.renamed = []   # (label in the file, label it gets)
+        self.clashes = []   # (label, reason): same label, different account
+
+
+def _same_settings(account, meta):
+    """Whether the token's account (as `list` shows it) is this one. The token
+    never shows a secret, so the label and settings are all there is to compare;
+    an HOTP counter moves with use, so it is left out."""
+    if (account.kind, account.algorithm, account.digits) != \
+            (meta.get("kind"), meta.get("algorithm"), meta.get("digits")):
+        return False
+    return account.kind == "hotp" or account.period == meta.get("period")
+
+
+def _trim_utf8(text, limit):
+    while len(text.encode("utf-8")) > limit:
+        text = text[:-1]
+    return text
+
+
+def _free_name(account, taken):
+    n = 2
+    while True:
+        suffix = " (%d)" % n
+        # The suffix must survive the token's 40-byte name limit: shorten the name instead.
+        name = _trim_utf8(account.name, MAX_NAME - len(suffix)).rstrip() + suffix
+        if (account.issuer, name) not in taken:
+            return name
+        n += 1
+
+
+def _fits(account):
+    """None, or why the token can't take the account in one request line."""
+    try:
+        check_fits("add", account.to_args())
+    except RequestTooLongError as e:
+        return e.message
+    return None
+
+
+def make_plan(incoming, on_token, rename_duplicates):
+    existing = {(a.get("issuer", ""), a.get("name", "")): a for a in on_token}
+    taken = set(existing)
+    plan = Plan()
+    first = {}  # label -> the account that claimed it earlier in this import
+    for account in incoming:
+        key = (account.issuer, account.name)
+        if key in existing:
+            if _same_settings(account, existing[key]):
+                plan.skipped.append((account.label, "already on the token"))
+                continue
+            why = "on the token with other settings"
+        elif key in first:
+            if first[key].to_args() == account.to_args():
+                plan.skipped.append((account.label, "twice in the import"))
+                continue
+            why = "twice in the import, with another secret or settings"
+        else:
+            why = None
+        if why is not None:
+            if not rename_duplicates:
+                plan.clashes.append((account.label, why))
+                continue
+            old = account.label
+            account = dataclasses.replace(account, name=_free_name(account, taken))
+            key = (account.issuer, account.name)
+            plan.renamed.append((old, account.label))
+        too_long = _fits(account)
+        if too_long:
+            plan.rejected.append((account.label, too_long))
+            continue
+        taken.add(key)
+        first[key] = account
+        plan.write.append(account)
+    return plan
+
+
+def pairs(items):
+    return [{"label": label, "reason": reason} for label, reason in items]
+
+
+def report(plan, written=(), not_written=()):
+    return {"to_write": [a.label for a in plan.write],
+            "written": [a.label for a in written],
+            "not_written": [a.label for a in not_written],
+            "skipped": pairs(plan.skipped), "rejected": pairs(plan.rejected),
+            "renamed": [{"from": old, "to": new} for old, new in plan.renamed]}
+
+
+def write_all(client, accounts, progress):
+    """Add the accounts in order, stopping at the first failure; returns
+    (written, not written, the error or None). Ctrl-C stops it the same way,
+    so what reached the token still gets into the backup."""
+    written = []
+    with progress:
+        for i, account in enumerate(accounts):
+            try:
+                client.add(account)
+            except (TokenError, KeyboardInterrupt) as e:
+                return written, accounts[i:], e
+            written.append(account)
+            progress.step()
+    return written, [], None
+
+
+def uncertain(error):
+    """Whether the add that failed may still have landed: the link went (or
+    Ctrl-C came) before its reply, which says nothing about the write."""
+    return isinstance(error, KeyboardInterrupt) or error.exit_code == EXIT_DEVICE
