@@ -22,7 +22,7 @@ if not __package__:
 from host_tools import __version__, completion, link, terminal  # noqa: E402
 from host_tools.cli import accounts, clock, device, lock, log, transfer  # noqa: E402
 from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError  # noqa: E402
-from host_tools.errors import EXIT_OK, CommandError, UsageError  # noqa: E402
+from host_tools.errors import EXIT_INTERRUPTED, EXIT_OK, CommandError, UsageError  # noqa: E402
 
 EPILOG = """exit codes:
   0  done
@@ -64,8 +64,6 @@ def connect(args):
 
 
 # Clients opened by this run: main() reports a token that said it erased itself.
-
-
 _clients = []
 
 
@@ -186,7 +184,7 @@ def main(argv=None):
     except TokenError as e:
         return _fail(e.code, e.message, e.exit_code, as_json)
     except KeyboardInterrupt:
-        return _fail("interrupted", "interrupted", 130, as_json)
+        return _fail("interrupted", "interrupted", EXIT_INTERRUPTED, as_json)
     print(json.dumps({"ok": True, "data": data}) if as_json else _terminal(text))
     _say_if_erased(as_json)
     return EXIT_OK

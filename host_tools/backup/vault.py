@@ -112,34 +112,34 @@ def rename_backup_entry(path, password, old, new, scrypt_n=aegis.SCRYPT_N):
     raw entry so Aegis-only fields survive. Entries marked deleted keep their
     label. Returns False when the backup has no such entry (nothing is
     written then)."""
-    _require_password(password)
-    with locked(path):
-        with open(path, "rb") as f:
-            db = aegis.open_db(f.read(), password)
-        found = False
-        for entry in db["entries"]:
-            if _entry_key(entry) == tuple(old) and not aegis.is_deleted(entry):
-                entry["issuer"], entry["name"] = new
-                found = True
-        if found:
-            _write_atomic(path, aegis.seal(db, password, scrypt_n))
-    return found
+    def rename(entry):
+        entry["issuer"], entry["name"] = new
+    return _edit_live_entry(path, password, old, rename, scrypt_n)
 
 
 def mark_deleted(path, password, key, when=None, scrypt_n=aegis.SCRYPT_N):
     """Mark the live entry labelled key = (issuer, name) as deleted from the
     token, keeping its secret. Returns False when there is no such entry."""
-    _require_password(password)
     when = when or datetime.date.today().isoformat()
+
+    def mark(entry):
+        old = entry.get("note") if isinstance(entry.get("note"), str) else ""
+        entry["note"] = "%s on %s (provision.py delete)%s" % (
+            aegis.DELETED_NOTE, when, "\n" + old if old else "")
+    return _edit_live_entry(path, password, key, mark, scrypt_n)
+
+
+def _edit_live_entry(path, password, key, change, scrypt_n):
+    """change(entry) on the raw entries labelled key that are not marked
+    deleted, under the lock; False, and nothing written, when there is none."""
+    _require_password(password)
     with locked(path):
         with open(path, "rb") as f:
             db = aegis.open_db(f.read(), password)
         found = False
         for entry in db["entries"]:
             if _entry_key(entry) == tuple(key) and not aegis.is_deleted(entry):
-                old = entry.get("note") if isinstance(entry.get("note"), str) else ""
-                entry["note"] = "%s on %s (provision.py delete)%s" % (
-                    aegis.DELETED_NOTE, when, "\n" + old if old else "")
+                change(entry)
                 found = True
         if found:
             _write_atomic(path, aegis.seal(db, password, scrypt_n))

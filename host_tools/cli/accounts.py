@@ -20,7 +20,6 @@ from host_tools.formats.otpauth import Account, parse_base32
 
 # ---- add ----
 
-
 def add_arguments(p):
     p.add_argument("name", nargs="?", metavar="NAME",
                    help="account name, e.g. alice@example.com (optional with --uri)")
@@ -134,12 +133,12 @@ def _account_from_options(args, ask=False):
 
 
 def check_label(name, issuer):
-    # A stand-in secret, so the label gets every check before the token is asked.
+    # A stand-in secret, so the label gets every check an added account gets,
+    # before the token is asked.
     Account(name=name, issuer=issuer, secret=b"\0").validate()
 
 
 # ---- list ----
-
 
 def run_list(args, connect):
     with connect() as client:
@@ -161,7 +160,6 @@ def _step(account):
 
 # ---- rename ----
 
-
 def rename_arguments(p):
     p.description += ("\n\nThe account's entry in the host backup is renamed too. When there is\n"
                       "a backup, its password must be at hand ($TOKEN_BACKUP_PASSWORD, or a\n"
@@ -175,11 +173,9 @@ def rename_arguments(p):
 
 
 def _check_new_label(name, issuer):
-    # A stand-in account, so the new label gets the same checks as an added one.
-    probe = Account(name="x" if name is None else name,
-                    issuer="" if issuer is None else issuer, secret=b"\0")
+    # A part left unchanged stands in as a valid one.
     try:
-        probe.validate()
+        check_label("x" if name is None else name, "" if issuer is None else issuer)
     except ValueError as e:
         raise CommandError(str(e)) from None
 
@@ -227,7 +223,6 @@ def run_rename(args, connect):
 
 
 # ---- delete ----
-
 
 def delete_arguments(p):
     p.description += ("\n\nThe host backup keeps the account's entry, secret included, marked\n"
@@ -311,7 +306,6 @@ def run_delete(args, connect):
 
 
 # ---- move / sort ----
-
 
 def move_arguments(p):
     p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")

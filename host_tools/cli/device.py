@@ -11,7 +11,6 @@ from host_tools.errors import UsageError
 
 # ---- status / info ----
 
-
 def run_status(args, connect):
     with connect() as client:
         data = client.status()
@@ -42,7 +41,6 @@ def _flatten(data, prefix=""):
 
 # ---- maintenance ----
 
-
 MAINTENANCE_TEXT = ("the token is restarting into its maintenance REPL: run `make deploy` "
                     "(or mpremote) now; the next reset or replug starts the firmware again")
 
@@ -54,7 +52,6 @@ def run_maintenance(args, connect):
 
 
 # ---- devices ----
-
 
 PROBE_TIMEOUT_S = 1.5  # per port: a token answers `info` in milliseconds
 
@@ -88,7 +85,6 @@ _STATE_WORDS = {"port_busy": "in use by another program", "not_token": "not toke
 
 
 # ---- wipe ----
-
 
 def wipe_arguments(p):
     p.add_argument("--yes", action="store_true", help="really delete every account")

@@ -31,7 +31,6 @@ IMPORT_PASSWORD_ENV = "TOKEN_IMPORT_PASSWORD"
 
 # ---- reading import files ----
 
-
 def _source(path):
     # formats.load takes a str that looks like content ("{...", "otpauth:...")
     # for the content itself; "./" keeps a file name from ever looking like that.
@@ -87,7 +86,6 @@ def load_files(paths, password=None, kind=None):
 
 
 # ---- the write, with its preview and report ----
-
 
 def _notes(plan):
     return (["skipped: %s: %s" % pair for pair in plan.skipped + plan.rejected]
@@ -199,7 +197,6 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
 
 # ---- import ----
 
-
 IMPORT_DETAILS = """\
 Formats (detected from the content): otpauth:// URIs one per line, Google
 Authenticator exports (otpauth-migration://, as text or QR), QR code images,
@@ -268,7 +265,6 @@ def run_import(args, connect):
 
 # ---- restore ----
 
-
 RESTORE_DETAILS = """\
 Reads an encrypted backup (the one `add` and `import` keep, or any Aegis vault)
 and writes its accounts as `import` does: duplicates skipped, clashes and
@@ -312,7 +308,6 @@ def run_restore(args, connect):
 
 
 # ---- export ----
-
 
 EXPORT_DETAILS = """\
 Works only from the encrypted backup on this computer, never from the token:
