@@ -16,8 +16,8 @@
 # last wrong one erases the token (erase()).
 #
 # File (KEYS_SIZE bytes, so littlefs keeps it in blocks of its own rather
-# than inline in directory metadata; a scrub of the free flash can then overwrite its old
-# copies, erase.scrub()). Big-endian:
+# than inline in directory metadata, where a scrub of the free flash,
+# erase.scrub_free(), could not reach its old copies). Big-endian:
 #     0 b"TKKY"  4 version 1  5 flags  6 tries_max  7 tries_left
 #     8 iterations u32  12 lock_after_s u32  16 salt[16]
 #    32 wrapped DK [32 + 24]  88 verifier V[32]  120 zeros

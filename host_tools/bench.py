@@ -142,14 +142,14 @@ def heap_rows(data, fw, code, n):
     and its data heap (in use after boot, code excluded)."""
     smallest = None
     resident = None
-    for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 160):
+    for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 144, 160, 176, 192, 224, 256):
         ok, alloc = serves(data, fw, "%dK" % kb)
         if ok:
             smallest = kb
             resident = alloc
             break
     if smallest is None:
-        row("smallest working heap, %d accounts" % n, "> 160 KB", "")
+        row("smallest working heap, %d accounts" % n, "> 256 KB", "")
         return
     row("smallest working -X heapsize, %d accounts" % n, "%d KB (code+data)" % smallest,
         "<= 48 KB" if n >= 1000 else "")
