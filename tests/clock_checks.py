@@ -56,6 +56,7 @@ def chip_minus_host(tok, host):
 
 def measure_slack_ms(out):
     """How far one offset measurement by the token may be off: half the
-    fastest round trip (the token read its clock somewhere inside it) plus a
-    few ms for the firmware's own sub-second phase, found by polling."""
-    return out["rtt_ms"] / 2 + 5
+    fastest round trip (the token read its clock somewhere inside it) plus
+    the firmware's own sub-second phase, found by polling: a few ms, and up
+    to about 20 on a loaded 2-core machine that descheduled it (seen)."""
+    return out["rtt_ms"] / 2 + 20
