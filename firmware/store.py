@@ -48,7 +48,9 @@
 #             entry elsewhere fails its check). A cut in between leaves an
 #             unlisted record (an orphan), zeroed at the next load.
 #   delete    index first, then the record is zeroed (or its bucket removed).
-#   set_counter, rename   one bucket rewrite.   move   one index rewrite.
+#   set_counter, rename   one bucket rewrite (on littlefs the record alone
+#             is rewritten in place: its file commit at close is atomic).
+#   move      one index rewrite.
 #   wipe      empty index first, then every bucket zeroed and removed.
 # Load drops *.new files, reads the index, then every record once to build
 # the RAM arrays. Orphans are zeroed. Listed records that fail their check
@@ -224,6 +226,24 @@ def _entry_check(e):
     return hashlib.sha256(memoryview(e)[:3]).digest()[0]
 
 
+def _commits_at_close(root):
+    """Whether root is on littlefs, where a file's writes become visible
+    together when it is closed, or not at all after a power cut: one record
+    can then be written in place, not the whole bucket copied (23 ms instead
+    of 41 ms on an RP2040). Not so for a plain directory (CPython, tests)."""
+    try:
+        import vfs
+        mounts = vfs.mount()
+    except (ImportError, TypeError, AttributeError, OSError):
+        return False
+    best = None
+    for fs, point in mounts:
+        base = point.rstrip("/") + "/"
+        if (root == point or root.startswith(base)) and (best is None or len(point) > len(best[1])):
+            best = (fs, point)
+    return best is not None and "Lfs" in type(best[0]).__name__
+
+
 def _is_bucket(name):
     return len(name) == 4 and name[0] == "b" and name[1:].isdigit()
 
@@ -237,10 +257,10 @@ class Store:
         self.root = root
         self.capacity = capacity
         self._ipath = root + "/index"
-        self._jpath = root + "/index.add"
         self._gen = 0  # the index's generation (index.add entries carry it)
-        self._jn = 0  # entries in index.add
-        self._indexed = False  # an index file is there (index.add needs one)
+        # Entries in index.add; _JMAX also while there is no index to add to.
+        self._jn = _JMAX
+        self._in_place = _commits_at_close(root)
         self._rec = bytearray(_REC)  # scratch for the one record being read
         # Returns the data key, or None while the token is locked.
         self._data_key = data_key or (lambda: None)
@@ -297,7 +317,7 @@ class Store:
         self.rebuilt = fix_index
         if listed:
             self._read_journal()
-        if _exists(self._jpath):
+        if _exists(self._ipath + ".add"):
             fix_index = True  # fold it in (or drop it, stale or orphaned)
         scrub = []
         rec = self._rec
@@ -371,7 +391,7 @@ class Store:
                 o[i] = 0
             return False
         self._gen = hdr[5] if hdr[4] == 2 else 0
-        self._indexed = True
+        self._jn = 0
         k = 0
         for p in range(n):
             s = o[2 * p] << 8 | o[2 * p + 1]
@@ -388,7 +408,7 @@ class Store:
         """List the slots of index.add's entries of this generation (after
         the index's own); stop at the first bad one."""
         try:
-            f = open(self._jpath, "rb")
+            f = open(self._ipath + ".add", "rb")
         except OSError:
             return
         e = bytearray(4)
@@ -650,13 +670,12 @@ class Store:
             self._failed(tmp, e)
         self._gen = gen
         self._jn = 0
-        self._indexed = True
-        _remove(self._jpath)
+        _remove(self._ipath + ".add")
 
     def _append_index(self, n, s):
         """List slot s after the n listed: an index.add entry, or, when that
         has _JMAX or there is no index yet, the whole index rewritten."""
-        if self._jn >= _JMAX or not self._indexed:
+        if self._jn >= _JMAX:
             self._write_index(n + 1, (memoryview(self._order)[:2 * n],
                                       bytes((s >> 8, s & 0xFF))))
             return
@@ -666,7 +685,7 @@ class Store:
         e[2] = self._gen
         e[3] = _entry_check(e)
         try:
-            with open(self._jpath, "ab") as f:
+            with open(self._ipath + ".add", "ab") as f:
                 f.write(e)
         except OSError as err:
             # Part of an entry may be there (not on littlefs): the next add
@@ -682,6 +701,8 @@ class Store:
         every other slot (which also scrubs orphans)."""
         path = self._bpath(b)
         base = b * _PER
+        if self._in_place and rec is not None and self._write_in_place(path, slot - base, rec):
+            return
         live = rec is not None
         for s in range(base, base + _PER):
             if self._is_used(s):
@@ -713,6 +734,23 @@ class Store:
             os.rename(tmp, path)
         except OSError as e:
             self._failed(tmp, e)
+
+    def _write_in_place(self, path, i, rec):
+        # Record i of an existing bucket, rewritten alone (littlefs only: see
+        # _commits_at_close). Orphans elsewhere in it are zeroed at load.
+        try:
+            f = open(path, "r+b")
+        except OSError:
+            return False  # a new bucket: written whole
+        try:
+            with f:
+                f.seek(i * _REC)
+                f.write(rec)
+        except OSError as e:
+            if e.args and e.args[0] == _ENOSPC:
+                raise StoreError("storage_full", "no room on flash")
+            raise
+        return True
 
     def _scrub(self, path):
         # Zero the contents in place, then remove the file.
@@ -843,7 +881,7 @@ class Store:
             # load rebuilds it from the records: every account kept, but in
             # slot order.
             _remove(self._ipath)
-            self._indexed = False
+            self._jn = _JMAX
             self._write_index(n - 1, parts)
         # Committed: update RAM, then zero the record.
         o = self._order
