@@ -650,6 +650,16 @@ def test_micropython(scenario):
     assert _mp("%s(store, Env()) or 'ok'" % scenario.__name__, [scenario]) == "ok"
 
 
+
+def test_micropython_record_written_in_place_only_on_littlefs(tmp_path):
+    # littlefs commits a file's writes at close (the power-cut sweeps hold
+    # every cut to old or new); a plain directory doesn't, so there the
+    # bucket is still replaced whole through a .new file.
+    r = _mp("[Env() and store.Store('/flash/accounts', data_key=_key)._in_place, "
+            "store.Store(%r, data_key=_key)._in_place]" % str(tmp_path / "posix"))
+    assert r == [True, False]
+    assert store.Store(str(tmp_path / "cpython"), data_key=_key)._in_place is False
+
 # ---- power cuts ----
 
 def sweep(mod, op, torn):
