@@ -44,7 +44,9 @@ TOKEN = [
          "type, algorithm, digits, period or counter, and the secret",
          "secrets encrypted under the data key; names and settings in the clear",
          "`provision.py delete NAME` (one account), `provision.py wipe --yes` (all)"),
-    Item("index", r"index", "the order of the accounts on the button (slot numbers only)",
+    Item("index, index.add", r"index(\.add)?",
+         "the order of the accounts on the button (slot numbers only; index.add: the latest "
+         "adds, folded into index every 32)",
          "no (holds no names or secrets)", "`provision.py wipe --yes` empties it"),
     Item("keys", r"keys",
          "the data key that encrypts the secrets, and the PIN retry counter",

@@ -236,6 +236,7 @@ class FakeAesio:
 
 def test_ctr_uses_aesio_when_there_is_no_cryptolib(monkeypatch):
     monkeypatch.setitem(sys.modules, "aesio", FakeAesio)
+    monkeypatch.setattr(crypto, "_backend", None)  # found once: look again
     FakeAesio.calls = 0
     assert crypto.aes_backend() == "aesio"
     assert crypto.ctr_xor_counter(SP800_KEY, SP800_CTR, SP800_PT) == SP800_CT
@@ -345,6 +346,34 @@ def test_firmware_and_host_seal_interoperate(mp_worker, interp, key, pt, aad, no
     assert host.unseal(key, blob, aad) == pt
     # Host seals, firmware unseals.
     assert call("crypto_drive", "unseal", key, host.seal(key, pt, aad), aad) == ["ok", pt]
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+@settings(max_examples=50, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32), pt=st.binary(max_size=100),
+       aad=st.binary(max_size=40), nonce=st.binary(min_size=8, max_size=8))
+def test_seal_with_precomputed_keys_is_seal(mp_worker, interp, key, pt, aad, nonce):
+    call = caller(interp, mp_worker)
+    blob = call("crypto_drive", "seal_with", key, pt, aad, nonce)
+    assert blob == host.seal(key, pt, aad, nonce)
+    assert host.unseal(key, call("crypto_drive", "seal_with", key, pt, aad, None), aad) == pt
+    assert call("crypto_drive", "unseal_with", key, host.seal(key, pt, aad), aad) == ["ok", pt]
+    assert call("crypto_drive", "unseal_with", key, blob, aad + b"x")[0] == "CryptoError"
+
+
+def test_seal_keys_rejects_bad_sizes(call):
+    assert call("crypto_drive", "seal_errors", bytes(31), b"p", b"", None) == "ValueError"
+    with pytest.raises(ValueError):
+        crypto.seal_keys(bytes(33))
+    with pytest.raises(ValueError):
+        crypto.seal_with(crypto.seal_keys(bytes(32)), b"p", b"", bytes(7))
+    with pytest.raises(ValueError):
+        crypto.unseal_with(crypto.seal_keys(bytes(32)), bytes(24), bytes(65536))
+
+
+def test_backend_is_looked_up_once(call):
+    # On rp2 each import of a built-in searches the flash first (8 ms).
+    assert call("crypto_drive", "backend_lookups", 5) == 0
 
 
 # -- small helpers -------------------------------------------------------------------
