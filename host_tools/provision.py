@@ -185,7 +185,12 @@ def main(argv=None):
         return _fail(e.code, e.message, e.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", EXIT_INTERRUPTED, as_json)
-    print(json.dumps({"ok": True, "data": data}) if as_json else _terminal(text))
+    try:
+        print(json.dumps({"ok": True, "data": data}) if as_json else _terminal(text))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `provision.py list | head`: the reader left; the command itself was done.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     _say_if_erased(as_json)
     return EXIT_OK
 

@@ -596,3 +596,15 @@ def test_runs_as_script_and_module(launch, tmp_path):
     done = subprocess.run(cmd + ["--help"], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "exit codes:" in done.stdout
+
+
+def test_output_into_a_closed_pipe_is_not_a_crash():
+    """`provision.py ... | head -1`: the reader may go away before the output;
+    the command was done all the same, so no traceback and exit 0."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, os.path.join(repo, "host_tools", "provision.py"),
+                             "completion", "bash"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader leaves before anything is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
