@@ -211,7 +211,9 @@ class Service:
         index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
         self.t.keys.clear_erased()
         self.t.log.event(eventlog.ADD, 1, self.t.store.count, 0, self.t.log.name_text(name))
-        self.t.accounts_changed(index)
+        show = args.get("show", True)
+        if show is not False:  # false: one of many adds; the last one redraws
+            self.t.accounts_changed(index)
         return {"index": index, "count": self.t.store.count}
 
     def list(self, args, received):

@@ -232,9 +232,13 @@ class TokenClient:
     def status(self):
         return self.request("status")
 
-    def add(self, account):
-        """Store an otpauth.Account; returns {index, count}."""
-        return self.request("add", **account.to_args())
+    def add(self, account, show=True):
+        """Store an otpauth.Account; returns {index, count}. show=False: the
+        token does not redraw its screen for it (the middle of an import)."""
+        args = account.to_args()
+        if not show:
+            args["show"] = False
+        return self.request("add", **args)
 
     def list_accounts(self):
         """Every account (no secrets), fetched page by page."""

@@ -876,3 +876,26 @@ def test_malformed_input_is_refused_and_the_token_unchanged(seeded, tmp_path, na
     assert text.rc == 2 and text.out == "" and text.err.startswith("error: "), text
     assert listed(tok) == before
     assert not os.path.exists(os.environ["TOKEN_BACKUP"])
+
+
+def test_an_import_redraws_the_screen_once_not_per_account(tmp_path):
+    """The middle adds of an import carry show=false: the token writes them
+    without a screen redraw (on a board, most of an add's time is the
+    redraw); the last one shows the new account."""
+    from host_tools.simulator import SimulatedToken
+    from host_tools import provision
+    path = tmp_path / "uris.txt"
+    path.write_text("".join("otpauth://totp/Bulk:user%d?secret=%s&issuer=Bulk\n"
+                            % (i, base64.b32encode(os.urandom(20)).decode()) for i in range(12)))
+    with SimulatedToken() as tok:
+        tok.set_time(1_900_000_000)
+        tok.reset_i2c_counters()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = provision.main(["--port", tok.port, "--json", "import", str(path), "--yes"])
+        assert code == 0, out.getvalue()
+        drawn = tok.i2c_bytes()
+        tok.wait_for_text("12/12")  # the last add is on screen
+    # One redraw is a few pages (under 1100 bytes with the per-second ticks);
+    # twelve would be well over 5000.
+    assert drawn < 3000, drawn

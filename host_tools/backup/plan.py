@@ -112,9 +112,12 @@ def write_all(client, accounts, progress):
     so what reached the token still gets into the backup."""
     written = []
     with progress:
+        last = len(accounts) - 1
         for i, account in enumerate(accounts):
             try:
-                client.add(account)
+                # The token redraws only for the last one: a bulk write is
+                # not 1000 screen redraws.
+                client.add(account, show=i == last)
             except (TokenError, KeyboardInterrupt) as e:
                 return written, accounts[i:], e
             written.append(account)
