@@ -405,7 +405,7 @@ class FakeClient:
     def info(self):
         return {"capacity": 50}
 
-    def add(self, account):
+    def add(self, account, show=True):
         if len(self.added) + 1 == self.n:
             raise self.error
         self.added.append(account.label)
