@@ -1,7 +1,6 @@
 """HOTP on the simulated token: codes without a clock, the per-second path
 in small ints, and the counter on flash before its code is on screen."""
 import base64
-import re
 import time
 
 import pyotp
@@ -9,18 +8,11 @@ import pyotp
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
+from tests.test_e2e_sim import code_on_screen
 
 SEED = b"12345678901234567890"  # RFC 4226
 B32 = base64.b32encode(SEED).decode()
 HOTP = pyotp.HOTP(B32)
-
-
-def code_on_screen(text):
-    for line in text.splitlines():
-        m = re.fullmatch(r"\s*(\d{3,4} \d{3,4})\s*", line)
-        if m:
-            return m.group(1).replace(" ", "")
-    return None
 
 
 def _add(c, name, kind, **extra):
