@@ -17,7 +17,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS = os.path.join(REPO, "boards")
 OUT = os.path.join(REPO, "docs", "wiring")
 
-# What a board file must name to be drawn (the simulated board has no pins).
+# What a board file must name to be drawn (the simulated boards have no
+# pins; cp_sim names `board.*` pins but says SIMULATED = True). Pins are GPIO
+# numbers for MicroPython, `board.*` names for CircuitPython (RUNTIME).
 REQUIRED = ("NAME", "DESCRIPTION", "SDA", "SCL", "BUTTON_PIN", "BUTTON_ACTIVE_LOW",
             "DISPLAY_WIDTH", "DISPLAY_HEIGHT", "DISPLAY_ADDR", "RTC_ADDR", "I2C_FREQ",
             "LABEL_SDA", "LABEL_SCL", "LABEL_BUTTON", "LABEL_3V3", "LABEL_GND")
@@ -52,7 +54,7 @@ def wired_boards(boards_dir=BOARDS):
     for fn in sorted(os.listdir(boards_dir)):
         if fn.endswith(".py"):
             b = read_board(os.path.join(boards_dir, fn))
-            if "SDA" in b:
+            if "SDA" in b and not b.get("SIMULATED"):
                 missing = [k for k in REQUIRED if k not in b]
                 if missing:
                     raise ValueError("%s lacks %s" % (fn, ", ".join(missing)))
@@ -111,8 +113,9 @@ def render(board):
     b = board
     svg = _Svg()
     svg.text(20, 30, "%s: wiring" % b["DESCRIPTION"], 18, weight="bold")
-    svg.text(20, 52, "BOARD=%s  (generated from boards/%s.py by host_tools/wiring.py)"
-             % (b["NAME"], b["NAME"]), 12, fill="#555")
+    runtime = "  RUNTIME=%s" % b["RUNTIME"] if b.get("RUNTIME", "micropython") != "micropython" else ""
+    svg.text(20, 52, "BOARD=%s%s  (generated from boards/%s.py by host_tools/wiring.py)"
+             % (b["NAME"], runtime, b["NAME"]), 12, fill="#555")
 
     # The board's header: the five pins the token uses.
     svg.rect(20, 80, 240, 260, "#e8f0e0")

@@ -1,0 +1,59 @@
+# Not a CircuitPython module: the one socket to the simulator's bus server
+# (host_tools/simulator/bus.py) that busio, digitalio and keypad share. The
+# protocol is boards/sim.py's: op, address, length (16-bit LE), payload; the
+# host answers a status byte (0 = acked) and any data read.
+import os
+import socket
+import struct
+
+OP_WRITE = 0x57
+OP_READ = 0x52
+OP_READ_MEM = 0x4D  # one register byte written, then a repeated-start read
+OP_PIN = 0x50
+
+_sock = None
+
+
+def _connect():
+    global _sock
+    if _sock is None:
+        path = os.getenv("TOKEN_SIM_BUS")
+        if not path:
+            raise OSError("TOKEN_SIM_BUS not set: start the simulator with host_tools.simulator")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        _sock = s
+    return _sock
+
+
+def _recv_into(view):
+    got = 0
+    while got < len(view):
+        n = _connect().recv_into(view[got:])
+        if not n:
+            raise OSError(5, "the simulator's bus went away")  # EIO
+        got += n
+
+
+def transact(op, addr, payload=b"", nread=0, into=None):
+    """One bus message. Returns True when the device acked; the nread bytes
+    read land in `into` (a writable buffer of that length)."""
+    s = _connect()
+    n = len(payload) if op == OP_WRITE else nread
+    s.sendall(struct.pack("<BBH", op, addr, n) + bytes(payload))
+    status = bytearray(1)
+    _recv_into(memoryview(status))
+    if status[0]:
+        return False
+    if nread:
+        _recv_into(memoryview(into).cast("B"))
+    return True
+
+
+def read_pin(number):
+    """The level of a pin, as the host's model of the board wires it."""
+    s = _connect()
+    s.sendall(bytes((OP_PIN, number & 0xFF, 0, 0)))
+    reply = bytearray(2)
+    _recv_into(memoryview(reply))
+    return bool(reply[1])
