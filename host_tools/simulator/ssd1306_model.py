@@ -22,6 +22,7 @@ _ARG_COUNTS = {
     0x26: 6, 0x27: 6,  # horizontal scroll setup
     0x29: 5, 0x2A: 5,  # vertical and horizontal scroll setup
     0xA3: 2,  # vertical scroll area
+    0xAD: 1,  # internal IREF selection (later SSD1306 revisions; adafruit_ssd1306 sends it)
 }
 
 # Commands with no argument whose only effect is a setting we don't model.

@@ -84,3 +84,10 @@ class I2C:
                   and _simwire.transact(_simwire.OP_READ, address, nread=len(view), into=view))
         if not ok:
             raise OSError(_ENODEV, "No device at 0x%02x" % address)
+
+
+class SPI:
+    """Named for the drivers' annotations; the token has no SPI parts."""
+
+    def __init__(self, clock, MOSI=None, MISO=None, half_duplex=False):
+        raise NotImplementedError("the simulated board has no SPI devices")

@@ -1,0 +1,76 @@
+"""Run the token's firmware on its CircuitPython runtime, under CPython.
+
+There is no CircuitPython interpreter here: this process plays the board.
+Its import path is what a CIRCUITPY drive gives the firmware, with CPython
+stand-ins for CircuitPython's platform modules in front:
+
+    cpy_hw/ (board, busio, keypad, usb_cdc, ...)  firmware/runtime/circuitpython/
+    firmware/  boards/ (the board file, imported as tokenboard)  site-packages
+    (the real adafruit driver libraries)
+
+then it runs boot.py and code.py, as CircuitPython does at power-up. The
+environment is the MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY,
+...), plus TOKEN_SIM_DATA (a host directory standing for the drive's data
+folder), TOKEN_SIM_FONT and TOKEN_SIM_CDC_FD (the pty's master, default 0:
+stdin). print() and tracebacks go to stderr: the console port, not the data
+port the protocol uses. A reset ends the process with RESET_EXIT.
+
+    cmd = cpy_launch.command(); env.update(cpy_launch.environment(data_dir))
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CPY_HW = os.path.join(HERE, "cpy_hw")
+CPY_RUNTIME = os.path.join(REPO, "firmware", "runtime", "circuitpython")
+FIRMWARE = os.path.join(REPO, "firmware")
+BOARDS = os.path.join(REPO, "boards")
+RESET_EXIT = 97  # cpy_hw/microcontroller.py, as boards/sim.py
+
+
+def command(board="cp_sim"):
+    """The command line that starts the simulated CircuitPython board."""
+    return [sys.executable, os.path.abspath(__file__), board]
+
+
+def environment(data_dir, font=None):
+    """What the launcher needs on top of the MicroPython simulator's env."""
+    if font is None:
+        from host_tools.simulator import fontfile
+        font = fontfile.write()
+    return {"TOKEN_SIM_DATA": os.path.join(os.path.abspath(data_dir), "data"),
+            "TOKEN_SIM_FONT": font}
+
+
+def board_path(site_dirs):
+    """sys.path as the board sees it: the stand-ins first, then the drive,
+    then the installed libraries (not the repository: no host code)."""
+    return [CPY_HW, CPY_RUNTIME, FIRMWARE, BOARDS] + list(site_dirs)
+
+
+def _library_dirs(path):
+    repo = os.path.realpath(REPO)
+    keep = []
+    for p in path:
+        if not p or os.path.realpath(p) in (repo, os.path.realpath(HERE)):
+            continue
+        keep.append(p)
+    return keep
+
+
+def run(board="cp_sim"):
+    import importlib
+    import runpy
+    sys.path[:] = board_path(_library_dirs(sys.path))
+    # The deployed board file is tokenboard.py beside code.py.
+    sys.modules["tokenboard"] = importlib.import_module(board)
+    # Console output (print, tracebacks) to the log; the pty is the data port.
+    sys.stdout = sys.stderr
+    runpy.run_path(os.path.join(CPY_RUNTIME, "boot.py"), run_name="__boot__")
+    runpy.run_path(os.path.join(CPY_RUNTIME, "code.py"), run_name="__main__")
+
+
+if __name__ == "__main__":
+    del sys.path[0]  # this directory: its token.py would shadow the stdlib's
+    run(sys.argv[1] if len(sys.argv) > 1 else "cp_sim")

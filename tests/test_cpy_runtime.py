@@ -1,0 +1,376 @@
+"""The CircuitPython runtime (firmware/runtime/circuitpython) under CPython:
+the real adafruit drivers, through the stand-ins for CircuitPython's platform
+modules (host_tools/simulator/cpy_hw), talking to the simulator's SSD1306 and
+DS3231 models over its socket bus."""
+import calendar
+import os
+import pty
+import runpy
+import signal
+import sys
+import tempfile
+import threading
+import time
+import tty
+import types
+
+import pytest
+
+from host_tools.simulator import cpy_launch, fontfile
+from host_tools.simulator.bus import BusServer
+from host_tools.simulator.ds3231_model import DS3231Model
+from host_tools.simulator.screen_decode import decode_text, font8x8
+from host_tools.simulator.ssd1306_model import SSD1306Model
+
+OLED, RTC = 0x3C, 0x68
+# Module names the stand-ins and the runtime take over while a test runs.
+TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
+         "microcontroller", "micropython", "runtime", "tokenboard", "_simwire",
+         "circuitpython_typing", "circuitpython_typing.device_drivers", "typing_extensions")
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def cpy(tmp_path, monkeypatch):
+    """The board's side of the wires in this process: models on a bus
+    server, the stand-ins and the runtime importable; all undone after."""
+    saved_modules = dict(sys.modules)
+    saved_path = list(sys.path)
+    for name in TAKEN:
+        sys.modules.pop(name, None)
+    sock_dir = tempfile.mkdtemp(prefix="tcpy-")
+    oled = SSD1306Model()
+    rtc = DS3231Model(clock=FakeClock())
+    devices = {OLED: oled, RTC: rtc}
+    bus = BusServer(os.path.join(sock_dir, "bus"), devices, threading.RLock())
+    monkeypatch.setenv("TOKEN_SIM_BUS", bus.path)
+    sys.path[:0] = [cpy_launch.CPY_HW, cpy_launch.CPY_RUNTIME]
+    board = types.SimpleNamespace(
+        RUNTIME="circuitpython", NAME="cp_test", SDA="SDA", SCL="SCL", I2C_FREQ=400_000,
+        BUTTON_PIN="BUTTON", BUTTON_ACTIVE_LOW=True, DATA_DIR=str(tmp_path / "data"),
+        FONT_FILE=fontfile.write(str(tmp_path / "font8x8.bin")))
+    env = types.SimpleNamespace(bus=bus, oled=oled, rtc=rtc, devices=devices, board=board,
+                                tmp=tmp_path)
+    try:
+        yield env
+    finally:
+        bus.close()
+        sys.path[:] = saved_path
+        sys.modules.clear()
+        sys.modules.update(saved_modules)
+        os.rmdir(sock_dir)
+
+
+def new_runtime(env):
+    import runtime
+    return runtime.Runtime(env.board)
+
+
+def oled_bytes(env):
+    return env.bus.bytes_by_addr.get(OLED, 0)
+
+
+# --- the font file ----------------------------------------------------------
+
+def test_font_file_holds_micropythons_glyphs_in_ascii_order(tmp_path):
+    path = fontfile.write(str(tmp_path / "f.bin"))
+    data = open(path, "rb").read()
+    assert len(data) == 95 * 8
+    font = font8x8()
+    for ch in "A~ 0":
+        i = (ord(ch) - 32) * 8
+        assert data[i:i + 8] == font[ch], ch
+
+
+# --- the display ---------------------------------------------------------------
+
+def test_panel_ram_holds_what_the_runtime_drew_and_the_decoder_reads_it(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    d.fb.fill(0)
+    d.fb.text("No accounts yet", 0, 0, 1)
+    d.fb.text("287082", 16, 24, 1)
+    d.fb.fill_rect(0, 60, 64, 4, 1)
+    d.show()
+    assert bytes(cpy.oled.ram) == bytes(d.drv.buffer[1:])
+    assert cpy.oled.display_on
+    assert cpy.oled.unknown_commands == []  # the model knows all the driver sends
+    assert decode_text(bytes(cpy.oled.ram)) == "No accounts yet\n287082"
+
+
+def test_text_off_the_page_grid_lands_on_the_right_pixels(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    d.fb.text("Ag", 3, 13, 1)  # y = 13 straddles pages 1 and 2
+    d.show()
+    pixels = cpy.oled.pixels()
+    font = font8x8()
+    for i, ch in enumerate("Ag"):
+        for col in range(8):
+            for row in range(8):
+                want = font[ch][col] >> row & 1
+                assert pixels[13 + row][3 + 8 * i + col] == want, (ch, col, row)
+
+
+def test_glyph_gives_the_font_columns(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    assert bytes(d.glyph("7")) == font8x8()["7"]
+    assert bytes(d.glyph("\x01")) == bytes(8)
+
+
+def test_show_sends_only_the_changed_pages(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    assert d.show() == 0  # the driver sent the blank frame at start
+    d.fb.text("59", 0, 56, 1)  # the countdown's page only
+    cpy.bus.reset_counters()
+    cpy.oled.reset_counters()
+    assert d.show() == 1
+    assert cpy.oled.pages_written == {7}
+    # one window command write (7 bytes) and one page (0x40 + 128), each
+    # with its address byte
+    assert oled_bytes(cpy) == (1 + 7) + (1 + 1 + 128)
+    cpy.bus.reset_counters()
+    assert d.show() == 0 and oled_bytes(cpy) == 0
+    assert bytes(cpy.oled.ram) == bytes(d.drv.buffer[1:])
+
+
+def test_neighbouring_changed_pages_go_out_as_one_write(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    d.fb.pixel(127, 23, 1)  # last column of page 2: the byte the write borrows
+    d.show()
+    d.fb.fill_rect(0, 24, 10, 16, 1)  # pages 3 and 4
+    cpy.bus.reset_counters()
+    cpy.oled.reset_counters()
+    assert d.show() == 2
+    assert cpy.oled.pages_written == {3, 4}
+    assert cpy.oled.transactions == 2
+    assert oled_bytes(cpy) == (1 + 7) + (1 + 1 + 2 * 128)
+    assert d.drv.buffer[1 + 2 * 128 + 127] == 0x80  # restored after the write
+    assert bytes(cpy.oled.ram) == bytes(d.drv.buffer[1:])
+
+
+def test_force_resends_every_page_and_the_count_adds_up(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    assert d.show(force=True) == 8
+    d.fb.text("x", 0, 0, 1)
+    d.show()
+    assert d.pages_sent == 9
+
+
+def test_power_and_contrast_reach_the_panel(cpy):
+    d = new_runtime(cpy).display(128, 64, OLED)
+    d.contrast(0x20)
+    assert cpy.oled.contrast == 0x20
+    d.power(False)
+    assert not cpy.oled.display_on and not d.on
+    d.power(True)
+    assert cpy.oled.display_on and d.on
+
+
+def test_no_panel_on_the_bus_is_an_oserror_and_no_display_draws_nowhere(cpy):
+    del cpy.devices[OLED]
+    rt = new_runtime(cpy)
+    with pytest.raises(OSError):
+        rt.display(128, 64, OLED)
+    nd = rt.no_display(128, 64)
+    nd.fb.text("hi", 0, 0, 1)
+    assert nd.show() == 0 and bytes(nd.glyph("A")) == font8x8()["A"]
+
+
+def test_a_32_row_panel(cpy):
+    cpy.oled.__init__(128, 32)
+    d = new_runtime(cpy).display(128, 32, OLED)
+    d.fb.text("ok", 0, 24, 1)
+    assert d.show() == 1
+    assert decode_text(bytes(cpy.oled.ram), 128, 32) == "ok"
+
+
+# --- the clock chip -----------------------------------------------------------------
+
+def test_time_written_is_the_chips_time_and_reads_back(cpy):
+    clock = new_runtime(cpy).rtc(RTC)
+    clock.write_time(2031, 7, 14, 9, 26, 53, 1)  # a Monday
+    assert cpy.rtc.unix_time() == calendar.timegm((2031, 7, 14, 9, 26, 53))
+    cpy.rtc.advance(70)
+    clock.read_time()
+    assert (clock.year, clock.month, clock.day, clock.hour, clock.minute, clock.second) == \
+        (2031, 7, 14, 9, 28, 3)
+    assert clock.read_seconds() == 3
+    with pytest.raises(ValueError):
+        clock.write_time(2100, 1, 1, 0, 0, 0, 5)
+
+
+def test_writing_the_time_leaves_the_lost_power_flag_to_the_app(cpy):
+    cpy.rtc.lose_clock()
+    clock = new_runtime(cpy).rtc(RTC)
+    assert clock.lost_power()
+    clock.write_time(2030, 1, 1, 0, 0, 0, 2)
+    assert clock.lost_power() and cpy.rtc.osf
+    clock.clear_lost_power()
+    assert not clock.lost_power() and not cpy.rtc.osf
+
+
+def test_aging_and_temperature_round_trip(cpy):
+    clock = new_runtime(cpy).rtc(RTC)
+    clock.set_aging(-17)
+    assert cpy.rtc.aging == -17 and clock.aging() == -17
+    with pytest.raises(ValueError):
+        clock.set_aging(128)
+    cpy.rtc.set_temperature(-3.25)
+    assert clock.temperature() == -3.25
+    cpy.rtc.set_temperature(24.5)
+    assert clock.temperature() == 24.5
+
+
+def test_no_clock_chip_is_an_oserror(cpy):
+    del cpy.devices[RTC]
+    with pytest.raises(OSError):
+        new_runtime(cpy).rtc(RTC)
+
+
+# --- the button ----------------------------------------------------------------
+
+def _until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise AssertionError("never happened")
+
+
+def test_keypad_events_follow_the_button_pin(cpy):
+    import board
+    import keypad
+    keys = keypad.Keys((board.BUTTON,), value_when_pressed=False)
+    assert keys.events.get() is None
+    cpy.bus.button_down = True
+    ev = _until(keys.events.get)
+    assert ev.pressed and ev.key_number == 0
+    cpy.bus.button_down = False
+    ev = keypad.Event()
+    _until(lambda: keys.events.get_into(ev))
+    assert ev.released
+
+
+def test_runtime_button_is_the_held_level(cpy):
+    rt = new_runtime(cpy)
+    assert rt.button() is False
+    cpy.bus.button_down = True
+    _until(rt.button)
+    assert rt.button() is True  # still held: no new event, same level
+    cpy.bus.button_down = False
+    _until(lambda: not rt.button())
+
+
+# --- the data port ------------------------------------------------------------------
+
+@pytest.fixture
+def pty_port(monkeypatch):
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    monkeypatch.setenv("TOKEN_SIM_CDC_FD", str(master))
+    old = signal.signal(signal.SIGALRM, lambda *a: pytest.fail("blocked"))
+    signal.alarm(20)  # a blocking call fails the test instead of hanging it
+    try:
+        yield slave
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        os.close(master)
+        os.close(slave)
+
+
+def test_usb_cdc_data_is_off_until_enabled_then_reads_without_blocking(cpy, pty_port):
+    import usb_cdc
+    assert usb_cdc.data is None
+    usb_cdc.enable(console=True, data=True)
+    port = usb_cdc.data
+    assert port.timeout is None  # CircuitPython's default: wait
+    port.timeout = 0
+    assert port.read(8) == b"" and port.in_waiting == 0
+    os.write(pty_port, b"hello")
+    _until(lambda: port.in_waiting == 5)
+    buf = bytearray(3)
+    assert port.readinto(buf) == 3 and buf == b"hel"
+    assert port.read(10) == b"lo"
+    os.write(pty_port, b"junk")
+    _until(lambda: port.in_waiting)
+    port.reset_input_buffer()
+    assert port.in_waiting == 0
+    assert port.write(b"reply\n") == 6
+    assert os.read(pty_port, 100) == b"reply\n"
+
+
+def test_a_full_port_takes_what_fits_and_returns(cpy, pty_port):
+    import usb_cdc
+    usb_cdc.enable(data=True)
+    usb_cdc.data.write_timeout = 0
+    big = bytes(1 << 20)  # more than any pty buffers: nobody reads the other end
+    n = usb_cdc.data.write(big)
+    assert 0 < n < len(big)
+    assert usb_cdc.data.write(big) < len(big)  # still full (the pty may have moved a little)
+
+
+def test_runtime_serial_on_the_data_port(cpy, pty_port):
+    import usb_cdc
+    usb_cdc.enable(console=True, data=True)
+    rt = new_runtime(cpy)
+    assert rt.serial.port is usb_cdc.data and usb_cdc.data.timeout == 0
+    buf = bytearray(16)
+    assert rt.serial.read_into(buf) == 0
+    assert rt.serial.wait(10) is False
+    os.write(pty_port, b'{"id":1}\n')
+    assert rt.serial.wait(5000) is True
+    got = b""
+    while not got.endswith(b"\n"):
+        n = rt.serial.read_into(buf)
+        got += bytes(buf[:n])
+    assert got == b'{"id":1}\n'
+    assert rt.serial.write(memoryview(b"ok\n")) == 3
+    assert os.read(pty_port, 10) == b"ok\n"
+
+
+# --- ticks, storage, boot ----------------------------------------------------------
+
+def test_ticks_wrap_at_2_to_the_29_as_on_circuitpython(cpy):
+    import runtime
+    import supervisor
+    top = (1 << 29) - 1
+    assert runtime.ticks_add(top, 2) == 1
+    assert runtime.ticks_diff(5, top - 4) == 10
+    assert runtime.ticks_diff(top - 4, 5) == -10
+    assert runtime.ticks_diff(runtime.ticks_add(1234, 1 << 27), 1234) == 1 << 27
+    assert 0 <= supervisor.ticks_ms() <= top
+
+
+def test_runtime_makes_its_data_dir_and_reset_ends_the_process(cpy):
+    rt = new_runtime(cpy)
+    assert os.path.isdir(rt.data_dir) and rt.name == "circuitpython" and rt.keyboard is None
+    code = ("import sys; sys.path[:0] = [%r]\nimport microcontroller\nmicrocontroller.reset()\n"
+            "print('still here')" % cpy_launch.CPY_HW)
+    import subprocess
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == cpy_launch.RESET_EXIT and "still here" not in proc.stdout
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_boot_hides_the_drive_unless_the_button_is_held(cpy, held):
+    import storage
+    import usb_cdc
+    sys.modules["tokenboard"] = cpy.board
+    cpy.bus.button_down = held
+    runpy.run_path(os.path.join(cpy_launch.CPY_RUNTIME, "boot.py"))
+    assert usb_cdc.enabled == {"console": True, "data": True}
+    if held:
+        assert storage.usb_drive_enabled and storage.getmount("/").readonly
+    else:
+        assert storage.calls == [("disable_usb_drive",), ("remount", "/", False)]
+        assert not storage.usb_drive_enabled and not storage.getmount("/").readonly
