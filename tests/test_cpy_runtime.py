@@ -6,6 +6,7 @@ import calendar
 import os
 import pty
 import runpy
+import select
 import signal
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import types
 
 import pytest
 
+from firmware import frames
 from host_tools.simulator import cpy_launch, fontfile
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
@@ -374,3 +376,104 @@ def test_boot_hides_the_drive_unless_the_button_is_held(cpy, held):
     else:
         assert storage.calls == [("disable_usb_drive",), ("remount", "/", False)]
         assert not storage.usb_drive_enabled and not storage.getmount("/").readonly
+
+
+# --- the launcher: boot.py and code.py in a CPython process ------------------------
+
+# A stand-in app with the seam's entry point (app.main(rt, board)): it draws,
+# answers requests over rt.serial, shows presses and resets on "reset".
+FAKE_APP = '''
+import sys
+sys.path.append(%r)
+import frames
+
+
+def main(rt, board):
+    d = rt.display(board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR)
+    clock = rt.rtc(board.RTC_ADDR)
+    d.fb.fill(0)
+    d.fb.text("No accounts yet", 0, 0, 1)
+    d.show()
+    buf = bytearray(64)
+    line = b""
+    presses = 0
+    was = False
+    while True:
+        held = rt.button()
+        if held and not was:
+            presses += 1
+            d.fb.fill_rect(0, 16, 128, 8, 0)
+            d.fb.text("presses %%d" %% presses, 0, 16, 1)
+            d.show()
+        was = held
+        if not rt.serial.wait(20):
+            continue
+        n = rt.serial.read_into(buf)
+        line += bytes(buf[:n])
+        while b"\\n" in line:
+            one, line = line.split(b"\\n", 1)
+            req_id, cmd, args = frames.decode_request(one)
+            if cmd == "reset":
+                rt.reset()
+            clock.read_time()
+            rt.serial.write(frames.encode_ok(req_id, {"cmd": cmd, "year": clock.year,
+                                                      "sent": d.pages_sent}))
+'''
+
+
+@pytest.fixture
+def fake_firmware(tmp_path):
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    (fw / "app.py").write_text(FAKE_APP % os.path.join(cpy_launch.REPO, "firmware"))
+    return str(fw)
+
+
+def _request(tok, req_id, cmd):
+    os.write(tok._slave_fd, frames.encode_request(req_id, cmd))
+    buf = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([tok._slave_fd], [], [], 0.1)
+        if r:
+            buf += os.read(tok._slave_fd, 4096)
+        while b"\n" in buf:
+            one, buf = buf.split(b"\n", 1)
+            reply = frames.decode_reply(one)
+            if reply and reply.get("id") == req_id:
+                return reply
+    raise AssertionError("no reply; log:\n" + tok.log_tail())
+
+
+def test_launcher_boots_code_py_on_the_simulator(fake_firmware, tmp_path):
+    from host_tools.simulator import SimulatedToken
+    tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython",
+                         firmware_dir=fake_firmware)
+    try:
+        tok.start()
+        tok.set_time(calendar.timegm((2033, 3, 4, 5, 6, 7)))
+        assert tok.wait_for_text("No accounts yet", timeout=20)
+        reply = _request(tok, 7, "status")
+        assert reply["ok"] and reply["data"]["cmd"] == "status" and reply["data"]["year"] == 2033
+        assert os.path.isdir(os.path.join(tok.data_dir, "data"))
+        tok.press()
+        assert "presses 1" in tok.wait_for_text("presses 1", timeout=20)
+        # a reset ends the process with RESET_EXIT: the simulator starts it again
+        os.write(tok._slave_fd, frames.encode_request(8, "reset"))
+        tok.wait_reset(1, timeout=30)
+        assert _request(tok, 9, "again")["ok"]
+    finally:
+        tok.close()
+
+
+def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_path):
+    from host_tools.simulator import SimulatedToken
+    tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython",
+                         firmware_dir=fake_firmware)
+    try:
+        tok.start(held=True)
+        _until(lambda: not tok.running, timeout=30)  # code.py returned: nothing runs
+        assert "maintenance, the CIRCUITPY drive is the host's" in tok.log_tail()
+        assert tok.screen_text() == ""
+    finally:
+        tok.close()

@@ -11,8 +11,8 @@ stand-ins for CircuitPython's platform modules in front:
 then it runs boot.py and code.py, as CircuitPython does at power-up. The
 environment is the MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY,
 ...), plus TOKEN_SIM_DATA (a host directory standing for the drive's data
-folder), TOKEN_SIM_FONT and TOKEN_SIM_CDC_FD (the pty's master, default 0:
-stdin). print() and tracebacks go to stderr: the console port, not the data
+folder), TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0:
+stdin) and TOKEN_SIM_FIRMWARE (default firmware/). print() and tracebacks go to stderr: the console port, not the data
 port the protocol uses. A reset ends the process with RESET_EXIT.
 
     cmd = cpy_launch.command(); env.update(cpy_launch.environment(data_dir))
@@ -43,10 +43,10 @@ def environment(data_dir, font=None):
             "TOKEN_SIM_FONT": font}
 
 
-def board_path(site_dirs):
+def board_path(site_dirs, firmware=FIRMWARE):
     """sys.path as the board sees it: the stand-ins first, then the drive,
     then the installed libraries (not the repository: no host code)."""
-    return [CPY_HW, CPY_RUNTIME, FIRMWARE, BOARDS] + list(site_dirs)
+    return [CPY_HW, CPY_RUNTIME, firmware, BOARDS] + list(site_dirs)
 
 
 def _library_dirs(path):
@@ -62,7 +62,8 @@ def _library_dirs(path):
 def run(board="cp_sim"):
     import importlib
     import runpy
-    sys.path[:] = board_path(_library_dirs(sys.path))
+    firmware = os.getenv("TOKEN_SIM_FIRMWARE") or FIRMWARE  # a test's own firmware
+    sys.path[:] = board_path(_library_dirs(sys.path), firmware)
     # The deployed board file is tokenboard.py beside code.py.
     sys.modules["tokenboard"] = importlib.import_module(board)
     # Console output (print, tracebacks) to the log; the pty is the data port.

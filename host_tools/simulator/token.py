@@ -46,7 +46,8 @@ class SimulatorError(RuntimeError):
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
                  heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
-                 announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True):
+                 announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True,
+                 runtime="micropython"):
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop()). announce:
         write a state file (simstate.py) so provision.py finds the port.
@@ -64,6 +65,7 @@ class SimulatedToken:
         self.heapsize = heapsize
         self.check_alloc = check_alloc
         self.firmware_dir = firmware_dir or mpy.FIRMWARE
+        self.runtime = runtime  # "circuitpython": the firmware under cpy_launch.py
         self.boot_timeout = boot_timeout
         self.announce = announce
         self._state_file = None
@@ -145,6 +147,11 @@ class SimulatedToken:
                 "import os\nos.system(%r)\n"
                 % (self.firmware_dir, mpy.BOARDS, shlex.quote(mpy.micropython_exe())))
         cmd += ["-c", boot]
+        if self.runtime == "circuitpython":
+            from host_tools.simulator import cpy_launch
+            cmd = cpy_launch.command()
+            env.update(cpy_launch.environment(self.data_dir))
+            env["TOKEN_SIM_FIRMWARE"] = self.firmware_dir
         log = open(self.log_path, "ab")
         try:
             # Its own process group: a power cut also ends a REPL it started.
