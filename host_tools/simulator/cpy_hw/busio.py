@@ -8,6 +8,12 @@ _MAX = sys.maxsize
 _ENODEV = 19  # what CircuitPython raises when no device acks
 
 
+def _readable_length(view):
+    if not len(view):
+        raise ValueError("Buffer must be at least length 1")  # as CircuitPython's
+    return view
+
+
 class I2C:
     def __init__(self, scl, sda, *, frequency=100000, timeout=255):
         if scl == sda:
@@ -67,7 +73,7 @@ class I2C:
 
     def readfrom_into(self, address, buffer, *, start=0, end=_MAX):
         self._check_lock()
-        view = memoryview(buffer).cast("B")[start:end]
+        view = _readable_length(memoryview(buffer).cast("B")[start:end])
         if not _simwire.transact(_simwire.OP_READ, address, nread=len(view), into=view):
             raise OSError(_ENODEV, "No device at 0x%02x" % address)
 
@@ -75,7 +81,7 @@ class I2C:
                               out_end=_MAX, in_start=0, in_end=_MAX):
         self._check_lock()
         out = memoryview(out_buffer).cast("B")[out_start:out_end]
-        view = memoryview(in_buffer).cast("B")[in_start:in_end]
+        view = _readable_length(memoryview(in_buffer).cast("B")[in_start:in_end])
         if len(out) == 1:
             # A register read: one bus message, repeated start, as on the wire.
             ok = _simwire.transact(_simwire.OP_READ_MEM, address, out, len(view), view)
