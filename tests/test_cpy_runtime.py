@@ -363,15 +363,30 @@ def test_runtime_makes_its_data_dir_and_reset_ends_the_process(cpy):
     assert proc.returncode == cpy_launch.RESET_EXIT and "still here" not in proc.stdout
 
 
-@pytest.mark.parametrize("held", [False, True])
-def test_boot_hides_the_drive_unless_the_button_is_held(cpy, held):
+def test_reset_cause_names_circuitpythons_reset_reason(cpy):
+    import microcontroller
+    rt = new_runtime(cpy)
+    assert rt.reset_cause() == (0, "unknown")  # what the simulator says, as MicroPython's
+    microcontroller.cpu.reset_reason = microcontroller.ResetReason.WATCHDOG
+    assert rt.reset_cause()[1] == "wdt"
+    microcontroller.cpu.reset_reason = microcontroller.ResetReason.POWER_ON
+    assert rt.reset_cause() == (1, "pwron")
+
+
+@pytest.mark.parametrize("held, flag", [(False, False), (True, False), (False, True)])
+def test_boot_hides_the_drive_unless_the_button_is_held_or_maintenance_asked(cpy, held, flag):
     import storage
     import usb_cdc
     sys.modules["tokenboard"] = cpy.board
     cpy.bus.button_down = held
+    os.makedirs(cpy.board.DATA_DIR)
+    flag_path = os.path.join(cpy.board.DATA_DIR, "maintenance")
+    if flag:
+        open(flag_path, "w").close()
     runpy.run_path(os.path.join(cpy_launch.CPY_RUNTIME, "boot.py"))
     assert usb_cdc.enabled == {"console": True, "data": True}
-    if held:
+    assert not os.path.exists(flag_path)  # once only
+    if held or flag:
         assert storage.usb_drive_enabled and storage.getmount("/").readonly
     else:
         assert storage.calls == [("disable_usb_drive",), ("remount", "/", False)]

@@ -30,6 +30,11 @@ _SET_COLUMNS = const(0x21)
 _SET_PAGES = const(0x22)
 _ENODEV = const(19)
 
+# microcontroller.ResetReason -> the short names MicroPython's runtime gives.
+_CAUSES = (("POWER_ON", "pwron"), ("BROWNOUT", "brownout"), ("SOFTWARE", "soft"),
+           ("DEEP_SLEEP_ALARM", "deepsleep"), ("RESET_PIN", "hard"), ("WATCHDOG", "wdt"),
+           ("RESCUE_DEBUG", "rescue"))
+
 FONT_FILE = "/font8x8.bin"  # beside code.py on the CIRCUITPY drive
 _FIRST_CHAR = const(32)
 _LAST_CHAR = const(126)
@@ -422,6 +427,16 @@ class Runtime:
     def reset(self):
         import microcontroller
         microcontroller.reset()
+
+    def reset_cause(self):
+        """(code, short name) of why the board started; (0, "unknown") when
+        CircuitPython can't tell."""
+        import microcontroller
+        reason = microcontroller.cpu.reset_reason
+        for i, (attr, name) in enumerate(_CAUSES):
+            if reason == getattr(microcontroller.ResetReason, attr, None):
+                return i + 1, name
+        return 0, "unknown"
 
     def guard_console(self, on):
         pass  # Ctrl-C breaks only on the console port; the protocol is on `data`

@@ -1,5 +1,7 @@
-# Stands for CircuitPython's `microcontroller` module: Pin, and reset(),
-# which ends the process with the code the simulator restarts on.
+# Stands for CircuitPython's `microcontroller` module: Pin, ResetReason,
+# cpu.reset_reason (UNKNOWN here: the simulator can't tell, as MicroPython's
+# unix port can't), and reset(), which ends the process with the code the
+# simulator restarts on.
 import os
 import sys
 
@@ -26,6 +28,21 @@ class _Pins:
     pass
 
 
+class ResetReason:
+    pass
+
+
+for _name in ("POWER_ON", "BROWNOUT", "SOFTWARE", "DEEP_SLEEP_ALARM", "RESET_PIN", "WATCHDOG",
+              "UNKNOWN", "RESCUE_DEBUG"):
+    setattr(ResetReason, _name, "microcontroller.ResetReason." + _name)
+
+
+class Processor:
+    def __init__(self):
+        self.reset_reason = ResetReason.UNKNOWN
+
+
+cpu = Processor()
 pin = _Pins()
 for _n in range(30):
     setattr(pin, "GPIO%d" % _n, Pin(_n))
