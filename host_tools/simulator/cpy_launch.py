@@ -66,6 +66,12 @@ def run(board="cp_sim"):
     sys.path[:] = board_path(_library_dirs(sys.path), firmware)
     # The deployed board file is tokenboard.py beside code.py.
     sys.modules["tokenboard"] = importlib.import_module(board)
+    # CircuitPython's gc has MicroPython's heap figures; CPython's heap isn't
+    # the board's, so the simulated board reports none.
+    import gc
+    for name in ("mem_alloc", "mem_free"):
+        if not hasattr(gc, name):
+            setattr(gc, name, lambda: 0)
     # Console output (print, tracebacks) to the log; the pty is the data port.
     sys.stdout = sys.stderr
     runpy.run_path(os.path.join(CPY_RUNTIME, "boot.py"), run_name="__boot__")
