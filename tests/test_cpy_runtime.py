@@ -487,8 +487,12 @@ def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_pa
                          firmware_dir=fake_firmware)
     try:
         tok.start(held=True)
-        _until(lambda: not tok.running, timeout=30)  # code.py returned: nothing runs
-        assert "maintenance, the CIRCUITPY drive is the host's" in tok.log_tail()
-        assert tok.screen_text() == ""
+        tok.bus.wait_pin_reads_after(0, count=1, timeout=30)  # boot.py looked
+        tok.hold_button(False)
+        tok.wait_ready()  # the banner on the data port
+        assert tok.maintenance and tok.running  # code.py ended; the board stays up
+        _until(lambda: "Code done running" in tok.log_tail(), timeout=30)
+        assert "the CIRCUITPY drive is the host's" in tok.log_tail()
+        assert tok.screen_text() == ""  # the firmware never started
     finally:
         tok.close()

@@ -8,7 +8,8 @@ stand-ins for CircuitPython's platform modules in front:
     firmware/  boards/ (the board file, imported as tokenboard)  site-packages
     (the real adafruit driver libraries)
 
-then it runs boot.py and code.py, as CircuitPython does at power-up. The
+then it runs boot.py and code.py, as CircuitPython does at power-up, and
+stays up when code.py ends, as a board does. The
 environment is the MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY,
 ...), plus TOKEN_SIM_DATA (a host directory standing for the drive's data
 folder), TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0:
@@ -19,6 +20,7 @@ port the protocol uses. A reset ends the process with RESET_EXIT.
 """
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -75,7 +77,17 @@ def run(board="cp_sim"):
     # Console output (print, tracebacks) to the log; the pty is the data port.
     sys.stdout = sys.stderr
     runpy.run_path(os.path.join(CPY_RUNTIME, "boot.py"), run_name="__boot__")
-    runpy.run_path(os.path.join(CPY_RUNTIME, "code.py"), run_name="__main__")
+    try:
+        runpy.run_path(os.path.join(CPY_RUNTIME, "code.py"), run_name="__main__")
+    except Exception:
+        import traceback
+        traceback.print_exc()  # on the console, as CircuitPython prints it
+    # A board whose code.py has ended stays up (USB, the drive, the REPL on
+    # the console) until it is reset or unplugged.
+    print("\nCode done running.")
+    sys.stderr.flush()
+    while True:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
