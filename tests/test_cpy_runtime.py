@@ -430,6 +430,9 @@ def main(rt, board):
             req_id, cmd, args = frames.decode_request(one)
             if cmd == "reset":
                 rt.reset()
+            if cmd == "write":
+                with open(rt.data_dir + "/note", "wb") as f:
+                    f.write(b"kept")
             clock.read_time()
             rt.serial.write(frames.encode_ok(req_id, {"cmd": cmd, "year": clock.year,
                                                       "sent": d.pages_sent}))
@@ -494,5 +497,25 @@ def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_pa
         _until(lambda: "Code done running" in tok.log_tail(), timeout=30)
         assert "the CIRCUITPY drive is the host's" in tok.log_tail()
         assert tok.screen_text() == ""  # the firmware never started
+    finally:
+        tok.close()
+
+
+def test_launcher_power_cut_lands_before_a_drive_write(fake_firmware, tmp_path):
+    from host_tools.simulator import SimulatedToken
+    tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython",
+                         firmware_dir=fake_firmware)
+    note = os.path.join(tok.data_dir, "data", "note")
+    try:
+        tok.start()
+        before = tok.flash_writes
+        assert _request(tok, 1, "write")["ok"]
+        assert open(note, "rb").read() == b"kept"
+        assert tok.flash_writes == before + 2  # the file made, its bytes
+        os.remove(note)
+        tok.cut_power_at_write(1)
+        os.write(tok._slave_fd, frames.encode_request(2, "write"))
+        assert tok.wait_power_cut(timeout=30)
+        assert not os.path.exists(note)  # the write never landed
     finally:
         tok.close()

@@ -61,6 +61,66 @@ def _library_dirs(path):
     return keep
 
 
+class _WatchedFile:
+    """A file open for writing on the drive: each write is announced first."""
+
+    def __init__(self, f, notice):
+        self._f = f
+        self._notice = notice
+
+    def write(self, data):
+        self._notice()
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __iter__(self):
+        return iter(self._f)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._f.__exit__(*exc)
+
+
+def watch_writes(data_dir, notice):
+    """The drive as the simulator's power cuts see it: every write, rename,
+    removal and mkdir under data_dir is announced (notice()) before it lands,
+    like the MicroPython board's flash block writes (boards/sim.py)."""
+    import builtins
+    root = os.path.abspath(data_dir)
+    real_open = builtins.open
+    exists = os.path.lexists
+
+    def ours(path):
+        try:
+            p = os.path.abspath(os.fspath(path))
+        except TypeError:
+            return False  # a file descriptor
+        return p == root or p.startswith(root + os.sep)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if not (any(c in mode for c in "wax+") and ours(file)):
+            return real_open(file, mode, *args, **kwargs)
+        if "w" in mode or "x" in mode or not exists(file):
+            notice()  # creating or truncating is a write too
+        return _WatchedFile(real_open(file, mode, *args, **kwargs), notice)
+
+    def announced(fn, writes_if):
+        def call(path, *args, **kwargs):
+            if ours(path) and writes_if(path):  # a failing call writes nothing
+                notice()
+            return fn(path, *args, **kwargs)
+        return call
+
+    builtins.open = open_
+    for name in ("rename", "replace", "remove", "unlink", "rmdir"):
+        setattr(os, name, announced(getattr(os, name), exists))
+    os.mkdir = announced(os.mkdir, lambda p: not exists(p))
+
+
 def run(board="cp_sim"):
     import importlib
     import runpy
@@ -68,6 +128,8 @@ def run(board="cp_sim"):
     sys.path[:] = board_path(_library_dirs(sys.path), firmware)
     # The deployed board file is tokenboard.py beside code.py.
     sys.modules["tokenboard"] = importlib.import_module(board)
+    import _simwire
+    watch_writes(sys.modules["tokenboard"].DATA_DIR, _simwire.flash_notice)
     # CircuitPython's gc has MicroPython's heap figures; CPython's heap isn't
     # the board's, so the simulated board reports none.
     import gc

@@ -10,6 +10,7 @@ OP_WRITE = 0x57
 OP_READ = 0x52
 OP_READ_MEM = 0x4D  # one register byte written, then a repeated-start read
 OP_PIN = 0x50
+OP_FLASH_WRITE = 0x46  # announced before each write to the drive; the host may cut power
 
 _sock = None
 
@@ -57,3 +58,12 @@ def read_pin(number):
     reply = bytearray(2)
     _recv_into(memoryview(reply))
     return bool(reply[1])
+
+
+def flash_notice():
+    """Tell the host a write to the drive is about to land, and wait for its
+    go-ahead: a power cut kills this process right here, before the write."""
+    s = _connect()
+    s.sendall(bytes((OP_FLASH_WRITE, 0, 0, 0)))
+    if not s.recv(1):
+        os._exit(99)  # the host is gone: power is off
