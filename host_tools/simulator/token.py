@@ -36,7 +36,7 @@ LONG_PRESS_S = 1.0
 DEBOUNCE_S = 0.025  # firmware/button.py
 LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
 RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
-MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/main.py, when it stays at the REPL
+MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
 class SimulatorError(RuntimeError):
@@ -63,7 +63,8 @@ class SimulatedToken:
         self.capacity = capacity
         self.heapsize = heapsize
         self.check_alloc = check_alloc
-        self.firmware_dir = firmware_dir or mpy.FIRMWARE
+        # A compiled firmware folder is flat; the sources keep the runtime apart.
+        self.firmware_path = [firmware_dir] if firmware_dir else [mpy.FIRMWARE, mpy.RUNTIME_MP]
         self.boot_timeout = boot_timeout
         self.announce = announce
         self._state_file = None
@@ -138,12 +139,12 @@ class SimulatedToken:
         # it to the log too so a failing test can show it. A reset ends the
         # process (RESET_EXIT) for _watch to start it again; when main.start
         # returns, the board stays at its REPL: a real MicroPython REPL on the port.
-        boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\n"
+        boot = ("import sys\nsys.path[:0] = %r\nimport sim\nimport main\n"
                 "try:\n    main.start(sim)\nexcept SystemExit:\n    raise\n"
                 "except BaseException as e:\n"
                 "    sys.print_exception(e, sys.stderr)\n    raise\n"
                 "import os\nos.system(%r)\n"
-                % (self.firmware_dir, mpy.BOARDS, shlex.quote(mpy.micropython_exe())))
+                % (self.firmware_path + [mpy.BOARDS], shlex.quote(mpy.micropython_exe())))
         cmd += ["-c", boot]
         log = open(self.log_path, "ab")
         try:
