@@ -389,3 +389,86 @@ def test_bus_serves_two_connections(bus, monkeypatch):
         mod.Device.KEYBOARD.send_report(bytes(8))
     assert bus.keyboard.text("us") == "00"
     assert len(bus._conns) == 2
+
+
+# -- the MicroPython runtime's wrapper, over a stand-in usb.device -----------------
+
+USBKBD = os.path.join(mpy.FIRMWARE, "runtime", "micropython", "usbkbd.py")
+
+
+class FakeKeyboardInterface:
+    """usb.device.keyboard.KeyboardInterface as far as usbkbd uses it: one
+    interrupt transfer pending at a time, reading the caller's buffer."""
+
+    def __init__(self):
+        self.open = True
+        self.pending = None  # the buffer the transfer reads until the host polls
+        self.taken = []
+
+    def is_open(self):
+        return self.open
+
+    def busy(self):
+        return self.open and self.pending is not None
+
+    def send_report(self, buf, timeout_ms=100):
+        assert timeout_ms == 0 and not self.busy()
+        self.pending = buf
+        return True
+
+    def host_polls(self):
+        if self.pending is not None:
+            self.taken.append(bytes(self.pending))
+            self.pending = None
+
+    def on_set_report(self, data, _id, _type):
+        self.on_led_update(data[0])
+
+
+def load_usbkbd(monkeypatch, with_usb=True):
+    import types
+    machine = types.ModuleType("machine")
+    if with_usb:
+        machine.USBDevice = object
+    inited = []
+    usb = types.ModuleType("usb")
+    device = types.ModuleType("usb.device")
+    device.get = lambda: types.SimpleNamespace(init=lambda *i, **kw: inited.append((i, kw)))
+    kbmod = types.ModuleType("usb.device.keyboard")
+    kbmod.KeyboardInterface = FakeKeyboardInterface
+    usb.device = device
+    device.keyboard = kbmod
+    for name, mod in (("machine", machine), ("usb", usb), ("usb.device", device),
+                      ("usb.device.keyboard", kbmod)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    spec = importlib.util.spec_from_file_location("usbkbd_under_test", USBKBD)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, inited
+
+
+def test_usbkbd_queues_a_copy_and_keeps_the_serial(monkeypatch):
+    usbkbd, inited = load_usbkbd(monkeypatch)
+    kbd = usbkbd.keyboard()
+    assert usbkbd.keyboard() is kbd and len(inited) == 1
+    assert inited[0][1] == {"builtin_driver": True}  # the CDC serial stays
+    itf = inited[0][0][0]
+    assert kbd.leds() is None  # the host has not said
+    itf.on_set_report(bytes((NUM,)), 0, 2)
+    assert kbd.leds() == NUM
+    t = typer.Typer(kbd.send, lambda a, b: a - b, 0)
+    assert t.start("70", "keypad", False, kbd.leds())
+    polls = 0
+    while t.step(polls):
+        if polls % 3 == 2:  # the host polls every third step
+            itf.host_polls()
+        polls += 1
+    itf.host_polls()
+    assert decode(itf.taken, "us", NUM) == "70"
+    itf.open = False  # unplugged / not configured
+    assert kbd.send(bytes(8)) is False
+
+
+def test_usbkbd_none_without_runtime_usb(monkeypatch):
+    usbkbd, inited = load_usbkbd(monkeypatch, with_usb=False)
+    assert usbkbd.keyboard() is None and inited == []
