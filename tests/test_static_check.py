@@ -5,6 +5,7 @@ pure firmware modules (firmware/*.py) and each runtime
 not have fails here instead of on a board. `make venv` installs pyright, its
 node and the stubs (requirements-typecheck.txt, typecheck/stubs-*.txt)."""
 import collections
+import glob
 import json
 import os
 import re
@@ -17,7 +18,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPECHECK = os.path.join(REPO, "typecheck")
 KNOWN = os.path.join(TYPECHECK, "known-errors.txt")
-TARGETS = ("rp2", "esp32", "circuitpython")
+# One target per stub set that `make venv` installs (typecheck/stubs-<target>.txt).
+TARGETS = sorted(os.path.basename(p)[len("stubs-"):-len(".txt")]
+                 for p in glob.glob(os.path.join(TYPECHECK, "stubs-*.txt")))
 
 
 def pyright(root, target):
@@ -51,6 +54,12 @@ def known_errors(target):
     return known
 
 
+def test_each_port_of_the_issue_is_a_target_with_a_config():
+    assert {"rp2", "esp32", "circuitpython"} <= set(TARGETS)
+    for target in TARGETS:
+        assert os.path.isfile(os.path.join(TYPECHECK, target + ".json")), target
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_firmware_uses_only_what_the_target_has(target):
     errors = pyright(REPO, target)
@@ -68,7 +77,8 @@ def test_firmware_uses_only_what_the_target_has(target):
 # "# flagged: <targets>" must be reported for exactly those targets, and an
 # unmarked line for none: that shows the rules catch a missing module, a
 # missing attribute and a wrong call, and that each target reads its own stubs
-# (time.ticks_ms is fine on MicroPython and an error on CircuitPython). Each
+# (time.ticks_ms is fine on MicroPython and an error on CircuitPython), even
+# under a blanket `# type: ignore`. Each
 # runtime folder holds lines that would be errors for the other runtime's
 # targets, so checking a folder under the wrong target fails too.
 PROBES = {
@@ -76,6 +86,7 @@ PROBES = {
 import time
 time.sleep(1)
 time.ticks_ms()                        # flagged: circuitpython
+time.ticks_add(0, 1)  # type: ignore   # flagged: circuitpython
 time.sleep_ms()                        # flagged: rp2 esp32 circuitpython
 import machine                         # flagged: circuitpython
 machine.Pin.nonexistent()              # flagged: rp2 esp32
