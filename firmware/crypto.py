@@ -117,12 +117,14 @@ def _find_backend():
     if _backend is None or _backend[0] != NATIVE_AES:
         found = None
         if NATIVE_AES:
+            # Each port lacks the module the other one has; the static check
+            # (typecheck/) is told so on these two lines only.
             try:
-                import cryptolib
+                import cryptolib  # pyright: ignore[reportMissingImports] not on CircuitPython
                 found = ("cryptolib", cryptolib)
             except ImportError:
                 try:
-                    import aesio
+                    import aesio  # pyright: ignore[reportMissingImports] not on MicroPython
                     found = ("aesio", aesio)
                 except ImportError:
                     pass

@@ -24,8 +24,9 @@ def _opt_int(args, key):
 
 
 class Commands:
-    def __init__(self, token):
-        self.t = token
+    def __init__(self, log, store):
+        self.events = log  # (self.log is the `log` command)
+        self.store = store
         self.handlers = {
             "log": self.log,
             "log-clear": self.log_clear,
@@ -44,7 +45,7 @@ class Commands:
         if order not in ("newest", "oldest"):
             raise _bad("'order' is newest or oldest")
         limit = LOG_PAGE if limit is None else max(1, min(limit, LOG_PAGE))
-        log = self.t.log
+        log = self.events
         log.flush(True)  # a reader wants everything so far
         entries, more = log.entries(after, before, limit, order == "newest")
         reply = log.stats()
@@ -56,10 +57,10 @@ class Commands:
         if args.get("confirm") != "log-clear":
             raise _bad("log-clear needs confirm='log-clear'")
         try:
-            self.t.log.clear()
+            self.events.clear()
         except OSError:
             raise StoreError("storage_full", "could not rewrite the log")
-        return {"next": self.t.log.seq}
+        return {"next": self.events.seq}
 
     def log_config(self, args, received):
         names = args.get("names")
@@ -67,23 +68,23 @@ class Commands:
             if not isinstance(names, bool):
                 raise _bad("'names' must be true or false")
             try:
-                self.t.log.set_names(names)
+                self.events.set_names(names)
             except OSError:
                 raise StoreError("storage_full", "could not write the log")
-        return {"names": self.t.log.names}
+        return {"names": self.events.names}
 
     def files(self, args, received):
         """The data directory's files and sizes (paged by `start`), and the
         flash totals."""
         start = _opt_int(args, "start") or 0
-        root = self.t.store.root
+        root = self.store.root
         names = sorted(os.listdir(root))
         out = []
         for name in names[start:start + FILES_PAGE]:
             st = os.stat(root + "/" + name)
             out.append([name, st[6], 1 if st[0] & 0x4000 else 0])
         return {"dir": root, "total": len(names), "files": out,
-                "storage": self.t.store.storage()}
+                "storage": self.store.storage()}
 
 
 def synced(log, offset_ms, aging_before, trimmed):

@@ -43,10 +43,11 @@ _TEXT = const(16)
 _CHECK = const(38)
 NONE = -2147483648          # "no value" in a, b or c
 
-try:
-    _ticks_ms = time.ticks_ms
-    _ticks_diff = time.ticks_diff
-except AttributeError:  # CPython (tests): a millisecond counter that never wraps
+# The runtime passes its ticks; these defaults serve the tests (MicroPython's
+# time.ticks_*, else a millisecond counter that never wraps).
+_ticks_ms = getattr(time, "ticks_ms", None)
+_ticks_diff = getattr(time, "ticks_diff", None)
+if _ticks_ms is None or _ticks_diff is None:
     def _ticks_ms():
         return int(time.monotonic() * 1000)
 
@@ -372,26 +373,10 @@ def _decode(buf, o):
 # ---- hooks the firmware calls ----
 
 LOGGED_REFUSALS = ("store_full", "storage_full")  # refusals worth a support look
-_CAUSES = ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET")
-
-
-def reset_cause():
-    """(code, short name) of why the board started; (0, "unknown") where the
-    port can't tell (the unix port, the simulator)."""
-    try:
-        import machine
-        c = machine.reset_cause()
-    except Exception:
-        return 0, "unknown"
-    for name in _CAUSES:
-        if getattr(machine, name, None) == c:
-            return c, name[:-6].lower()  # "pwron", "wdt", ...
-    return c, "other"
-
-
-def boot(log, store, clock):
-    """At start-up: why we booted, what the store had to repair, the clock."""
-    code, name = reset_cause()
+def boot(log, store, clock, cause=(0, "unknown")):
+    """At start-up: why we booted (the runtime's (code, name)), what the
+    store had to repair, the clock."""
+    code, name = cause
     log.event(BOOT, code, store.count, 0, name)
     if store.damaged or store.rebuilt:
         log.event(STORE_REPAIR, store.damaged, 1 if store.rebuilt else 0)
@@ -406,12 +391,19 @@ def clock_changed(log, clock):
         log.event(CLOCK_OK)
 
 
-def boot_failed(board, e):
+def pin_failed(log, keys, e):
+    """Log a wrong PIN (counts only, never digits)."""
+    if e.code == "wrong_pin":
+        log.event(PIN_FAIL, keys.tries_max - keys.tries_left, keys.tries_left)
+    elif e.code == "erased":
+        log.event(PIN_LOCKED, keys.tries_max)
+
+
+def boot_failed(data_dir, e, ticks_ms=None, ticks_diff=None):
     """The firmware could not start: leave a line in the log if the flash
     is reachable at all. Never raises (the caller re-raises `e`)."""
     try:
-        import hw
-        log = EventLog(hw.setup(board)[2] + "/log")
+        log = EventLog(data_dir + "/log", ticks_ms=ticks_ms, ticks_diff=ticks_diff)
         log.event(BOOT_FAIL, 0, 0, 0, type(e).__name__)
         log.flush(True)
     except Exception:

@@ -14,8 +14,10 @@
 # fill reuses them all. A power cut part way leaves a token that can be reset
 # again; a half-done fill file is removed at the next boot (leftover()).
 import os
-import time
 
+# In the data directory: asks the next boot (once) to stay at the REPL
+# (MicroPython) or to give the drive back (CircuitPython).
+MAINTENANCE_FLAG = "maintenance"
 HOLD_S = 10
 CONFIRM_S = 10
 FILL = "wipe.tmp"      # the fill file, inside the data directory
@@ -23,52 +25,50 @@ _DEBOUNCE_MS = 50
 _CHUNK = 512
 
 
-def _steady(read, want, ms=_DEBOUNCE_MS):
+def _steady(rt, read, want, ms=_DEBOUNCE_MS):
     """True if read() gives `want` for `ms` (a bounce is not a press)."""
-    start = time.ticks_ms()
-    while time.ticks_diff(time.ticks_ms(), start) < ms:
+    start = rt.ticks_ms()
+    while rt.ticks_diff(rt.ticks_ms(), start) < ms:
         if bool(read()) != want:
             return False
-        time.sleep_ms(5)
+        rt.sleep_ms(5)
     return True
 
 
-def _wait(read, want, seconds, show=None):
+def _wait(rt, read, want, seconds, show=None):
     """Wait up to `seconds` for the button to reach `want` steadily; show(s)
     is called with the whole seconds left as they change. True if it did."""
-    start = time.ticks_ms()
+    start = rt.ticks_ms()
     left = -1
     while True:
-        gone = time.ticks_diff(time.ticks_ms(), start)
+        gone = rt.ticks_diff(rt.ticks_ms(), start)
         if gone >= seconds * 1000:
             return False
         now_left = seconds - gone // 1000
         if show is not None and now_left != left:
             left = now_left
             show(left)
-        if bool(read()) == want and _steady(read, want):
+        if bool(read()) == want and _steady(rt, read, want):
             return True
-        time.sleep_ms(10)
+        rt.sleep_ms(10)
 
 
-def maintenance(board, read):
+def maintenance(rt, board, read):
     """The button was held at power-up. Returns "repl" (leave the firmware
     off) or "boot" (start it; after an erase if the user confirmed one)."""
     hold = getattr(board, "RESET_HOLD_S", HOLD_S)
     confirm = getattr(board, "RESET_CONFIRM_S", CONFIRM_S)
     try:
-        import hw
-        from ssd1306 import SSD1306
         from ui import UI
-        i2c, _, data_dir = hw.setup(board)
-        ui = UI(SSD1306(i2c, board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
+        data_dir = rt.data_dir
+        ui = UI(rt.display(board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
     except Exception:
         return "repl"  # no screen to confirm on: never erase blind
 
     def holding(s):
         ui.message(("MAINTENANCE", "Release: REPL", "Hold %d s more:" % s, "FACTORY RESET"))
 
-    if _wait(read, False, hold, holding):
+    if _wait(rt, read, False, hold, holding):
         ui.message(("MAINTENANCE", "USB REPL open.", "Unplug to leave."))
         return "repl"
 
@@ -77,15 +77,15 @@ def maintenance(board, read):
                     "(accounts, PIN,", "settings, log)"))
 
     asking(confirm)
-    _wait(read, False, confirm)  # let go first: the hold itself is no confirmation
-    if not _wait(read, True, confirm, asking):
+    _wait(rt, read, False, confirm)  # let go first: the hold itself is no confirmation
+    if not _wait(rt, read, True, confirm, asking):
         ui.message(("Cancelled.", "Nothing erased."))
-        time.sleep_ms(1500)
+        rt.sleep_ms(1500)
         return "boot"
     ui.message(("ERASING...", "Do not unplug."))
     erase(data_dir)
     ui.message(("ERASED.", "Starting fresh."))
-    _wait(read, False, 30)
+    _wait(rt, read, False, 30)
     return "boot"
 
 

@@ -2,9 +2,6 @@
 # would leave a board at the REPL with the store mounted, so instead the
 # token says what is wrong on whatever still works: the screen, a line on the
 # serial port, and a `fault` member in `status` and `info`.
-import sys
-import time
-
 import frames
 
 _MISSING = (19, 110, 5, 116)  # ENODEV, ETIMEDOUT, EIO, ETIMEDOUT (lwIP ports): no ack
@@ -22,47 +19,22 @@ def describe(part, addr, e):
     return "%s at 0x%02X failed: %s %s" % (part, addr, type(e).__name__, code)
 
 
-def announce(message):
-    # A clear line for whoever watches the serial port (the host skips
-    # lines that are not reply frames).
-    try:
-        print("totp-token: fault: " + message)
-    except Exception:
-        pass
-
-
-class NoDisplay:
-    """Stands in for a display that did not answer: drawing goes into a
-    frame buffer nobody sees, so the rest of the token keeps working."""
-
-    def __init__(self, width, height):
-        import framebuf
-        self.width = width
-        self.height = height
-        self.fb = framebuf.FrameBuffer(bytearray(width * height // 8), width, height,
-                                       framebuf.MONO_VLSB)
-        self.on = False
-        self.pages_sent = 0
-
-    def show(self, force=False):
-        return 0
-
-    def power(self, on):
-        self.on = on
-
-    def contrast(self, value):
-        pass
+def line(message):
+    """The line for whoever watches the serial port (the host skips lines
+    that are not reply frames)."""
+    return "totp-token: fault: " + message
 
 
 class Halted:
     """The token could not start (e.g. no RTC on the bus). Answers `info` and
     `status` with the fault, refuses everything else, and never returns."""
 
-    def __init__(self, board, message):
+    def __init__(self, rt, board, message):
+        self.rt = rt
         self.board = board
         self.message = message
         self.reader = frames.LineReader()
-        self._in = bytearray(1)
+        self._in = bytearray(64)
 
     def reply(self, line):
         req_id = None
@@ -83,22 +55,21 @@ class Halted:
             return frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message)
 
     def run(self):
-        import select
-        poller = select.poll()
-        poller.register(sys.stdin, select.POLLIN)
-        stdin = sys.stdin.buffer
-        out = sys.stdout.buffer
+        rt = self.rt
+        port = rt.serial
+        buf = self._in
         while True:
             try:
-                if not poller.poll(1000):
+                if not port.wait(1000):
                     continue
-                if not stdin.readinto(self._in):
-                    time.sleep_ms(10)
+                n = port.read_into(buf)
+                if not n:
+                    rt.sleep_ms(10)
                     continue
-                line = self.reader.feed(self._in[0])
-                if line is not None and (line or line is frames.OVERFLOW):
-                    out.write(self.reply(line))
-                    if hasattr(out, "flush"):
-                        out.flush()
+                for i in range(n):
+                    line = self.reader.feed(buf[i])
+                    if line is not None and (line or line is frames.OVERFLOW):
+                        port.write(self.reply(line))  # short: fits the port
+                        port.flush()
             except Exception:
-                time.sleep_ms(50)  # keep answering whatever happens
+                rt.sleep_ms(50)  # keep answering whatever happens

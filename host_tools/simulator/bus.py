@@ -1,8 +1,10 @@
 """The host end of the simulated board's wires.
 
 The firmware's `sim` board (boards/sim.py) sends every I2C transaction,
-button-pin read and flash-write notice over a Unix socket; this server hands
-them to the register-level device models and counts the traffic.
+button-pin read, flash-write notice and USB keyboard report over a Unix
+socket; this server hands them to the register-level device models and the
+keyboard sink (hid_keyboard.py), and counts the traffic. Each connection is
+served on its own thread, so a runtime's stand-in modules may each open one.
 """
 import os
 import socket
@@ -11,15 +13,19 @@ import threading
 import time
 import traceback
 
+from host_tools.simulator.hid_keyboard import HidKeyboardSink
+
 OP_WRITE = 0x57
 OP_READ = 0x52
 OP_READ_MEM = 0x4D
 OP_PIN = 0x50
 OP_FLASH_WRITE = 0x46
+OP_HID = 0x48  # n=8: an input report; n=0: only the LEDs. Reply: status, LED byte
+HID_TAKEN, HID_BUSY, HID_BAD = 0, 1, 2
 
 
 class BusServer:
-    def __init__(self, path, devices, lock):
+    def __init__(self, path, devices, lock, keyboard=None):
         self.path = path
         self.devices = devices  # I2C address -> model with i2c_write/i2c_read
         self.lock = lock  # shared with the test's hands on the models
@@ -33,10 +39,13 @@ class BusServer:
         self.on_power_cut = None
         self.power_cut = False
         self.error = None
+        self.keyboard = keyboard if keyboard is not None else HidKeyboardSink()
+        self.hid_reports = 0
         self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._srv.bind(path)
         self._srv.listen(1)
-        self._conn = None
+        self._conn = None  # the first connection (the firmware's board module)
+        self._conns = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -47,30 +56,42 @@ class BusServer:
     def _count(self, addr, n):
         self.bytes_by_addr[addr] = self.bytes_by_addr.get(addr, 0) + n
 
-    def _recv_exact(self, n):
+    def _recv_exact(self, conn, n):
         buf = bytearray()
         while len(buf) < n:
-            chunk = self._conn.recv(n - len(buf))
+            chunk = conn.recv(n - len(buf))
             if not chunk:
                 raise EOFError
             buf += chunk
         return bytes(buf)
 
     def _serve(self):
+        while True:
+            try:
+                conn, _ = self._srv.accept()
+            except OSError:
+                return  # closed
+            if self._conn is None:
+                self._conn = conn
+            self._conns.append(conn)
+            threading.Thread(target=self._serve_conn, args=(conn,), daemon=True).start()
+
+    def _serve_conn(self, conn):
         try:
-            self._conn, _ = self._srv.accept()
             while True:
-                op, addr, n = struct.unpack("<BBH", self._recv_exact(4))
-                reply = self._handle(op, addr, n)
+                op, addr, n = struct.unpack("<BBH", self._recv_exact(conn, 4))
+                reply = self._handle(conn, op, addr, n)
                 if reply is not None:
-                    self._conn.sendall(reply)
+                    conn.sendall(reply)
         except (EOFError, OSError):
             pass  # the firmware process ended (or was killed)
         except Exception as e:  # a model bug: keep it visible, not a silent hang
             self.error = e
             traceback.print_exc()
 
-    def _handle(self, op, addr, n):
+    def _handle(self, conn, op, addr, n):
+        if op == OP_HID:
+            return self._hid(conn, n)
         if op == OP_PIN:
             with self.pin_cond:
                 self.pin_reads += 1
@@ -89,9 +110,9 @@ class BusServer:
                     self.cut_after -= 1
             return b"\x00"
         if op == OP_WRITE:
-            payload = self._recv_exact(n)
+            payload = self._recv_exact(conn, n)
         elif op == OP_READ_MEM:
-            payload = self._recv_exact(1)  # the register; n is the read length
+            payload = self._recv_exact(conn, 1)  # the register; n is the read length
         else:
             payload = b""
         with self.lock:
@@ -114,6 +135,20 @@ class BusServer:
                 return b"\x00" + bytes(data)
         return b"\x01"
 
+    def _hid(self, conn, n):
+        """A USB keyboard input report (n=8) for the sink, or (n=0) a look at
+        the LED output report only."""
+        kb = self.keyboard
+        if n == 0:
+            return bytes((HID_TAKEN, kb.get_leds()))
+        report = self._recv_exact(conn, n)
+        if n != 8:
+            return bytes((HID_BAD, kb.get_leds()))
+        taken = kb.receive(report)
+        if taken:
+            self.hid_reports += 1
+        return bytes((HID_TAKEN if taken else HID_BUSY, kb.get_leds()))
+
     def wait_pin_reads_after(self, t, count=2, timeout=5.0):
         """Block until the firmware has read the button `count` times after
         monotonic time `t`: proof its loop went round and handled an event."""
@@ -132,8 +167,12 @@ class BusServer:
             return self.last_pin_read
 
     def close(self):
-        for s in (self._conn, self._srv):
+        for s in [self._srv] + self._conns:
             if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept/recv
+                except OSError:
+                    pass
                 try:
                     s.close()
                 except OSError:

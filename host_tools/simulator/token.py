@@ -26,6 +26,7 @@ from firmware import frames
 from host_tools import mpy, simstate
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
+from host_tools.simulator.hid_keyboard import HidKeyboardSink
 from host_tools.simulator.screen_decode import decode_text, render_png
 from host_tools.simulator.ssd1306_model import SSD1306Model
 
@@ -36,7 +37,7 @@ LONG_PRESS_S = 1.0
 DEBOUNCE_S = 0.025  # firmware/button.py
 LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
 RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
-MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/main.py, when it stays at the REPL
+MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
 class SimulatorError(RuntimeError):
@@ -47,12 +48,13 @@ class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
                  heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
                  announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True,
-                 runtime="micropython"):
+                 keyboard=True, runtime="micropython"):
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop()). announce:
         write a state file (simstate.py) so provision.py finds the port.
         display=None: no display on the bus (the firmware still expects a
-        128x64 one at 0x3C); rtc=False: no DS3231 on the bus."""
+        128x64 one at 0x3C); rtc=False: no DS3231 on the bus. keyboard=False:
+        a board without native USB (boards/sim.py make_keyboard gives None)."""
         self._own_dir = data_dir is None
         # Absolute: the firmware runs with the data directory as its cwd.
         self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
@@ -64,7 +66,9 @@ class SimulatedToken:
         self.capacity = capacity
         self.heapsize = heapsize
         self.check_alloc = check_alloc
-        self.firmware_dir = firmware_dir or mpy.FIRMWARE
+        # A compiled firmware folder is flat; the sources keep the runtime apart.
+        self.firmware_path = [firmware_dir] if firmware_dir else [mpy.FIRMWARE, mpy.RUNTIME_MP]
+        self.firmware_dir = firmware_dir
         self.runtime = runtime  # "circuitpython": the firmware under cpy_launch.py
         self.boot_timeout = boot_timeout
         self.announce = announce
@@ -78,6 +82,10 @@ class SimulatedToken:
         self.oled = SSD1306Model(*self.display_size) if self.has_display else None
         self.rtc = DS3231Model()
         self._load_rtc()
+        self.has_keyboard = keyboard
+        # The host's end of the USB keyboard: what it received and its lock
+        # LEDs outlive a restart of the firmware, as on a real computer.
+        self.keyboard = HidKeyboardSink()
         self.proc = None
         self.bus = None
         self.port = None
@@ -113,7 +121,7 @@ class SimulatedToken:
             devices[RTC_ADDR] = self.rtc
         self._sock_dir = tempfile.mkdtemp(prefix="tsim-")  # short: sun_path is ~100 bytes
         sock_path = os.path.join(self._sock_dir, "bus")
-        self.bus = BusServer(sock_path, devices, self.lock)
+        self.bus = BusServer(sock_path, devices, self.lock, keyboard=self.keyboard)
         self.bus.on_power_cut = self._kill
         self.bus.button_down = held
         master, slave = pty.openpty()
@@ -128,6 +136,7 @@ class SimulatedToken:
             "TOKEN_SIM_IDLE_S": str(self.idle_s),
             "TOKEN_SIM_CAPACITY": str(self.capacity),
             "TOKEN_SIM_CHECK_ALLOC": "1" if self.check_alloc else "0",
+            "TOKEN_SIM_KEYBOARD": "1" if self.has_keyboard else "0",
         })
         for key, value in zip(("TOKEN_SIM_RESET_HOLD_S", "TOKEN_SIM_RESET_CONFIRM_S"),
                               self.reset_s):
@@ -140,18 +149,19 @@ class SimulatedToken:
         # it to the log too so a failing test can show it. A reset ends the
         # process (RESET_EXIT) for _watch to start it again; when main.start
         # returns, the board stays at its REPL: a real MicroPython REPL on the port.
-        boot = ("import sys\nsys.path[:0] = [%r, %r]\nimport sim\nimport main\n"
+        boot = ("import sys\nsys.path[:0] = %r\nimport sim\nimport main\n"
                 "try:\n    main.start(sim)\nexcept SystemExit:\n    raise\n"
                 "except BaseException as e:\n"
                 "    sys.print_exception(e, sys.stderr)\n    raise\n"
                 "import os\nos.system(%r)\n"
-                % (self.firmware_dir, mpy.BOARDS, shlex.quote(mpy.micropython_exe())))
+                % (self.firmware_path + [mpy.BOARDS], shlex.quote(mpy.micropython_exe())))
         cmd += ["-c", boot]
         if self.runtime == "circuitpython":
             from host_tools.simulator import cpy_launch
             cmd = cpy_launch.command()
             env.update(cpy_launch.environment(self.data_dir))
-            env["TOKEN_SIM_FIRMWARE"] = self.firmware_dir
+            if self.firmware_dir:
+                env["TOKEN_SIM_FIRMWARE"] = self.firmware_dir
         log = open(self.log_path, "ab")
         try:
             # Its own process group: a power cut also ends a REPL it started.
@@ -351,6 +361,20 @@ class SimulatedToken:
             self.long_press()
         if submit:
             self.long_press()
+
+    # -- the USB keyboard ---------------------------------------------------------
+
+    def typed_text(self, layout="us"):
+        """What a computer with keyboard layout `layout` received from the
+        token's keyboard since the last clear_typed() ("\\n" for Enter)."""
+        return self.keyboard.text(layout)
+
+    def clear_typed(self):
+        self.keyboard.clear()
+
+    def set_host_leds(self, leds):
+        """The computer's lock LEDs (hid_keyboard.LED_NUM_LOCK, ...)."""
+        self.keyboard.set_leds(leds)
 
     # -- the screen ---------------------------------------------------------------
 

@@ -155,6 +155,13 @@ def render_code(code, width=128, height=64):
             self.width, self.height = width, height
             self.buf = bytearray(width * height // 8)
             self.fb = framebuf.FrameBuffer(self.buf, width, height, framebuf.MONO_VLSB)
+            self.g = bytearray(8)
+            self.gfb = framebuf.FrameBuffer(self.g, 8, 8, framebuf.MONO_VLSB)
+
+        def glyph(self, ch):
+            self.gfb.fill(0)
+            self.gfb.text(ch, 0, 0, 1)
+            return self.g
 
         def show(self, force=False):
             return 0

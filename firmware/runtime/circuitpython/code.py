@@ -2,7 +2,7 @@
 # CircuitPython runtime, with the board file copied here as tokenboard.py.
 import storage
 
-import runtime
+import hal
 import tokenboard
 
 if storage.getmount("/").readonly:
@@ -17,4 +17,4 @@ if storage.getmount("/").readonly:
         usb_cdc.data.write(line.encode() + b"\r\n")
 else:
     import app
-    app.main(runtime.Runtime(tokenboard), tokenboard)
+    app.main(hal.Runtime(tokenboard), tokenboard)

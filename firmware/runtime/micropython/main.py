@@ -1,6 +1,6 @@
-# Entry point. On a board MicroPython runs this file at boot; `make deploy`
+# Entry point on MicroPython. A board runs this file at boot; `make deploy`
 # copies the chosen board file beside it as tokenboard.py. The simulator
-# calls start() with its `sim` board.
+# calls start() with its `sim` board. (CircuitPython starts from code.py.)
 #
 # Maintenance: hold the button while plugging the token in. A screen counts
 # down: let go and the firmware does not start, the MicroPython REPL stays on
@@ -9,37 +9,37 @@
 # (`provision.py maintenance`, which leaves a one-shot flag file and resets
 # it). In normal operation Ctrl-C is ignored, so a stray 0x03 can't drop
 # anyone into a REPL.
-import time
 
 
-def maintenance_requested(board):
+def maintenance_requested(rt):
     """True once after a reboot-maintenance request: the flag goes first, so
     the boot after this one runs the firmware again whatever happens."""
     import os
-    import hw
+    import factory
     try:
-        os.remove(hw.data_dir(board) + "/" + hw.MAINTENANCE_FLAG)
+        os.remove(rt.data_dir + "/" + factory.MAINTENANCE_FLAG)
     except OSError:
         return False
     return True
 
 
 def start(board):
-    import hw
-    if maintenance_requested(board):
+    import hal
+    rt = hal.Runtime(board)
+    if maintenance_requested(rt):
         print("totp-token: restarted into the maintenance REPL on request "
               "(firmware not started; the next reset runs it)")
         return
-    held = board.make_button() if hasattr(board, "make_button") else hw.make_button(board)
+    held = rt.button
     if held():
-        time.sleep_ms(50)
+        rt.sleep_ms(50)
         if held():
             import factory
-            if factory.maintenance(board, held) == "repl":
+            if factory.maintenance(rt, board, held) == "repl":
                 print("totp-token: button held at boot, maintenance REPL (firmware not started)")
                 return
     import app
-    app.main(board)
+    app.main(rt, board)
 
 
 if __name__ == "__main__":

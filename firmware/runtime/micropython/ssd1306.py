@@ -44,6 +44,9 @@ class SSD1306:
         self._window = bytearray((_CMD, _SET_COLUMNS, 0, width - 1, _SET_PAGES, 0, 0))
         self._cmd = bytearray(3)
         self._cmd[0] = _CMD
+        # One character's 8 column bytes, for the UI's large digits.
+        self._glyph_buf = bytearray(8)
+        self._glyph = framebuf.FrameBuffer(self._glyph_buf, 8, 8, framebuf.MONO_VLSB)
         self.pages_sent = 0  # for diagnostics and the benchmark
         self.on = False
         self._init_panel(external_vcc)
@@ -78,6 +81,14 @@ class SSD1306:
         else:
             c[2] = arg
             self.i2c.writeto(self.address, c)
+
+    def glyph(self, ch):
+        """The 8 column bytes (bit 0 = top row) of `ch` in framebuf's font,
+        in a buffer reused by the next call."""
+        g = self._glyph
+        g.fill(0)
+        g.text(ch, 0, 0, 1)
+        return self._glyph_buf
 
     def power(self, on):
         self._command(_DISPLAY_ON if on else _DISPLAY_OFF)

@@ -1,4 +1,4 @@
-# The CircuitPython runtime (docs/runtime.md): adafruit_ssd1306 and
+# The CircuitPython runtime's hal (docs/runtime.md): adafruit_ssd1306 and
 # adafruit_ds3231 on busio.I2C, the button through keypad.Keys, the protocol
 # on usb_cdc.data (the second USB serial port, enabled in boot.py), ticks
 # from supervisor.ticks_ms(). The board file names `board.*` pins as strings.

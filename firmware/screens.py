@@ -1,0 +1,302 @@
+# The screen state machine: which screen is up (locked, erased, clock lost,
+# empty, an account), what a press does on each, and the per-second
+# refresh. It draws through ui.UI and takes its ticks from the runtime; the
+# serial loop and the services tell it when something changed.
+import button as btn
+import erase
+import eventlog
+import otp
+import pinpad
+import timeutil
+from keystore import AuthError
+
+_HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
+_SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
+
+
+class Screens:
+    def __init__(self, rt, ui, store, clock, keys, log, diag, idle_ms, check_alloc=False):
+        self.rt = rt
+        self.ui = ui
+        self.display = ui.d
+        self.store = store
+        self.clock = clock
+        self.keys = keys
+        self.log = log
+        self.diag = diag
+        self.idle_ms = idle_ms
+        self.check_alloc = check_alloc
+        self.pinpad = pinpad.PinPad()
+        self.pin_note = None  # "wrong PIN" line on the lock screen
+        self.index = 0
+        self.account = None  # the account on screen (one record in RAM)
+        self.counter = -1  # moving factor of the code on screen
+        self.boundary_days = 0  # when the code on screen expires
+        self.boundary_sod = 0
+        self.hotp_shown = False  # an HOTP code is on screen, since hotp_since (ticks)
+        self.hotp_since = 0
+        self.last_press = rt.ticks_ms()
+        self.screen = None  # "locked", "erased", "lost", "empty", "accounts"
+
+    # -- whole screens ------------------------------------------------------
+
+    def redraw(self):
+        """Choose and draw the whole screen for the current state."""
+        keys = self.keys
+        if keys.pin and not keys.screen_unlocked:
+            self.screen = "locked"
+            self.account = None
+            self.draw_lock()
+            return
+        if keys.erased and self.store.count == 0:
+            self.screen = "erased"
+            self.account = None
+            self.ui.message(("TOKEN ERASED", "", "Too many wrong", "PINs: accounts", "and keys gone.", "Restore from", "your backup."))
+            return
+        if self.clock.lost and self.store.count == 0:
+            self.screen = "lost"
+            self.account = None
+            self.ui.message(("CLOCK LOST", "", "Time not set:", "no codes shown.", "Run provision.py", "sync-time"))
+            return
+        if self.store.count == 0:
+            self.screen = "empty"
+            self.account = None
+            self.ui.message(("No accounts yet", "", "Connect USB and", "run provision.py", "add ..."))
+            return
+        self.screen = "accounts"
+        if self.index >= self.store.count:
+            self.index = self.store.count - 1
+        acc = self.store.get(self.index)
+        self.account = acc
+        self.counter = -1
+        self.ui.account(acc, self.index, self.store.count)
+        if acc.kind == "hotp":  # needs no clock
+            self.ui.clear_code("------")
+            self.ui.hint("hold: next code")
+            self.ui.flush()
+        elif self.clock.lost:  # only time-based codes depend on the clock
+            self.ui.code_notice("CLOCK LOST")
+            self.ui.hint("run sync-time")
+            self.ui.flush()
+        else:
+            self.show_code()
+
+    def show_code(self):
+        """Compute and draw the TOTP/Steam code for the current period.
+        Allocates (hashing): runs once per period, not every second."""
+        acc = self.account
+        clock = self.clock
+        period = acc.period
+        into = timeutil.mod_period(clock.days, clock.sod, period)
+        self.counter = clock.unix() // period
+        # The code expires at the next multiple of the period.
+        end = clock.sod + period - into
+        self.boundary_days = clock.days + end // timeutil.SECONDS_PER_DAY
+        self.boundary_sod = end % timeutil.SECONDS_PER_DAY
+        code = otp.generate(acc.kind, acc.algorithm, acc.digits, acc.secret, self.counter)
+        self.ui.code(code, period)
+        self.refresh()
+
+    def remaining(self):
+        """Seconds until the code on screen expires (small ints only)."""
+        c = self.clock
+        return (self.boundary_days - c.days) * timeutil.SECONDS_PER_DAY + self.boundary_sod - c.sod
+
+    def refresh(self):
+        """The per-second refresh: countdown bar and seconds, changed pages
+        only. Allocates nothing; the checks run it under heap_lock()."""
+        if self.check_alloc:
+            self._checked_refresh()
+        else:
+            self.ui.tick(self.remaining())
+
+    def _checked_refresh(self):
+        # The whole per-second path: read the RTC over I2C, work out the time
+        # left, redraw the countdown and send the changed page. Measured once
+        # with the heap open, then run again with the heap locked.
+        d = self.diag
+        rt = self.rt
+        self._check_small(self.remaining())
+        before = rt.mem_alloc()
+        self.clock.read()
+        self.ui.tick(self.remaining())
+        grew = rt.mem_alloc() - before
+        if grew > d["refresh_alloc_bytes"]:
+            d["refresh_alloc_bytes"] = grew
+        rt.heap_lock()
+        try:
+            self.clock.read()
+            self.ui.tick(self.remaining())
+            ok = True
+        except MemoryError:
+            ok = False
+        rt.heap_unlock()
+        d["refresh_locked_runs"] += 1
+        if not ok:
+            d["refresh_lock_errors"] += 1
+
+    def _check_small(self, value):
+        # The checks' view of the per-second path: every value it works with
+        # must be a small int on 32-bit ports, where the unix port (64-bit)
+        # can't see the allocation. Counted for `status`.
+        c = self.clock
+        for v in (value, c.days, c.sod, self.boundary_days, self.boundary_sod,
+                  self.hotp_since):
+            if not -_SMALL - 1 <= v <= _SMALL:
+                self.diag["refresh_big_ints"] += 1
+
+    def hotp_expired(self):
+        """Has the HOTP code been up long enough? In ticks (small ints on
+        every port; Unix seconds are not), and clock-free like HOTP itself."""
+        rt = self.rt
+        if self.check_alloc:
+            self._check_small(rt.ticks_diff(rt.ticks_ms(), self.hotp_since))
+            rt.heap_lock()
+            try:
+                done = rt.ticks_diff(rt.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+            except MemoryError:
+                done = False
+                self.diag["refresh_lock_errors"] += 1
+            rt.heap_unlock()
+            self.diag["refresh_locked_runs"] += 1
+            return done
+        return rt.ticks_diff(rt.ticks_ms(), self.hotp_since) >= _HOTP_SHOW_MS
+
+    def second(self, now):
+        """Once per new RTC second; `now` in ticks."""
+        if self.screen == "accounts" and self.account is not None:
+            if self.account.kind == "hotp":
+                if self.hotp_shown and self.hotp_expired():
+                    self.hotp_shown = False
+                    self.redraw()
+            elif self.clock.lost:
+                pass  # "CLOCK LOST" stays until the clock is set
+            elif self.remaining() <= 0:
+                self.show_code()  # the period rolled over: new code now
+            else:
+                self.refresh()
+        diff = self.rt.ticks_diff
+        if self.display.on and diff(now, self.last_press) > self.idle_ms:
+            self.display.power(False)
+        keys = self.keys
+        if keys.pin:
+            lock_ms = keys.lock_after_s * 1000
+            if keys.screen_unlocked and lock_ms and diff(now, self.last_press) > lock_ms:
+                keys.lock_screen()
+                self.redraw()
+
+    def clock_state_changed(self):
+        """The clock was lost or found again between two seconds."""
+        acc = self.account
+        if acc is None or acc.kind != "hotp":  # HOTP: nothing changes
+            self.redraw()
+
+    # -- the lock screen -----------------------------------------------------
+
+    def draw_lock(self):
+        k = self.keys
+        pad = self.pinpad
+        self.ui.message(("LOCKED %d/%d tries" % (k.tries_left, k.tries_max),
+                         "PIN " + pad.shown(self.ui.cols - 4),
+                         self.pin_note or "press: next",
+                         pad.hint()))
+
+    def pin_press(self, event):
+        pad = self.pinpad
+        if event == btn.SHORT:
+            pad.short()
+            self.draw_lock()
+            return
+        what = pad.long()
+        if what != pinpad.SUBMIT:
+            self.pin_note = "4-16 digits" if what == pinpad.TOO_SHORT else None
+            self.draw_lock()
+            return
+        self.ui.message(("Checking PIN...",))
+        pin = pad.pin()
+        pad.clear()
+        try:
+            self.keys.unlock_with_pin(pin)
+            self.pin_note = None
+        except AuthError as e:
+            eventlog.pin_failed(self.log, self.keys, e)
+            if e.code == "erased":
+                self.busy("Erasing flash...")
+                erase.finish(self.keys, self.store, True)
+                self.index = 0
+            else:
+                self.pin_note = "wrong PIN"
+        self.redraw()
+
+    # -- presses -------------------------------------------------------------
+
+    def press(self, event):
+        self.diag["presses"] += 1
+        self.last_press = self.rt.ticks_ms()
+        if not self.display.on:
+            # The press that wakes the screen does nothing else.
+            self.display.power(True)
+            return
+        if self.screen == "locked":
+            self.pin_press(event)
+            return
+        if self.screen != "accounts":
+            return
+        n = self.store.count
+        acc = self.account
+        if event == btn.LONG and acc is not None and acc.kind == "hotp":
+            self.next_hotp()
+            return
+        if event == btn.SHORT:
+            self.index = (self.index + 1) % n
+        else:
+            self.index = (self.index - 1) % n
+        self.hotp_shown = False
+        self.redraw()
+
+    def next_hotp(self):
+        """Advance and store the counter before showing its code, so a power
+        cut can never show the same code twice."""
+        acc = self.account
+        counter = acc.counter
+        self.store.set_counter(self.index, counter + 1)
+        acc.counter = counter + 1
+        code = otp.generate("hotp", acc.algorithm, acc.digits, acc.secret, counter)
+        self.ui.code(code, 0)
+        self.ui.hint("HOTP #%d" % counter)
+        self.ui.flush()
+        self.hotp_since = self.rt.ticks_ms()
+        self.hotp_shown = True
+
+    # -- told by the services ------------------------------------------------
+
+    def accounts_changed(self, index):
+        if index is not None:
+            self.index = index
+        self.wake()
+        self.redraw()
+
+    def clock_changed(self):
+        self.wake()
+        self.redraw()
+
+    def lock_changed(self):
+        """A PIN was set, changed or removed."""
+        self.pinpad.clear()
+        self.redraw()
+
+    def erased(self):
+        """The last wrong PIN erased the token (keys and records are gone)."""
+        self.index = 0
+        self.redraw()
+
+    def busy(self, text):
+        """Something slow is under way: say so on screen."""
+        self.wake()
+        self.ui.message((text, "", "Please wait."))
+
+    def wake(self):
+        """Provisioning changed what the screen shows: let the user see it."""
+        self.last_press = self.rt.ticks_ms()
+        if not self.display.on:
+            self.display.power(True)

@@ -1,0 +1,134 @@
+# The protocol's side of the main loop: bytes in from the runtime's serial
+# stream, one frame at a time to the services, replies out without ever
+# waiting for the host. Knows frames and errors, not hardware.
+import eventlog
+import frames
+from service import CommandError
+
+_READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
+_OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
+
+
+class SerialLink:
+    def __init__(self, serial, service, keys, log, diag, ticks_ms):
+        self.serial = serial
+        self.service = service
+        self.keys = keys
+        self.log = log
+        self.diag = diag
+        self.ticks_ms = ticks_ms
+        self.reader = frames.LineReader()
+        self._in = bytearray(_OUT_CHUNK)
+        self._out = None  # a reply the port could not take yet (one at most)
+        self._out_sent = 0
+        self._after = []  # what waits until the reply is out (a scrub, a reset)
+        self.last_rx = ticks_ms()  # when serial bytes last came in
+        self.last_auth = self.last_rx  # when an authenticated request last came in
+
+    def after_reply(self, fn):
+        """Run fn() once the current request's reply has been written."""
+        self._after.append(fn)
+
+    # -- in ------------------------------------------------------------------
+
+    def poll(self, timeout_ms):
+        """Wait up to timeout_ms for input, then handle what came (at most
+        _READ_BUDGET bytes this turn). This is the main loop's pace."""
+        if self._out is not None:
+            self.flush_out()
+        if not self.serial.wait(timeout_ms):
+            return
+        self.last_rx = self.ticks_ms()
+        buf = self._in
+        budget = _READ_BUDGET
+        while budget > 0:
+            n = self.serial.read_into(buf)
+            if not n:
+                return
+            budget -= n
+            for i in range(n):
+                line = self.reader.feed(buf[i])
+                if line is not None and (line or line is frames.OVERFLOW):
+                    self.handle_line(line, self.ticks_ms())
+
+    def handle_line(self, line, received):
+        req_id = None
+        try:
+            if line is frames.OVERFLOW:
+                raise frames.FrameError(frames.E_TOO_LONG, "request longer than %d bytes" % frames.MAX_REQUEST)
+            start, req_id, cmd, args = frames.decode_request_at(line)
+            # The MAC covers the frame from its TOK>, not stray bytes before it.
+            auth = frames.split_auth(line[start:] if start else line)
+            data = self.service.handle(cmd, args, received, auth)
+            if auth is not None:
+                self.last_auth = received
+            reply = frames.encode_ok(req_id, data, self._reply_extra())
+        except frames.FrameError as e:
+            self.log.event(eventlog.ERROR, 2, text=e.code)
+            reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message,
+                                        self._reply_extra())
+        except CommandError as e:
+            if e.code in eventlog.LOGGED_REFUSALS:
+                self.log.event(eventlog.ERROR, 3, text=e.code)
+            extra = self._reply_extra(e.extra)
+            reply = frames.encode_error(req_id, e.code, e.message, extra)
+        except Exception as e:  # a bug: report it, keep running
+            self.diag["errors"] += 1
+            self.diag["last_error"] = type(e).__name__
+            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
+            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
+                                        self._reply_extra())
+        self.write(reply)
+        while self._after:
+            self._after.pop(0)()
+
+    def _reply_extra(self, extra=None):
+        # Every reply says so while the token stands erased by the last wrong PIN.
+        if self.keys.erased:
+            extra = dict(extra) if extra else {}
+            extra["erased"] = True
+        return extra
+
+    # -- out -----------------------------------------------------------------
+
+    def write(self, data):
+        """Send a reply without ever waiting for the host. What the port can't
+        take now waits (one reply at most) and goes out from the main loop; a
+        reply that finds another still waiting is dropped and counted. So a
+        host that writes and never reads can't stall the screen or the reading."""
+        self.flush_out()
+        if self._out is not None:
+            self.diag["dropped_replies"] += 1
+            return
+        self._out = data
+        self._out_sent = 0
+        self.flush_out()
+
+    def pending(self):
+        return self._out is not None
+
+    def flush_out(self):
+        """Write as much of the waiting reply as the port takes right now."""
+        data = self._out
+        port = self.serial
+        if data is None or not port.writable():
+            return  # (no garbage while a host that doesn't read keeps it waiting)
+        sent = self._out_sent
+        size = len(data)
+        mv = memoryview(data)
+        try:
+            while sent < size and port.writable():
+                want = min(size - sent, _OUT_CHUNK)
+                n = port.write(mv[sent:sent + want])
+                if n is None:  # a non-blocking port that is full after all
+                    break
+                sent += n
+                if n < want:
+                    break
+            port.flush()
+        except OSError:
+            sent = size  # nobody listening: drop the reply rather than stall
+        if sent >= size:
+            self._out = None
+        else:
+            self._out_sent = sent
