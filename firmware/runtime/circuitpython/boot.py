@@ -17,24 +17,34 @@ import usb_cdc
 
 import tokenboard
 
-usb_cdc.enable(console=True, data=True)
-
-button = digitalio.DigitalInOut(getattr(pins, tokenboard.BUTTON_PIN))
-button.switch_to_input(pull=digitalio.Pull.UP if tokenboard.BUTTON_ACTIVE_LOW
-                       else digitalio.Pull.DOWN)
-held = button.value != tokenboard.BUTTON_ACTIVE_LOW
-button.deinit()  # keypad takes the pin in code.py
-
 MAINTENANCE_FLAG = "maintenance"  # factory.MAINTENANCE_FLAG, in the data folder
-try:
-    os.remove(tokenboard.DATA_DIR + "/" + MAINTENANCE_FLAG)  # boot.py may write the drive
-    requested = True
-except OSError:
-    requested = False
 
-if held or requested:
-    storage.enable_usb_drive()
-    storage.remount("/", readonly=True)  # read-only to Python = writable by the host
-else:
-    storage.disable_usb_drive()
-    storage.remount("/", readonly=False)
+
+def button_held(board):
+    button = digitalio.DigitalInOut(getattr(pins, board.BUTTON_PIN))
+    button.switch_to_input(pull=digitalio.Pull.UP if board.BUTTON_ACTIVE_LOW
+                           else digitalio.Pull.DOWN)
+    held = button.value != board.BUTTON_ACTIVE_LOW
+    button.deinit()  # keypad takes the pin in code.py
+    return held
+
+
+def maintenance_requested(board):
+    try:
+        os.remove(board.DATA_DIR + "/" + MAINTENANCE_FLAG)  # boot.py may write the drive
+    except OSError:
+        return False
+    return True
+
+
+def boot(board):
+    usb_cdc.enable(console=True, data=True)
+    if button_held(board) or maintenance_requested(board):
+        storage.enable_usb_drive()
+        storage.remount("/", readonly=True)  # read-only to Python = writable by the host
+    else:
+        storage.disable_usb_drive()
+        storage.remount("/", readonly=False)
+
+
+boot(tokenboard)
