@@ -519,3 +519,37 @@ def test_launcher_power_cut_lands_before_a_drive_write(fake_firmware, tmp_path):
         assert not os.path.exists(note)  # the write never landed
     finally:
         tok.close()
+
+
+# --- the real firmware on the CircuitPython runtime -----------------------------------
+
+FULL_FRAME_ADAFRUIT = 6 * 3 + (1 + 1 + 1024)  # adafruit_ssd1306's own show()
+
+
+def test_the_firmware_boots_and_answers_on_the_circuitpython_runtime(tmp_path):
+    from host_tools.client import TokenClient
+    from host_tools.formats.otpauth import Account
+    from host_tools.link import SerialLink
+    from host_tools.simulator import SimulatedToken
+    tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython")
+    try:
+        tok.start()
+        with TokenClient(SerialLink(tok.port)) as c:
+            c.sync_time()
+            tok.wait_for_text("No accounts yet", timeout=20)
+            status = c.status()
+            assert status["accounts"] == 0 and status["clock"]["lost"] is False
+            assert status["fault"] is None  # display and clock chip found
+            for name in ("alice", "bob"):
+                c.add(Account(name=name, issuer="Example", secret=os.urandom(20)))
+            tok.wait_for_text("bob", timeout=20)
+            tok.reset_i2c_counters()
+            tok.press()
+            tok.wait_for_text("alice", timeout=20)
+            # the press redrew what changed, not the whole frame
+            assert 0 < tok.i2c_bytes() < FULL_FRAME_ADAFRUIT
+        tok.restart()  # the accounts are on the (simulated) CIRCUITPY drive
+        with TokenClient(SerialLink(tok.port)) as c:
+            assert sorted(a["name"] for a in c.list_accounts()) == ["alice", "bob"]
+    finally:
+        tok.close()
