@@ -204,7 +204,19 @@ def test_time_written_is_the_chips_time_and_reads_back(cpy):
         (2031, 7, 14, 9, 28, 3)
     assert clock.read_seconds() == 3
     with pytest.raises(ValueError):
-        clock.write_time(2100, 1, 1, 0, 0, 0, 5)
+        clock.write_time(2200, 1, 1, 0, 0, 0, 3)
+
+
+def test_the_next_century_and_its_rollover(cpy):
+    clock = new_runtime(cpy).rtc(RTC)
+    clock.write_time(2150, 6, 1, 12, 0, 0, 3)
+    assert cpy.rtc.unix_time() == calendar.timegm((2150, 6, 1, 12, 0, 0))
+    clock.write_time(2099, 12, 31, 23, 59, 58, 4)
+    clock.read_time()
+    assert (clock.year, clock.month, clock.day) == (2099, 12, 31)
+    cpy.rtc.advance(3)  # the chip sets the century bit itself
+    clock.read_time()
+    assert (clock.year, clock.month, clock.day, clock.second) == (2100, 1, 1, 1)
 
 
 def test_writing_the_time_leaves_the_lost_power_flag_to_the_app(cpy):

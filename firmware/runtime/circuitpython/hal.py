@@ -29,6 +29,8 @@ _CMD_STREAM = const(0x00)  # control byte: commands follow
 _SET_COLUMNS = const(0x21)
 _SET_PAGES = const(0x22)
 _ENODEV = const(19)
+_REG_MONTH = const(0x05)  # DS3231: month, bit 7 the century
+_CENTURY = const(0x80)
 
 # microcontroller.ResetReason -> the short names MicroPython's runtime gives.
 _CAUSES = (("POWER_ON", "pwron"), ("BROWNOUT", "brownout"), ("SOFTWARE", "soft"),
@@ -248,7 +250,9 @@ class NoDisplay:
 class Clock:
     """The DS3231 through adafruit_ds3231.DS3231, as the clock-chip interface.
     Time goes through its datetime_register (the `datetime` setter would
-    also clear the lost-power flag, which the app clears on its own)."""
+    also clear the lost-power flag, which the app clears on its own). The
+    driver knows 2000-2099 only: the century bit (2100-2199, as the chip and
+    the MicroPython driver count) goes through its i2c_device."""
 
     def __init__(self, i2c, addr):
         import adafruit_ds3231
@@ -260,6 +264,7 @@ class Clock:
             raise OSError(_ENODEV)
         self._reg = bytearray(1)
         self._one = bytearray(1)
+        self._pair = bytearray(2)
         self.year = 2000
         self.month = 1
         self.day = 1
@@ -267,9 +272,16 @@ class Clock:
         self.minute = 0
         self.second = 0
 
+    def _century(self):
+        """The month register's century bit, which the driver drops."""
+        self._reg[0] = _REG_MONTH
+        with self.chip.i2c_device as dev:
+            dev.write_then_readinto(self._reg, self._one)
+        return self._one[0] & _CENTURY
+
     def read_time(self):
         t = self.chip.datetime_register  # one burst of the seven registers
-        self.year = t.tm_year
+        self.year = t.tm_year + (100 if self._century() else 0)
         self.month = t.tm_mon
         self.day = t.tm_mday
         self.hour = t.tm_hour
@@ -286,11 +298,20 @@ class Clock:
         return (b >> 4) * 10 + (b & 0x0F)
 
     def write_time(self, year, month, day, hour, minute, second, weekday):
-        # The driver keeps no century bit: 2000-2099 only.
-        if not 2000 <= year <= 2099:
-            raise ValueError("the adafruit DS3231 driver holds years 2000-2099")
+        if not 2000 <= year <= 2199:
+            raise ValueError("DS3231 holds years 2000-2199")
+        century = year >= 2100
+        # The driver writes 2000-2099 (its month byte clears the century bit).
         self.chip.datetime_register = time.struct_time(
-            (year, month, day, hour, minute, second, (weekday - 1) % 7, -1, -1))
+            (year - 100 if century else year, month, day, hour, minute, second,
+             (weekday - 1) % 7, -1, -1))
+        if century:
+            self._century()  # the month register, read into _one
+            self._one[0] |= _CENTURY
+            self._pair[0] = _REG_MONTH
+            self._pair[1] = self._one[0]
+            with self.chip.i2c_device as dev:
+                dev.write(self._pair)
 
     def lost_power(self):
         return bool(self.chip.lost_power)
