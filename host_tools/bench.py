@@ -53,9 +53,9 @@ def accounts(n, prefix="acct"):
                       secret=os.urandom(20))
 
 
-def bench_display():
-    print("Display traffic (SSD1306 on I2C at 400 kHz)")
-    with SimulatedToken() as tok, TokenClient(SerialLink(tok.port)) as c:
+def bench_display(runtime="micropython"):
+    print("Display traffic (SSD1306 on I2C at 400 kHz), %s runtime" % runtime)
+    with SimulatedToken(runtime=runtime) as tok, TokenClient(SerialLink(tok.port)) as c:
         c.sync_time()
         c.add(Account(name="alice@example.com", issuer="Example", secret=os.urandom(20)))
         c.add(Account(name="bob", issuer="Other", secret=os.urandom(20), digits=8))
@@ -337,6 +337,7 @@ def bench_crypto():
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
+    "display-circuitpython": lambda: bench_display("circuitpython"),
     "drift": bench_drift,
     "import": bench_import,
     "memory": bench_provision_and_heap,
@@ -350,7 +351,8 @@ def main(argv=None):
     if unknown:
         print("unknown section(s): %s; choose from %s" % (", ".join(unknown), ", ".join(SECTIONS)))
         return 2
-    print("Token benchmark (simulator: firmware on the MicroPython unix port)")
+    print("Token benchmark (simulator: firmware on the MicroPython unix port; "
+          "display-circuitpython: on its CircuitPython runtime under CPython)")
     for name in names:
         print()
         SECTIONS[name]()
