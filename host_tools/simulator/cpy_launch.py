@@ -9,12 +9,14 @@ stand-ins for CircuitPython's platform modules in front:
     (the real adafruit driver libraries)
 
 then it runs boot.py and code.py, as CircuitPython does at power-up, and
-stays up when code.py ends, as a board does. The
-environment is the MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY,
-...), plus TOKEN_SIM_DATA (a host directory standing for the drive's data
-folder), TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0:
-stdin) and TOKEN_SIM_FIRMWARE (default firmware/). print() and tracebacks go to stderr: the console port, not the data
-port the protocol uses. A reset ends the process with RESET_EXIT.
+stays up when code.py ends, as a board does. The environment is the
+MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY, ...), plus
+TOKEN_SIM_DATA (a host directory standing for the drive's data folder),
+TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0: stdin) and
+PYTHONPATH (board_path()). print() and tracebacks go to stderr: the console
+port, not the data port the protocol uses. A reset ends the process with
+RESET_EXIT. Writes to the drive are announced to the host first, so the
+simulator's power cuts land between them (watch_writes).
 
     cmd = cpy_launch.command(); env.update(cpy_launch.environment(data_dir))
 """
@@ -32,33 +34,27 @@ RESET_EXIT = 97  # cpy_hw/microcontroller.py, as boards/sim.py
 
 
 def command(board="cp_sim"):
-    """The command line that starts the simulated CircuitPython board."""
-    return [sys.executable, os.path.abspath(__file__), board]
+    """The command line that starts the simulated CircuitPython board (-P:
+    not this directory on the path, whose token.py would shadow the stdlib's)."""
+    return [sys.executable, "-P", os.path.abspath(__file__), board]
 
 
-def environment(data_dir, font=None):
+def board_path(firmware=FIRMWARE):
+    """The import path as the board sees it, in front of the interpreter's
+    own (stdlib, and site-packages with the adafruit libraries): the
+    stand-ins first, then what the drive holds. Not the repository: no host
+    code."""
+    return [CPY_HW, CPY_RUNTIME, firmware, BOARDS]
+
+
+def environment(data_dir, font=None, firmware=FIRMWARE):
     """What the launcher needs on top of the MicroPython simulator's env."""
     if font is None:
         from host_tools.simulator import fontfile
         font = fontfile.write()
     return {"TOKEN_SIM_DATA": os.path.join(os.path.abspath(data_dir), "data"),
-            "TOKEN_SIM_FONT": font}
-
-
-def board_path(site_dirs, firmware=FIRMWARE):
-    """sys.path as the board sees it: the stand-ins first, then the drive,
-    then the installed libraries (not the repository: no host code)."""
-    return [CPY_HW, CPY_RUNTIME, firmware, BOARDS] + list(site_dirs)
-
-
-def _library_dirs(path):
-    repo = os.path.realpath(REPO)
-    keep = []
-    for p in path:
-        if not p or os.path.realpath(p) in (repo, os.path.realpath(HERE)):
-            continue
-        keep.append(p)
-    return keep
+            "TOKEN_SIM_FONT": font,
+            "PYTHONPATH": os.pathsep.join(board_path(firmware))}
 
 
 class _WatchedFile:
@@ -124,8 +120,6 @@ def watch_writes(data_dir, notice):
 def run(board="cp_sim"):
     import importlib
     import runpy
-    firmware = os.getenv("TOKEN_SIM_FIRMWARE") or FIRMWARE  # a test's own firmware
-    sys.path[:] = board_path(_library_dirs(sys.path), firmware)
     # The deployed board file is tokenboard.py beside code.py.
     sys.modules["tokenboard"] = importlib.import_module(board)
     import _simwire
@@ -153,5 +147,4 @@ def run(board="cp_sim"):
 
 
 if __name__ == "__main__":
-    del sys.path[0]  # this directory: its token.py would shadow the stdlib's
     run(sys.argv[1] if len(sys.argv) > 1 else "cp_sim")

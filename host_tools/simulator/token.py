@@ -159,9 +159,8 @@ class SimulatedToken:
         if self.runtime == "circuitpython":
             from host_tools.simulator import cpy_launch
             cmd = cpy_launch.command()
-            env.update(cpy_launch.environment(self.data_dir))
-            if self.firmware_dir:
-                env["TOKEN_SIM_FIRMWARE"] = self.firmware_dir
+            env.update(cpy_launch.environment(self.data_dir,
+                                              firmware=self.firmware_dir or mpy.FIRMWARE))
         log = open(self.log_path, "ab")
         try:
             # Its own process group: a power cut also ends a REPL it started.
