@@ -190,8 +190,10 @@ class Service:
         heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
         try:
             import micropython
-            heap["peak"] = micropython.mem_peak()
-        except (ImportError, AttributeError):
+            peak = getattr(micropython, "mem_peak", None)  # some ports only
+            if peak is not None:
+                heap["peak"] = peak()
+        except ImportError:
             pass
         return {
             "accounts": self.store.count,
