@@ -7,6 +7,7 @@ import eventlog
 import factory
 import fault
 from clock import Clock
+from codetyper import CodeTyper
 from drift import Drift
 from keystore import Keystore
 from screens import Screens
@@ -121,15 +122,16 @@ class Token:
         self.log = eventlog.EventLog(data_dir + "/log", self.log_time, rt.ticks_ms, rt.ticks_diff)
         self.logged_lost = self.clock.lost
         eventlog.boot(self.log, self.store, self.clock, rt.reset_cause())
-        self.button = btn.Button(ticks_diff=rt.ticks_diff)
+        self.typist = CodeTyper(rt.keyboard, data_dir + "/keyboard.json", rt.ticks_diff)
+        self.button = btn.Button(ticks_diff=rt.ticks_diff, double_ms=self.typist.double_ms)
         self.diag = new_diag()
         self.link = SerialLink(rt.serial, keys, self.log, self.diag, rt.ticks_ms)
         self.device = Device(rt, board, display, fault_text, self.link, self.started, self.diag)
         self.screens = Screens(rt, ui, self.store, self.clock, keys, self.log, self.diag,
                                getattr(board, "IDLE_OFF_S", 30) * 1000,
-                               getattr(board, "CHECK_REFRESH_ALLOC", False))
+                               getattr(board, "CHECK_REFRESH_ALLOC", False), self.typist)
         self.link.attach(Service(self.store, keys, self.clock, self.rtc, self.drift,
-                                 self.log, self.screens, self.device))
+                                 self.log, self.screens, self.device, self.typist))
         self.screens.redraw()
 
     def log_time(self):
@@ -145,9 +147,14 @@ class Token:
         link = self.link
         link.poll(_LOOP_MS)
         now = rt.ticks_ms()
-        event = self.button.update(self.rt.button(), now)
+        button = self.button
+        button.double_ms = self.typist.double_ms  # `config --typing` may change it
+        event = button.update(rt.button(), now)
         if event:
             self.screens.press(event)
+        done = self.typist.step(now)
+        if done is not None:
+            self.screens.typed(done)
         clock = self.clock
         if clock.poll():
             was_lost = clock.lost
