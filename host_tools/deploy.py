@@ -1,6 +1,8 @@
 """`make deploy`: copy the built firmware (build/mpy) to a board with mpremote.
 
     python -m host_tools.deploy [--port auto] [--mpremote PATH] [BUILD_DIR]
+    python -m host_tools.deploy --runtime circuitpython --board B --drive D
+      (host_tools/deploy_circuitpython.py)
 
 Before copying it removes the board's NAME.py files that would shadow the new
 NAME.mpy ones (MicroPython imports a .py before a .mpy) and says which. When
@@ -62,7 +64,21 @@ def main(argv=None):
     p.add_argument("--port", default="auto", help="mpremote's device (default: auto)")
     p.add_argument("--mpremote", default=_default_mpremote())
     p.add_argument("build", nargs="?", default=os.path.join("build", "mpy"))
+    p.add_argument("--runtime", choices=("micropython", "circuitpython"), default="micropython")
+    p.add_argument("--board", help="CircuitPython: the board file's name (boards/cp_*.py)")
+    p.add_argument("--drive", help="CircuitPython: the mounted CIRCUITPY drive")
+    p.add_argument("--circup", default="circup")
     args = p.parse_args(argv)
+    if args.runtime == "circuitpython":
+        from host_tools import deploy_circuitpython as cpd
+        if not args.board or not args.drive:
+            p.error("--runtime circuitpython needs --board and --drive")
+        try:
+            cpd.deploy(args.drive, args.board, args.circup)
+        except cpd.DeployError as e:
+            print(e, file=sys.stderr)
+            return 2
+        return 0
     cmd = command(args.mpremote, args.port, args.build)
     try:
         # Progress goes straight through; the errors are kept to choose the advice.
