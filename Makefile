@@ -14,6 +14,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 BOARD ?= rpi_pico
 PORT ?= auto
 RUNTIME ?= micropython
+KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 2
 
@@ -79,7 +80,8 @@ deploy: venv
 		--circup $(VENV)/bin/circup
 else
 deploy: mpy
-	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote build/mpy
+	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote \
+		--keyboard $(KEYBOARD) build/mpy
 endif
 
 # The pictures are generated from boards/*.py; tests/test_wiring.py checks they are current.

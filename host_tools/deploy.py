@@ -43,14 +43,38 @@ def stale_sources_code(modules, root="/"):
             " + (' '.join(g) if g else 'none'))\n" % (root.rstrip("/"), sorted(modules)))
 
 
-def command(mpremote, port, build):
+# micropython-lib's USB keyboard (MicroPython 1.23+ with machine.USBDevice):
+# the token types codes with it (firmware/runtime/micropython/usbkbd.py).
+KEYBOARD_PACKAGE = "usb-device-keyboard@0.1.1"
+
+NO_KEYBOARD = """\
+The firmware is on the board, but mpremote could not install the USB keyboard
+package (%s; it needs the internet). The token works without it; only
+typing codes is missing. Run `make deploy KEYBOARD=off` to skip it.""" % KEYBOARD_PACKAGE
+
+
+def command(mpremote, port, build, keyboard=False):
     mpys = sorted(glob.glob(os.path.join(build, "*.mpy")))
     if not mpys:
         raise SystemExit("no .mpy files in %s: run `make mpy` first" % build)
     modules = [os.path.basename(p)[:-len(".mpy")] for p in mpys]
     files = mpys + [os.path.join(build, "tokenboard.py"), os.path.join(build, "main.py")]
+    # The package goes on before the reset: afterwards the firmware runs and
+    # keeps mpremote out.
+    extra = ["+", "mip", "install", KEYBOARD_PACKAGE] if keyboard else []
     return [mpremote, "connect", port, "exec", stale_sources_code(modules), "+",
-            "cp"] + files + [":", "+", "reset"]
+            "cp"] + files + [":"] + extra + ["+", "reset"]
+
+
+def board_has_native_usb(build):
+    """The built board file's NATIVE_USB (a board without it can't be a keyboard)."""
+    ns = {}
+    try:
+        with open(os.path.join(build, "tokenboard.py")) as f:
+            exec(compile(f.read(), "tokenboard.py", "exec"), ns)  # data only
+    except Exception:  # missing or not a board file: no keyboard
+        return False
+    return bool(ns.get("NATIVE_USB"))
 
 
 def _default_mpremote():
@@ -68,6 +92,8 @@ def main(argv=None):
     p.add_argument("--board", help="CircuitPython: the board file's name (boards/cp_*.py)")
     p.add_argument("--drive", help="CircuitPython: the mounted CIRCUITPY drive")
     p.add_argument("--circup", default="circup")
+    p.add_argument("--keyboard", choices=("auto", "on", "off"), default="auto",
+                   help="install the USB keyboard package (auto: when the board has native USB)")
     args = p.parse_args(argv)
     if args.runtime == "circuitpython":
         from host_tools import deploy_circuitpython as cpd
@@ -79,7 +105,8 @@ def main(argv=None):
             print(e, file=sys.stderr)
             return 2
         return 0
-    cmd = command(args.mpremote, args.port, args.build)
+    keyboard = args.keyboard == "on" or (args.keyboard == "auto" and board_has_native_usb(args.build))
+    cmd = command(args.mpremote, args.port, args.build, keyboard)
     try:
         # Progress goes straight through; the errors are kept to choose the advice.
         proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
@@ -89,7 +116,12 @@ def main(argv=None):
     if proc.returncode == 0:
         return 0
     sys.stderr.write(proc.stderr)
-    advice = NOT_AT_REPL if "raw repl" in proc.stderr.lower() else FAILED
+    if "raw repl" in proc.stderr.lower():
+        advice = NOT_AT_REPL
+    elif keyboard and "mip" in proc.stderr.lower():
+        advice = NO_KEYBOARD
+    else:
+        advice = FAILED
     print("\n" + advice, file=sys.stderr)
     return proc.returncode
 

@@ -57,6 +57,22 @@ def test_one_mpremote_session_cleans_copies_and_resets(tmp_path, capsys):
                     ":", "+", "reset"]
 
 
+def test_a_board_with_native_usb_gets_the_keyboard_package_before_the_reset(tmp_path, capsys):
+    mpremote, log = fake_mpremote(tmp_path)
+    build = build_dir(tmp_path)
+    with open(os.path.join(build, "tokenboard.py"), "w") as f:
+        f.write("NAME = 'rpi_pico'\nNATIVE_USB = True\n")
+    assert deploy.main(["--mpremote", mpremote, build]) == 0
+    argv = json.loads(log.read_text())
+    assert argv[-7:] == [":", "+", "mip", "install", deploy.KEYBOARD_PACKAGE, "+", "reset"]
+    assert deploy.main(["--mpremote", mpremote, "--keyboard", "off", build]) == 0
+    assert "mip" not in json.loads(log.read_text())
+    # Without the internet the package can't come: say what is missing and how to skip it.
+    mpremote, log = fake_mpremote(tmp_path, stderr="mip: error fetching package\n", code=1)
+    assert deploy.main(["--mpremote", mpremote, build]) == 1
+    assert "KEYBOARD=off" in capsys.readouterr().err
+
+
 def test_a_running_token_gets_advice_not_just_an_error(tmp_path, capsys):
     mpremote, _ = fake_mpremote(tmp_path, "mpremote: could not enter raw repl\n", 1)
     assert deploy.main(["--mpremote", mpremote, build_dir(tmp_path)]) == 1
