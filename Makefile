@@ -1,9 +1,11 @@
 # Every target builds the virtual environment it needs from requirements.txt,
-# requirements-typecheck.txt and the type-check stubs (typecheck/stubs-*.txt).
+# requirements-typecheck.txt, the adafruit CircuitPython libraries
+# (requirements-circuitpython.txt, without Blinka) and the type-check stubs
+# (typecheck/stubs-*.txt).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PINS := requirements.txt requirements-typecheck.txt $(sort $(wildcard typecheck/stubs-*.txt))
+PINS := requirements.txt requirements-typecheck.txt requirements-circuitpython.txt $(sort $(wildcard typecheck/stubs-*.txt))
 STAMP := $(VENV)/.installed-$(shell cat $(PINS) | cksum | cut -d' ' -f1)
 # One stub set per target (they define the same modules), each in its own
 # $(VENV)/stubs/<target>/lib/site-packages, where typecheck/<target>.json looks.
@@ -11,6 +13,9 @@ STUB_TARGETS := $(patsubst typecheck/stubs-%.txt,%,$(sort $(wildcard typecheck/s
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 BOARD ?= rpi_pico
 PORT ?= auto
+RUNTIME ?= micropython
+KEYBOARD ?= auto
+DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 2
 
 .PHONY: help venv test demo bench mpy deploy wiring wheel clean readme
@@ -21,6 +26,8 @@ help:
 	@echo "make bench    print speed and memory figures beside their targets"
 	@echo "make deploy BOARD=rpi_pico PORT=/dev/ttyACM0   flash a real board"
 	@echo "             (a running token: provision.py maintenance first, or hold the button while plugging in)"
+	@echo "make deploy RUNTIME=circuitpython BOARD=cp_qtpy_rp2040 DRIVE=/media/\$$USER/CIRCUITPY"
+	@echo "             (hold the button while plugging in: the drive shows up for updates)"
 	@echo "make wiring   regenerate docs/wiring/*.svg from the board files"
 	@echo "make wheel    build the host tools' wheel into dist/ (the totp-token command)"
 
@@ -31,6 +38,7 @@ $(STAMP): $(PINS)
 		{ echo "Python 3.11 or newer is needed (requires-python in pyproject.toml); try PYTHON=python3.12"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt -r requirements-typecheck.txt
+	$(PIP) --no-deps -r requirements-circuitpython.txt
 	rm -rf $(VENV)/stubs
 	for t in $(STUB_TARGETS); do \
 		$(PIP) --no-deps --target $(VENV)/stubs/$$t/lib/site-packages -r typecheck/stubs-$$t.txt || exit 1; \
@@ -64,8 +72,17 @@ mpy: venv
 
 # Removes board sources that would shadow the new .mpy files, copies, resets;
 # says what to do when the running firmware keeps mpremote out (host_tools/deploy.py).
+# CircuitPython: copies the sources, the board file and the font to the
+# CIRCUITPY drive and installs the adafruit libraries there with circup.
+ifeq ($(RUNTIME),circuitpython)
+deploy: venv
+	$(PY) -m host_tools.deploy --runtime circuitpython --board $(BOARD) --drive $(DRIVE) \
+		--circup $(VENV)/bin/circup
+else
 deploy: mpy
-	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote build/mpy
+	$(PY) -m host_tools.deploy --port $(PORT) --mpremote $(VENV)/bin/mpremote \
+		--keyboard $(KEYBOARD) build/mpy
+endif
 
 # The pictures are generated from boards/*.py; tests/test_wiring.py checks they are current.
 wiring: venv

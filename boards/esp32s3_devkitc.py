@@ -15,6 +15,8 @@ BUTTON_PIN = 4
 BUTTON_ACTIVE_LOW = True
 IDLE_OFF_S = 30  # screen off after this long without a press
 DATA_DIR = "/data"
+# USB device controller on the chip: the token can also be a keyboard (typing codes).
+NATIVE_USB = True
 # Header labels for the wiring picture (host_tools/wiring.py, docs/wiring/);
 # the firmware does not use them.
 LABEL_SDA = "GPIO8"

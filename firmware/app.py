@@ -7,6 +7,7 @@ import eventlog
 import factory
 import fault
 from clock import Clock
+from codetyper import CodeTyper
 from drift import Drift
 from keystore import Keystore
 from screens import Screens
@@ -33,11 +34,18 @@ _LOG_HOLD_MS = 2500
 _LOG_MAX_HOLD_MS = 10000
 
 
+def new_diag():
+    """Counters the benchmark and `status` read."""
+    return {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
+            "refresh_lock_errors": 0, "refresh_big_ints": 0, "errors": 0,
+            "last_error": None, "presses": 0, "dropped_replies": 0}
+
+
 class Device:
     """What `info` and `status` say about the device itself, and the two
     things a service may ask of it."""
 
-    def __init__(self, rt, board, display, fault_text, link, started):
+    def __init__(self, rt, board, display, fault_text, link, started, diag):
         self.rt = rt
         self.board = board
         self.board_name = board.NAME
@@ -46,10 +54,7 @@ class Device:
         self.fault = fault_text  # what is missing, e.g. "display not found at 0x3C"
         self.started = started
         self.link = link
-        # Counters the benchmark and `status` read.
-        self.diag = {"refresh_alloc_bytes": 0, "refresh_locked_runs": 0,
-                     "refresh_lock_errors": 0, "refresh_big_ints": 0, "errors": 0,
-                     "last_error": None, "presses": 0, "dropped_replies": 0}
+        self.diag = diag
 
     def uptime_s(self):
         rt = self.rt
@@ -117,15 +122,16 @@ class Token:
         self.log = eventlog.EventLog(data_dir + "/log", self.log_time, rt.ticks_ms, rt.ticks_diff)
         self.logged_lost = self.clock.lost
         eventlog.boot(self.log, self.store, self.clock, rt.reset_cause())
-        self.button = btn.Button(ticks_diff=rt.ticks_diff)
-        self.link = SerialLink(rt.serial, None, keys, self.log, None, rt.ticks_ms)
-        self.device = Device(rt, board, display, fault_text, self.link, self.started)
-        self.diag = self.link.diag = self.device.diag
+        self.typist = CodeTyper(rt.keyboard, data_dir + "/keyboard.json", rt.ticks_diff)
+        self.button = btn.Button(ticks_diff=rt.ticks_diff, double_ms=self.typist.double_ms)
+        self.diag = new_diag()
+        self.link = SerialLink(rt.serial, keys, self.log, self.diag, rt.ticks_ms)
+        self.device = Device(rt, board, display, fault_text, self.link, self.started, self.diag)
         self.screens = Screens(rt, ui, self.store, self.clock, keys, self.log, self.diag,
                                getattr(board, "IDLE_OFF_S", 30) * 1000,
-                               getattr(board, "CHECK_REFRESH_ALLOC", False))
-        self.link.service = Service(self.store, keys, self.clock, self.rtc, self.drift,
-                                    self.log, self.screens, self.device)
+                               getattr(board, "CHECK_REFRESH_ALLOC", False), self.typist)
+        self.link.attach(Service(self.store, keys, self.clock, self.rtc, self.drift,
+                                 self.log, self.screens, self.device, self.typist))
         self.screens.redraw()
 
     def log_time(self):
@@ -141,9 +147,14 @@ class Token:
         link = self.link
         link.poll(_LOOP_MS)
         now = rt.ticks_ms()
-        event = self.button.update(self.rt.button(), now)
+        button = self.button
+        button.double_ms = self.typist.double_ms  # `config --typing` may change it
+        event = button.update(rt.button(), now)
         if event:
             self.screens.press(event)
+        done = self.typist.step(now)
+        if done is not None:
+            self.screens.typed(done)
         clock = self.clock
         if clock.poll():
             was_lost = clock.lost

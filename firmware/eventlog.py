@@ -49,7 +49,7 @@ _ticks_ms = getattr(time, "ticks_ms", None)
 _ticks_diff = getattr(time, "ticks_diff", None)
 if _ticks_ms is None or _ticks_diff is None:
     def _ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(time.time() * 1000)
 
     def _ticks_diff(a, b):
         return a - b

@@ -11,11 +11,13 @@ import timeutil
 from keystore import AuthError
 
 _HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
+_NOTE_MS = 1500  # "typed" stays on the bar line this long
 _SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
 
 
 class Screens:
-    def __init__(self, rt, ui, store, clock, keys, log, diag, idle_ms, check_alloc=False):
+    def __init__(self, rt, ui, store, clock, keys, log, diag, idle_ms, check_alloc=False,
+                 typist=None):
         self.rt = rt
         self.ui = ui
         self.display = ui.d
@@ -37,6 +39,10 @@ class Screens:
         self.hotp_since = 0
         self.last_press = rt.ticks_ms()
         self.screen = None  # "locked", "erased", "lost", "empty", "accounts"
+        self.typist = typist  # codetyper.CodeTyper, or None
+        self.code_text = None  # the code on screen, for the keyboard
+        self.note_since = 0  # a note ("typed") covers the countdown since then
+        self.note_shown = False
 
     # -- whole screens ------------------------------------------------------
 
@@ -69,6 +75,8 @@ class Screens:
         acc = self.store.get(self.index)
         self.account = acc
         self.counter = -1
+        self.code_text = None
+        self.note_shown = False
         self.ui.account(acc, self.index, self.store.count)
         if acc.kind == "hotp":  # needs no clock
             self.ui.clear_code("------")
@@ -94,6 +102,7 @@ class Screens:
         self.boundary_days = clock.days + end // timeutil.SECONDS_PER_DAY
         self.boundary_sod = end % timeutil.SECONDS_PER_DAY
         code = otp.generate(acc.kind, acc.algorithm, acc.digits, acc.secret, self.counter)
+        self.code_text = code
         self.ui.code(code, period)
         self.refresh()
 
@@ -172,17 +181,25 @@ class Screens:
             elif self.clock.lost:
                 pass  # "CLOCK LOST" stays until the clock is set
             elif self.remaining() <= 0:
+                self.note_shown = False
                 self.show_code()  # the period rolled over: new code now
+            elif self.note_shown:
+                # The note stays over the countdown a moment, then the whole
+                # screen comes back (on a 32-row panel it covered the position).
+                if self.rt.ticks_diff(now, self.note_since) >= _NOTE_MS:
+                    self.redraw()
             else:
                 self.refresh()
         diff = self.rt.ticks_diff
         if self.display.on and diff(now, self.last_press) > self.idle_ms:
             self.display.power(False)
+            self._stop_typing()
         keys = self.keys
         if keys.pin:
             lock_ms = keys.lock_after_s * 1000
             if keys.screen_unlocked and lock_ms and diff(now, self.last_press) > lock_ms:
                 keys.lock_screen()
+                self._stop_typing()
                 self.redraw()
 
     def clock_state_changed(self):
@@ -238,9 +255,15 @@ class Screens:
             self.display.power(True)
             return
         if self.screen == "locked":
+            if event == btn.DOUBLE:  # two steps of the digit wheel
+                self.pin_press(btn.SHORT)
+                event = btn.SHORT
             self.pin_press(event)
             return
         if self.screen != "accounts":
+            return
+        if event == btn.DOUBLE:
+            self.type_code()
             return
         n = self.store.count
         acc = self.account
@@ -262,11 +285,42 @@ class Screens:
         self.store.set_counter(self.index, counter + 1)
         acc.counter = counter + 1
         code = otp.generate("hotp", acc.algorithm, acc.digits, acc.secret, counter)
+        self.code_text = code
         self.ui.code(code, 0)
         self.ui.hint("HOTP #%d" % counter)
         self.ui.flush()
         self.hotp_since = self.rt.ticks_ms()
         self.hotp_shown = True
+
+    # -- the keyboard --------------------------------------------------------
+
+    def type_code(self):
+        """A double press on an account: type the code on screen (an HOTP
+        code already shown, never a new one)."""
+        t = self.typist
+        if t is None or not t.enabled or t.busy:
+            return
+        if self.code_text is None:
+            self._note("no code: hold" if self.account.kind == "hotp" else "no code to type")
+        elif t.start(self.code_text):
+            self._note("typing...")
+        else:
+            self._note("can't type that")
+
+    def typed(self, ok):
+        """The typer finished (ok: the host took every key)."""
+        if self.screen == "accounts":
+            self._note("typed" if ok else "not typed: USB?")
+
+    def _note(self, text):
+        self.ui.hint(text)
+        self.ui.flush()
+        self.note_since = self.rt.ticks_ms()
+        self.note_shown = True
+
+    def _stop_typing(self):
+        if self.typist is not None:
+            self.typist.cancel()
 
     # -- told by the services ------------------------------------------------
 

@@ -10,9 +10,9 @@ _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 
 
 class SerialLink:
-    def __init__(self, serial, service, keys, log, diag, ticks_ms):
+    def __init__(self, serial, keys, log, diag, ticks_ms):
         self.serial = serial
-        self.service = service
+        self.service = None
         self.keys = keys
         self.log = log
         self.diag = diag
@@ -24,6 +24,11 @@ class SerialLink:
         self._after = []  # what waits until the reply is out (a scrub, a reset)
         self.last_rx = ticks_ms()  # when serial bytes last came in
         self.last_auth = self.last_rx  # when an authenticated request last came in
+
+    def attach(self, service):
+        """The services answer the requests (built after the link: they
+        schedule work for after the reply)."""
+        self.service = service
 
     def after_reply(self, fn):
         """Run fn() once the current request's reply has been written."""

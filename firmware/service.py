@@ -23,6 +23,7 @@ AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
 PRIVILEGED = ("add", "delete", "rename", "move", "set-time", "calibrate", "wipe",
               "pin-change", "pin-remove", "config", "reboot-maintenance") + diagcmd.PRIVILEGED
 PRIVATE_READS = ("list", "log")  # names: behind the PIN too with config --private-list
+KEYBOARD_SETTINGS = ("typing", "layout", "keypad", "enter", "interval_ms")  # kbdconf.py
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
 
 
@@ -92,7 +93,7 @@ _MAX_INDEX = 65535  # far above any capacity; keeps list's start a small int
 
 
 class Service:
-    def __init__(self, store, keys, clock, rtc, drift, log, screens, device):
+    def __init__(self, store, keys, clock, rtc, drift, log, screens, device, typist):
         """device: board_name, display, fault, diag, uptime_s(),
         restart_maintenance(), after_reply(fn) (app.Device)."""
         self.store = store
@@ -103,6 +104,7 @@ class Service:
         self.log = log
         self.screens = screens
         self.device = device
+        self.typist = typist  # the keyboard's settings (codetyper.CodeTyper)
         self.handlers = {
             "info": self.info,
             "status": self.status,
@@ -167,7 +169,8 @@ class Service:
             "runtime": t.runtime,
             "display": [t.display.width, t.display.height],
             "capacity": self.store.capacity,
-            "features": list(FEATURES),
+            "features": list(FEATURES) + (["keyboard"] if self.typist.supported else []),
+            "keyboard": self.typist.summary(),
             "auth": self._auth_info(),
             "fault": t.fault,
         }
@@ -190,8 +193,10 @@ class Service:
         heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
         try:
             import micropython
-            heap["peak"] = micropython.mem_peak()
-        except (ImportError, AttributeError):
+            peak = getattr(micropython, "mem_peak", None)  # some ports only
+            if peak is not None:
+                heap["peak"] = peak()
+        except ImportError:
             pass
         return {
             "accounts": self.store.count,
@@ -414,8 +419,20 @@ class Service:
             private = args.get("list_private")
             if not isinstance(private, bool):
                 raise _bad("'list_private' must be true or false")
+        typing = {}
+        for key in KEYBOARD_SETTINGS:
+            if key in args:
+                problem = self.typist.conf.check(key, args[key])
+                if problem:
+                    raise _bad(problem)
+                typing[key] = args[key]
+        if typing and not self.typist.supported:
+            raise CommandError("no_keyboard", "keyboard not supported on this board")
+        # Everything checked before anything changes.
         if tries is not None or lock is not None or private is not None:
             k.configure(tries, lock, private)
+        if typing:
+            self.typist.configure(typing)
         d = k.summary()
         return {"tries_max": d["tries_max"], "lock_after_s": d["lock_after_s"],
-                "list_private": d["list_private"]}
+                "list_private": d["list_private"], "keyboard": self.typist.summary()}

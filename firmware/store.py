@@ -232,7 +232,7 @@ def _commits_at_close(root):
     can then be written in place, not the whole bucket copied (23 ms instead
     of 41 ms on an RP2040). Not so for a plain directory (CPython, tests)."""
     try:
-        import vfs
+        import vfs  # pyright: ignore[reportMissingImports] MicroPython's; elsewhere buckets are copied whole
         mounts = vfs.mount()
     except (ImportError, TypeError, AttributeError, OSError):
         return False

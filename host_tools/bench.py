@@ -334,6 +334,30 @@ def bench_crypto():
     row("  a record's seal there (keys derived once)", "%.1f ms" % RP2040_RECORD_SEAL_MS, "")
 
 
+def bench_keyboard():
+    print("Typing the code (USB boot keyboard, simulator: reports reach the host model)")
+    with SimulatedToken() as tok, TokenClient(SerialLink(tok.port)) as c:
+        c.sync_time()
+        c.add(Account(name="bench", secret=os.urandom(20), digits=8))
+        for interval in (20, 8):
+            c.config(typing=True, keypad=True, interval_ms=interval)
+            rates = []
+            for _ in range(3):
+                tok.clear_typed()
+                tok.double_press()
+                deadline = time.monotonic() + 5
+                while len(tok.keyboard.times) < 16 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                times = tok.keyboard.times
+                if len(times) >= 16:
+                    # 8 characters, 2 reports each; the first report starts the clock.
+                    rates.append(8 / max(times[15] - times[0] + interval / 1000.0, 1e-3))
+                time.sleep(1.6)  # let the "typed" note go
+            best = "%.0f chars/s" % max(rates) if rates else "no reports"
+            row("8-digit code, %d ms between reports" % interval, best,
+                ">= 20 chars/s (about 0.3 s a code)" if interval == 20 else "")
+
+
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
@@ -342,6 +366,7 @@ SECTIONS = {
     "import": bench_import,
     "memory": bench_provision_and_heap,
     "crypto": bench_crypto,
+    "keyboard": bench_keyboard,
 }
 
 

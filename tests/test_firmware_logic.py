@@ -128,6 +128,20 @@ def test_button_short_long_and_bounce(call):
     assert 1700 <= long_t <= 1740  # reported while still held
 
 
+def test_button_double_press_when_asked(call):
+    # Two quick presses (the second starts 100 ms after the first ends), then
+    # a lone short press, then a short press followed by a long one.
+    samples = _samples([[100, 200], [300, 400], [1000, 1100],
+                        [2000, 2100], [2200, 3200]], 4000)
+    events = call("drive", "button_run", samples, 25, 700, 350)
+    assert [e for _, e in events] == [3, 1, 1, 2]  # DOUBLE, SHORT, SHORT + LONG
+    assert 400 <= events[0][0] <= 440  # the pair: on the second release
+    assert 1450 <= events[1][0] <= 1490  # the lone press: once the window has passed
+    # Without double_ms the same presses are all single.
+    plain = call("drive", "button_run", samples)
+    assert [e for _, e in plain] == [1, 1, 1, 1, 2]
+
+
 # -- clock ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("phase", [0, 137, 501, 999])

@@ -6,6 +6,7 @@ echo at the terminal, else one line from stdin (scripts).
 import os
 import sys
 
+from firmware import keymap
 from host_tools.cli.common import read_line
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
 from host_tools.pinauth import PinError, check_pin
@@ -99,6 +100,26 @@ def config_arguments(p):
                          default=None, help="`list` needs the PIN too (names are private)")
     private.add_argument("--public-list", dest="list_private", action="store_false",
                          help="`list` works without the PIN (the default)")
+    kbd = p.add_argument_group("typing the code (boards with native USB: the token is also a keyboard)")
+    kbd.add_argument("--typing", choices=("on", "off"),
+                     help="a double press on a code types it into the focused field (default off: "
+                          "on makes each single press wait 0.35 s for a second one)")
+    kbd.add_argument("--layout", choices=keymap.LAYOUTS,
+                     help="the computer's keyboard layout (default us); Steam codes and "
+                          "--top-row digits follow it")
+    digits = kbd.add_mutually_exclusive_group()
+    digits.add_argument("--keypad", dest="keypad", action="store_true", default=None,
+                        help="type digits on the numeric keypad, the same on every layout "
+                             "(the default; Num Lock is turned on for it and back off)")
+    digits.add_argument("--top-row", dest="keypad", action="store_false",
+                        help="type digits with the top-row keys of --layout")
+    enter = kbd.add_mutually_exclusive_group()
+    enter.add_argument("--enter", dest="enter", action="store_true", default=None,
+                       help="press Enter after the code")
+    enter.add_argument("--no-enter", dest="enter", action="store_false",
+                       help="no Enter after the code (the default)")
+    kbd.add_argument("--type-interval", type=int, metavar="MS",
+                     help="pause between key reports, 2-200 ms (default 20; raise it for slow computers)")
 
 
 def run_config(args, connect):
@@ -113,11 +134,26 @@ def run_config(args, connect):
         settings["tries_max"] = args.tries
     if args.list_private is not None:
         settings["list_private"] = args.list_private
+    if args.typing is not None:
+        settings["typing"] = args.typing == "on"
+    for name in ("layout", "keypad", "enter"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if args.type_interval is not None:
+        settings["interval_ms"] = args.type_interval
     with connect() as client:
         if settings:
             data = client.config(**settings)
         else:
-            data = {k: v for k, v in (client.info().get("auth") or {}).items()
+            info = client.info()
+            data = {k: v for k, v in (info.get("auth") or {}).items()
                     if k in ("tries_max", "lock_after_s", "list_private")}
-    text = "\n".join("%s: %s" % (k, v) for k, v in sorted(data.items()))
+            data["keyboard"] = info.get("keyboard")
+    text = "\n".join("%s: %s" % (k, _shown(v)) for k, v in sorted(data.items()))
     return data, text
+
+
+def _shown(value):
+    if isinstance(value, dict):  # the keyboard's settings on one line
+        return ", ".join("%s=%s" % (k, v) for k, v in sorted(value.items()))
+    return str(value)

@@ -12,6 +12,7 @@ and Windows map it), on purpose apart from firmware/keymap.py: a wrong cell
 in the firmware's table shows up as wrong text, it is not mirrored.
 """
 import threading
+import time
 
 SHIFT_BITS = 0x22  # left and right Shift in the modifier byte
 LED_NUM_LOCK = 0x01
@@ -148,6 +149,7 @@ class HidKeyboardSink:
         self.leds = leds
         self.host_sets_leds = host_sets_leds
         self.reports = []
+        self.times = []  # time.monotonic() of each report taken (make bench's typing speed)
         self.start_leds = leds  # the LEDs when the first report since clear() came
         self.refuse = 0
         self.refused = 0
@@ -166,6 +168,7 @@ class HidKeyboardSink:
                 self.start_leds = self.leds
             prev = self.reports[-1] if self.reports else None
             self.reports.append(report)
+            self.times.append(time.monotonic())
             if self.host_sets_leds:
                 for u in presses(prev, report):
                     if u == USAGE_NUM_LOCK:
@@ -189,6 +192,7 @@ class HidKeyboardSink:
     def clear(self):
         with self.lock:
             self.reports = []
+            self.times = []
             self.start_leds = self.leds
 
     def text(self, layout="us"):

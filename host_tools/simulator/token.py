@@ -346,6 +346,12 @@ class SimulatedToken:
         """A short press: next account (or wake the screen)."""
         self._press(SHORT_PRESS_S)
 
+    def double_press(self):
+        """Two short presses, the second well within the firmware's double
+        press window: types the code on screen when typing is on."""
+        self._press(SHORT_PRESS_S)
+        self._press(SHORT_PRESS_S)
+
     def long_press(self):
         """A long press: previous account, or the next HOTP code."""
         self._press(LONG_PRESS_S)

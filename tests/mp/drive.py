@@ -6,9 +6,9 @@ import timeutil
 from clock import Clock
 
 
-def button_run(samples, debounce_ms=25, long_ms=700):
+def button_run(samples, debounce_ms=25, long_ms=700, double_ms=0):
     """samples: [[t_ms, pressed], ...] -> [[t_ms, event], ...] for events."""
-    b = button.Button(debounce_ms, long_ms)
+    b = button.Button(debounce_ms, long_ms, double_ms=double_ms)
     out = []
     for t, pressed in samples:
         ev = b.update(bool(pressed), t)

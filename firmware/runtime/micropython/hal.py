@@ -93,7 +93,11 @@ class Runtime:
             self.button = board.make_button()
         else:
             self.button = _pin_button(board)
-        self.keyboard = board.make_keyboard() if hasattr(board, "make_keyboard") else None
+        if hasattr(board, "make_keyboard"):
+            self.keyboard = board.make_keyboard()
+        else:
+            import usbkbd  # None without runtime USB (MicroPython < 1.23, no native USB)
+            self.keyboard = usbkbd.keyboard()
 
     @property
     def i2c(self):

@@ -15,8 +15,8 @@
 # boot, before USB first comes up. A soft reset removes the keyboard again.
 try:
     import machine
-    import usb.device
-    from usb.device.keyboard import KeyboardInterface
+    import usb.device  # pyright: ignore[reportMissingImports] micropython-lib's, put on the board by make deploy
+    from usb.device.keyboard import KeyboardInterface  # pyright: ignore[reportMissingImports] (the same package)
 except ImportError:
     KeyboardInterface = None
 
