@@ -385,12 +385,13 @@ def test_reset_cause_names_circuitpythons_reset_reason(cpy):
     assert rt.reset_cause() == (1, "pwron")
 
 
-@pytest.mark.parametrize("held, flag", [(False, False), (True, False), (False, True)])
-def test_boot_hides_the_drive_unless_the_button_is_held_or_maintenance_asked(cpy, held, flag):
+@pytest.mark.parametrize("flag", [False, True])
+def test_boot_hides_the_drive_unless_maintenance_was_asked(cpy, flag):
+    # (the button held at plug-in: test_launcher_held_button_*)
     import storage
     import usb_cdc
     sys.modules["tokenboard"] = cpy.board
-    cpy.bus.button_down = held
+    held = False
     os.makedirs(cpy.board.DATA_DIR)
     flag_path = os.path.join(cpy.board.DATA_DIR, "maintenance")
     if flag:
@@ -410,8 +411,6 @@ def test_boot_hides_the_drive_unless_the_button_is_held_or_maintenance_asked(cpy
 # A stand-in app with the seam's entry point (app.main(rt, board)): it draws,
 # answers requests over rt.serial, shows presses and resets on "reset".
 FAKE_APP = '''
-import sys
-sys.path.append(%r)
 import frames
 
 
@@ -430,7 +429,7 @@ def main(rt, board):
         if held and not was:
             presses += 1
             d.fb.fill_rect(0, 16, 128, 8, 0)
-            d.fb.text("presses %%d" %% presses, 0, 16, 1)
+            d.fb.text("presses %d" % presses, 0, 16, 1)
             d.show()
         was = held
         if not rt.serial.wait(20):
@@ -453,9 +452,14 @@ def main(rt, board):
 
 @pytest.fixture
 def fake_firmware(tmp_path):
+    """The portable firmware with the stand-in app in place of the real one."""
+    import glob
+    import shutil
     fw = tmp_path / "fw"
     fw.mkdir()
-    (fw / "app.py").write_text(FAKE_APP % os.path.join(cpy_launch.REPO, "firmware"))
+    for path in glob.glob(os.path.join(cpy_launch.FIRMWARE, "*.py")):
+        shutil.copy(path, str(fw))
+    (fw / "app.py").write_text(FAKE_APP)
     return str(fw)
 
 
@@ -502,13 +506,13 @@ def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_pa
                          firmware_dir=fake_firmware)
     try:
         tok.start(held=True)
-        tok.bus.wait_pin_reads_after(0, count=1, timeout=30)  # boot.py looked
+        tok.wait_for_text("MAINTENANCE", timeout=30)  # boot.py's maintenance screen
         tok.hold_button(False)
         tok.wait_ready()  # the banner on the data port
         assert tok.maintenance and tok.running  # code.py ended; the board stays up
         _until(lambda: "Code done running" in tok.log_tail(), timeout=30)
         assert "the CIRCUITPY drive is the host's" in tok.log_tail()
-        assert tok.screen_text() == ""  # the firmware never started
+        assert "No accounts yet" not in tok.screen_text()  # the firmware never started
     finally:
         tok.close()
 
@@ -565,3 +569,41 @@ def test_the_firmware_boots_and_answers_on_the_circuitpython_runtime(tmp_path):
             assert sorted(a["name"] for a in c.list_accounts()) == ["alice", "bob"]
     finally:
         tok.close()
+
+
+def test_launcher_held_button_factory_reset_then_the_firmware_runs(fake_firmware, tmp_path):
+    from host_tools.simulator import SimulatedToken
+    tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython",
+                         firmware_dir=fake_firmware, reset_hold_s=1, reset_confirm_s=5)
+    data = os.path.join(tok.data_dir, "data")
+    os.makedirs(data)
+    with open(os.path.join(data, "accounts"), "wb") as f:
+        f.write(b"secret stuff")
+    try:
+        tok.start(held=True)
+        tok.wait_for_text("PRESS to ERASE", timeout=30)
+        tok.hold_button(False)
+        time.sleep(0.3)  # a finger lifts and comes down again
+        tok.hold_button(True)
+        tok.wait_for_text("ERASED", timeout=30)
+        tok.hold_button(False)
+        tok.wait_ready()
+        assert not tok.maintenance
+        tok.wait_for_text("No accounts yet", timeout=30)
+        assert not os.path.exists(os.path.join(data, "accounts"))
+    finally:
+        tok.close()
+
+
+def test_the_simulated_drive_has_a_size(tmp_path):
+    notices = []
+    drive = cpy_launch.SimDrive(str(tmp_path), lambda: notices.append(1), capacity=8 * 512)
+    (tmp_path / "a").write_bytes(bytes(1000))  # two blocks, and the folder's one
+    assert drive.used() == 3 * 512
+    st = drive.statvfs()
+    assert (st[0], st[2], st[3]) == (512, 8, 5)
+    drive.room_for(5 * 512)
+    with pytest.raises(OSError) as e:
+        drive.room_for(5 * 512 + 1)
+    assert e.value.errno == 28
+    assert drive.ours(str(tmp_path / "a")) and not drive.ours(str(tmp_path) + "x")

@@ -16,7 +16,7 @@ TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0: stdin) and
 PYTHONPATH (board_path()). print() and tracebacks go to stderr: the console
 port, not the data port the protocol uses. A reset ends the process with
 RESET_EXIT. Writes to the drive are announced to the host first, so the
-simulator's power cuts land between them (watch_writes).
+simulator's power cuts land between them, and the drive has a size (SimDrive).
 
     cmd = cpy_launch.command(); env.update(cpy_launch.environment(data_dir))
 """
@@ -57,15 +57,66 @@ def environment(data_dir, font=None, firmware=FIRMWARE):
             "PYTHONPATH": os.pathsep.join(board_path(firmware))}
 
 
-class _WatchedFile:
-    """A file open for writing on the drive: each write is announced first."""
+DRIVE_BLOCK = 512  # FAT sectors, as on a CIRCUITPY drive
+# Room for the data folder, of the order of a Pico's 1 MB CIRCUITPY drive
+# (the simulated drive holds only the data; TOKEN_SIM_DRIVE_BYTES).
+DRIVE_BYTES = 1 << 20
 
-    def __init__(self, f, notice):
+
+class SimDrive:
+    """The CIRCUITPY drive as the simulator sees it: a host directory with a
+    capacity (writes past it fail with ENOSPC, and statvfs reports it), each
+    write, rename, removal and mkdir announced to the host first (notice()),
+    like the MicroPython board's flash block writes (boards/sim.py), so the
+    simulator's power cuts land between them."""
+
+    def __init__(self, root, notice, capacity=DRIVE_BYTES):
+        self.root = os.path.abspath(root)
+        self.notice = notice
+        self.capacity = capacity
+
+    def ours(self, path):
+        try:
+            p = os.path.abspath(os.fspath(path))
+        except TypeError:
+            return False  # a file descriptor
+        return p == self.root or p.startswith(self.root + os.sep)
+
+    def used(self):
+        """Bytes taken, in whole blocks per file and directory."""
+        n = 0
+        for top, dirs, files in os.walk(self.root):
+            n += DRIVE_BLOCK  # the directory itself
+            for name in files:
+                try:
+                    size = os.path.getsize(os.path.join(top, name))
+                except OSError:
+                    continue
+                n += (size + DRIVE_BLOCK - 1) // DRIVE_BLOCK * DRIVE_BLOCK
+        return n
+
+    def room_for(self, nbytes):
+        if self.used() + nbytes > self.capacity:
+            raise OSError(28, "No space left on device")  # ENOSPC, as FAT says
+
+    def statvfs(self):
+        blocks = self.capacity // DRIVE_BLOCK
+        free = max(0, self.capacity - self.used()) // DRIVE_BLOCK
+        return os.statvfs_result((DRIVE_BLOCK, DRIVE_BLOCK, blocks, free, free, 0, 0, 0, 0, 255))
+
+
+class _WatchedFile:
+    """A file open for writing on the drive: each write is announced first,
+    and refused when the drive is full."""
+
+    def __init__(self, f, drive):
         self._f = f
-        self._notice = notice
+        self._drive = drive
 
     def write(self, data):
-        self._notice()
+        self._drive.notice()
+        self._f.flush()  # count what is written so far
+        self._drive.room_for(len(data))
         return self._f.write(data)
 
     def __getattr__(self, name):
@@ -81,40 +132,36 @@ class _WatchedFile:
         return self._f.__exit__(*exc)
 
 
-def watch_writes(data_dir, notice):
-    """The drive as the simulator's power cuts see it: every write, rename,
-    removal and mkdir under data_dir is announced (notice()) before it lands,
-    like the MicroPython board's flash block writes (boards/sim.py)."""
+def install_drive(drive):
+    """Route the board process's file calls under drive.root through drive."""
     import builtins
-    root = os.path.abspath(data_dir)
     real_open = builtins.open
     exists = os.path.lexists
 
-    def ours(path):
-        try:
-            p = os.path.abspath(os.fspath(path))
-        except TypeError:
-            return False  # a file descriptor
-        return p == root or p.startswith(root + os.sep)
-
     def open_(file, mode="r", *args, **kwargs):
-        if not (any(c in mode for c in "wax+") and ours(file)):
+        if not (any(c in mode for c in "wax+") and drive.ours(file)):
             return real_open(file, mode, *args, **kwargs)
         if "w" in mode or "x" in mode or not exists(file):
-            notice()  # creating or truncating is a write too
-        return _WatchedFile(real_open(file, mode, *args, **kwargs), notice)
+            drive.notice()  # creating or truncating is a write too
+        return _WatchedFile(real_open(file, mode, *args, **kwargs), drive)
 
     def announced(fn, writes_if):
         def call(path, *args, **kwargs):
-            if ours(path) and writes_if(path):  # a failing call writes nothing
-                notice()
+            if drive.ours(path) and writes_if(path):  # a failing call writes nothing
+                drive.notice()
             return fn(path, *args, **kwargs)
         return call
+
+    real_statvfs = os.statvfs
+
+    def statvfs(path):
+        return drive.statvfs() if drive.ours(path) else real_statvfs(path)
 
     builtins.open = open_
     for name in ("rename", "replace", "remove", "unlink", "rmdir"):
         setattr(os, name, announced(getattr(os, name), exists))
     os.mkdir = announced(os.mkdir, lambda p: not exists(p))
+    os.statvfs = statvfs
 
 
 def run(board="cp_sim"):
@@ -123,7 +170,8 @@ def run(board="cp_sim"):
     # The deployed board file is tokenboard.py beside code.py.
     sys.modules["tokenboard"] = importlib.import_module(board)
     import _simwire
-    watch_writes(sys.modules["tokenboard"].DATA_DIR, _simwire.flash_notice)
+    capacity = int(os.getenv("TOKEN_SIM_DRIVE_BYTES") or DRIVE_BYTES)
+    install_drive(SimDrive(sys.modules["tokenboard"].DATA_DIR, _simwire.flash_notice, capacity))
     # CircuitPython's gc has MicroPython's heap figures; CPython's heap isn't
     # the board's, so the simulated board reports none.
     import gc

@@ -4,34 +4,48 @@
 #   token's protocol, so a stray Ctrl-C from the host is never a REPL break.
 # - The CIRCUITPY drive holds the store: in normal operation the USB host does
 #   not see it at all, and the firmware has it read-write.
-# - Button held at plug-in, or a maintenance request from the host (the flag
-#   file `provision.py maintenance` leaves before it resets the token): the
-#   drive is the host's again, read-write for updates, and code.py does not
-#   start the firmware. The flag goes first: the next boot runs the firmware.
+# - Button held at plug-in: the maintenance screen (firmware/factory.py), as
+#   on MicroPython. Released early, or a maintenance request from the host
+#   (the flag file `provision.py maintenance` leaves before it resets the
+#   token): the drive is the host's again, read-write for updates, and code.py
+#   does not start the firmware (the flag goes first: the next boot runs it).
+#   Held on: the factory reset, confirmed by a press; then the firmware runs.
 import os
+import time
 
 import board as pins
 import digitalio
 import storage
 import usb_cdc
 
+import factory
 import tokenboard
-
-MAINTENANCE_FLAG = "maintenance"  # factory.MAINTENANCE_FLAG, in the data folder
 
 
 def button_held(board):
+    """Held now and still 50 ms later (a bounce is not a hold)."""
     button = digitalio.DigitalInOut(getattr(pins, board.BUTTON_PIN))
     button.switch_to_input(pull=digitalio.Pull.UP if board.BUTTON_ACTIVE_LOW
                            else digitalio.Pull.DOWN)
     held = button.value != board.BUTTON_ACTIVE_LOW
-    button.deinit()  # keypad takes the pin in code.py
+    if held:
+        time.sleep(0.05)
+        held = button.value != board.BUTTON_ACTIVE_LOW
+    button.deinit()  # keypad takes the pin next
     return held
+
+
+def maintenance_screen(board):
+    """factory.maintenance on this runtime: "repl" (leave the firmware off;
+    here, give the drive to the host) or "boot"."""
+    import hal
+    rt = hal.Runtime(board)
+    return factory.maintenance(rt, board, rt.button)
 
 
 def maintenance_requested(board):
     try:
-        os.remove(board.DATA_DIR + "/" + MAINTENANCE_FLAG)  # boot.py may write the drive
+        os.remove(board.DATA_DIR + "/" + factory.MAINTENANCE_FLAG)  # boot.py may write
     except OSError:
         return False
     return True
@@ -39,7 +53,10 @@ def maintenance_requested(board):
 
 def boot(board):
     usb_cdc.enable(console=True, data=True)
-    if button_held(board) or maintenance_requested(board):
+    to_host = maintenance_requested(board)
+    if not to_host and button_held(board):
+        to_host = maintenance_screen(board) == "repl"
+    if to_host:
         storage.enable_usb_drive()
         storage.remount("/", readonly=True)  # read-only to Python = writable by the host
     else:

@@ -381,11 +381,19 @@ class Runtime:
                                  value_when_pressed=not board.BUTTON_ACTIVE_LOW, pull=True)
         self._event = keypad.Event()
         self._held = False
-        port = usb_cdc.data
-        if port is None:  # boot.py did not enable the data port: share the console
-            port = usb_cdc.console
-            self.announce("totp-token: usb_cdc.data is off (boot.py); protocol on the console")
-        self.serial = Serial(port)
+        self._serial = None
+
+    @property
+    def serial(self):
+        """On usb_cdc.data; made when first used (boot.py's maintenance
+        screen needs none, and the data port only exists after boot.py)."""
+        if self._serial is None:
+            port = usb_cdc.data
+            if port is None:  # boot.py did not enable the data port: share the console
+                port = usb_cdc.console
+                self.announce("totp-token: usb_cdc.data is off (boot.py); protocol on the console")
+            self._serial = Serial(port)
+        return self._serial
 
     # -- time -----------------------------------------------------------------
     def ticks_ms(self):
