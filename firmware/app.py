@@ -26,6 +26,7 @@ from ui import UI
 
 _LOOP_MS = 10  # serial poll timeout = loop period
 _READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
+_IN_CHUNK = 32  # input bytes read per pass, each by a one-byte view (frames.byte_views)
 _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
 _SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: an unlock in under 2 s on an RP2040
@@ -108,7 +109,8 @@ class Token:
         self.last_rx = self.last_press  # when serial bytes last came in
         self.screen = None  # "accounts", "empty", "lost"
         self.reader = frames.LineReader()
-        self._in = bytearray(1)
+        self._in = bytearray(_IN_CHUNK)
+        self._in_views = frames.byte_views(self._in)
         self._out = None  # a reply the port could not take yet (one at most)
         self._out_sent = 0
         self._out_poll = _out_poller()
@@ -491,21 +493,16 @@ class Token:
 
     def read_serial(self, poller):
         """Drain available input bytes into the line reader."""
-        inb = self._in
-        stdin = sys.stdin.buffer
         self.last_rx = time.ticks_ms()
         budget = _READ_BUDGET
-        while budget and _readable(poller, 0):
-            budget -= 1
-            try:
-                n = stdin.readinto(inb)
-            except OSError:
+        while budget > 0:
+            n = _read_waiting(poller.ipoll, sys.stdin.buffer.readinto, self._in_views)
+            budget -= n
+            for line in self.reader.feed_from(self._in, n):
+                if line:
+                    self.handle_line(line, time.ticks_ms())
+            if n < len(self._in):
                 return
-            if not n:
-                return
-            line = self.reader.feed(inb[0])
-            if line is not None and (line or line is frames.OVERFLOW):
-                self.handle_line(line, time.ticks_ms())
 
     # -- main loop -----------------------------------------------------------
 
@@ -558,6 +555,26 @@ def _readable(poller, timeout):
     for _ in poller.ipoll(timeout):
         return True
     return False
+
+
+def _read_waiting(ipoll, readinto, views):
+    """Read what is waiting, up to len(views) bytes, never blocking; returns
+    the count. One byte per poll (on rp2 a read waits for all it asks for),
+    in one tight loop: ~85 us a byte on an RP2040 instead of ~225."""
+    n = 0
+    size = len(views)
+    while n < size:
+        for _ in ipoll(0):
+            break
+        else:
+            return n
+        try:
+            if not readinto(views[n]):
+                return n
+        except OSError:
+            return n
+        n += 1
+    return n
 
 
 def _out_poller():

@@ -20,10 +20,28 @@ AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
 # Commands that change the token or its clock: with a PIN set, each needs an
 # authenticated request (docs/security.md). `list` joins them when the user
 # asks for private names.
-PRIVILEGED = ("add", "delete", "rename", "move", "set-time", "calibrate", "wipe",
+PRIVILEGED = ("add", "add-many", "delete", "rename", "move", "set-time", "calibrate", "wipe",
               "pin-change", "pin-remove", "config", "reboot-maintenance") + diagcmd.PRIVILEGED
 PRIVATE_READS = ("list", "log")  # names: behind the PIN too with config --private-list
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
+ADD_MANY = 16  # accounts per add-many: one bucket's worth (store._PER)
+
+
+def _account(args):
+    """An add's arguments as store.add takes them (defaults filled in)."""
+    name = _str(args, "name", required=True)
+    issuer = _str(args, "issuer", "")
+    kind = _str(args, "kind", "totp")
+    algorithm = _str(args, "algorithm", "SHA1")
+    secret_hex = _str(args, "secret", required=True)
+    try:
+        secret = binascii.unhexlify(secret_hex)
+    except Exception:
+        raise _bad("'secret' must be hex")
+    digits = _int(args, "digits", 5 if kind == "steam" else 6)
+    period = _int(args, "period", 30)
+    counter = _int(args, "counter", 0)
+    return name, issuer, secret, kind, algorithm, digits, period, counter
 
 
 class CommandError(Exception):
@@ -98,6 +116,7 @@ class Service:
             "info": self.info,
             "status": self.status,
             "add": self.add,
+            "add-many": self.add_many,
             "list": self.list,
             "delete": self.delete,
             "set-time": self.set_time,
@@ -196,25 +215,39 @@ class Service:
         }
 
     def add(self, args, received):
-        name = _str(args, "name", required=True)
-        issuer = _str(args, "issuer", "")
-        kind = _str(args, "kind", "totp")
-        algorithm = _str(args, "algorithm", "SHA1")
-        secret_hex = _str(args, "secret", required=True)
+        index = self.t.store.add(*_account(args))
+        return self._added(args, index, 1, args["name"])
+
+    def add_many(self, args, received):
+        """Up to ADD_MANY accounts in one request, all or none: each bucket
+        they land in is written once (store.add_many), and the host does
+        not wait a round trip per account. A refusal says which one (at)."""
+        accounts = args.get("accounts")
+        if not isinstance(accounts, list) or not 1 <= len(accounts) <= ADD_MANY:
+            raise _bad("'accounts' must be a list of 1-%d accounts" % ADD_MANY)
+        parsed = []
+        i = 0
         try:
-            secret = binascii.unhexlify(secret_hex)
-        except Exception:
-            raise _bad("'secret' must be hex")
-        digits = _int(args, "digits", 5 if kind == "steam" else 6)
-        period = _int(args, "period", 30)
-        counter = _int(args, "counter", 0)
-        index = self.t.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
-        self.t.keys.clear_erased()
-        self.t.log.event(eventlog.ADD, 1, self.t.store.count, 0, self.t.log.name_text(name))
+            for i in range(len(accounts)):
+                if not isinstance(accounts[i], dict):
+                    raise _bad("each account must be an object")
+                parsed.append(_account(accounts[i]))
+            index = self.t.store.add_many(parsed)
+        except CommandError as e:
+            raise CommandError(e.code, e.message, {"at": i})
+        except StoreError as e:
+            raise CommandError(e.code, e.message, {"at": getattr(e, "at", 0)})
+        return self._added(args, index, len(parsed), accounts[0]["name"])
+
+    def _added(self, args, index, k, name):
+        t = self.t
+        t.keys.clear_erased()
+        # Consecutive adds merge into one log entry (eventlog._COUNTED).
+        t.log.event(eventlog.ADD, k, t.store.count, 0, t.log.name_text(name))
         show = args.get("show", True)
         if show is not False:  # false: one of many adds; the last one redraws
-            self.t.accounts_changed(index)
-        return {"index": index, "count": self.t.store.count}
+            t.accounts_changed(index + k - 1)
+        return {"index": index, "count": t.store.count}
 
     def list(self, args, received):
         store = self.t.store
