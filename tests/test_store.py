@@ -752,6 +752,9 @@ def sweep(mod, op, torn):
         st = Store(root, data_key=_key)
         if op in ("add", "add_new_bucket"):
             st.add("newbie", "NewIss", newsec, "totp", "SHA256", 8, 60, 0)
+        elif op == "add_many":  # 16: the rest of bucket 1 and a new bucket 2
+            st.add_many([("new%d" % i, "NewIss", newsec[i:], ("totp", "hotp")[i % 2],
+                          "SHA256", 8, 60, i) for i in range(16)])
         elif op == "delete":
             st.delete(5)
         elif op == "delete_nospace":
@@ -818,7 +821,7 @@ def sweep(mod, op, torn):
     return {"writes": total, "old": seen_old, "new": seen_new}
 
 
-SWEEP_OPS = ["add", "add_new_bucket", "delete", "delete_bucket", "delete_nospace",
+SWEEP_OPS = ["add", "add_new_bucket", "add_many", "delete", "delete_bucket", "delete_nospace",
              "set_counter", "move", "rename", "wipe", "load"]
 
 
