@@ -251,15 +251,6 @@ class LineReader:
         return bytes(self.buf[:n])
 
 
-def byte_views(buf):
-    """One-byte memoryviews of buf, made once: on rp2 a read of the USB
-    port blocks until the whole buffer is filled, so only as many bytes as
-    poll says are waiting (one) can be read at a time, and a view per
-    position lets each land in place without allocating."""
-    mv = memoryview(buf)
-    return tuple(mv[i:i + 1] for i in range(len(buf)))
-
-
 # bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.
 if hasattr(bytearray, "find"):
     def _newline(data, start, end):
