@@ -245,7 +245,8 @@ def bench_import():
         RP2040_IMPORT_1000_S, RP2040_IMPORT_1000_S), "<= 60 s")
     print("    (provision.py import over USB serial, rp2emu, emulated time; %.0f s before"
           % RP2040_IMPORT_1000_BEFORE_S)
-    print("     add-many, compact requests and the 32-byte serial read)")
+    print("     add-many, compact requests and the 32-byte serial read; 100 accounts %.1f s)"
+          % RP2040_IMPORT_100_S)
     row("  store.add x1000 there, no serial link", "%.0f s (%.0f ms an add)" % (
         RP2040_ADD_1000_S, RP2040_ADD_1000_S), "")
     print("    (%.0f s before seal keys were cached, index.add appends and in-place"
@@ -272,7 +273,8 @@ RP2040_ADD_1000_BEFORE_S = 103.0  # ~10.3 s per 100, linear
 # byte) + 1.1 s line assembly, JSON decode 1.7 s, waiting for the host 1.0 s
 # (~100 round trips), the rest under 1 s. Before (100 accounts): read 53 ms an
 # account, decode 8, store 38.5, waiting 14, the rest ~10.
-RP2040_IMPORT_1000_S = 33.5
+RP2040_IMPORT_1000_S = 34.2
+RP2040_IMPORT_100_S = 3.5  # the same file's first 100 (10.7 s before): linear
 RP2040_IMPORT_1000_BEFORE_S = 106.0
 
 # PBKDF2-HMAC-SHA256 on an RP2040: firmware/crypto.py measured on the emulated
