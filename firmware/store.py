@@ -47,6 +47,9 @@
 #             atomic on littlefs, whose file writes commit at close; a torn
 #             entry elsewhere fails its check). A cut in between leaves an
 #             unlisted record (an orphan), zeroed at the next load.
+#   add_many  the same for several: each bucket they land in written once,
+#             then all their index.add entries in one append (or one index
+#             rewrite): on littlefs a cut leaves all of them or none listed.
 #   delete    index first, then the record is zeroed (or its bucket removed).
 #   set_counter, rename   one bucket rewrite (on littlefs the record alone
 #             is rewritten in place: its file commit at close is atomic).
