@@ -50,14 +50,14 @@ class FrameError(Exception):
 
 
 def _printable(line):
-    for b in line:
-        if b < 0x20 or b > 0x7E:
-            return False
-    return True
+    # min/max loop in C: a per-byte Python loop was 4 ms a request on an RP2040.
+    return not line or (min(line) >= 0x20 and max(line) <= 0x7E)
 
 
 def encode_request(req_id, cmd, args=None):
-    body = json.dumps({"v": VERSION, "id": req_id, "cmd": cmd, "args": args or {}})
+    # No spaces: the token reads a byte at a time (~0.1 ms each on an RP2040).
+    body = json.dumps({"v": VERSION, "id": req_id, "cmd": cmd, "args": args or {}},
+                      separators=(",", ":"))
     return REQ_PREFIX + body.encode() + b"\n"
 
 
@@ -205,15 +205,7 @@ class LineReader:
         """Feed one byte. Returns None, a complete line (bytes), or
         OVERFLOW once at the end of an oversized line."""
         if byte == 0x0A:  # newline ends a frame
-            if self.overflow:
-                self.overflow = False
-                self.n = 0
-                return OVERFLOW
-            n = self.n
-            self.n = 0
-            if n and self.buf[n - 1] == 0x0D:
-                n -= 1
-            return bytes(self.buf[:n])
+            return self._end()
         if self.overflow:
             return None
         if self.n >= len(self.buf):
@@ -222,6 +214,53 @@ class LineReader:
         self.buf[self.n] = byte
         self.n += 1
         return None
+
+    def feed_from(self, data, n):
+        """Feed data[:n] (a bytearray) at once: one slice copy per line
+        instead of a Python call per byte. Returns () or a list of what
+        feed() would have returned that was not None, in order."""
+        out = ()
+        start = 0
+        while start < n:
+            end = _newline(data, start, n)
+            stop = n if end < 0 else end
+            k = stop - start
+            if k and not self.overflow:
+                if self.n + k > len(self.buf):
+                    self.overflow = True
+                else:
+                    self.buf[self.n:self.n + k] = memoryview(data)[start:stop]
+                    self.n += k
+            if end < 0:
+                break
+            if not out:
+                out = []
+            out.append(self._end())
+            start = end + 1
+        return out
+
+    def _end(self):
+        if self.overflow:
+            self.overflow = False
+            self.n = 0
+            return OVERFLOW
+        n = self.n
+        self.n = 0
+        if n and self.buf[n - 1] == 0x0D:
+            n -= 1
+        return bytes(self.buf[:n])
+
+
+# bytearray.find is C speed; MicroPython builds without CPYTHON_COMPAT lack it.
+if hasattr(bytearray, "find"):
+    def _newline(data, start, end):
+        return data.find(b"\n", start, end)
+else:
+    def _newline(data, start, end):
+        for i in range(start, end):
+            if data[i] == 0x0A:
+                return i
+        return -1
 
 
 OVERFLOW = b"\x00overflow"

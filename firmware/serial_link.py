@@ -7,6 +7,7 @@ from service import CommandError
 
 _READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
 _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
+_IN_CHUNK = 32  # request bytes per read: lines are then copied by slice (frames.feed_from)
 
 
 class SerialLink:
@@ -18,7 +19,7 @@ class SerialLink:
         self.diag = diag
         self.ticks_ms = ticks_ms
         self.reader = frames.LineReader()
-        self._in = bytearray(_OUT_CHUNK)
+        self._in = bytearray(_IN_CHUNK)
         self._out = None  # a reply the port could not take yet (one at most)
         self._out_sent = 0
         self._after = []  # what waits until the reply is out (a scrub, a reset)
@@ -48,13 +49,12 @@ class SerialLink:
         budget = _READ_BUDGET
         while budget > 0:
             n = self.serial.read_into(buf)
-            if not n:
-                return
             budget -= n
-            for i in range(n):
-                line = self.reader.feed(buf[i])
-                if line is not None and (line or line is frames.OVERFLOW):
+            for line in self.reader.feed_from(buf, n):
+                if line:  # OVERFLOW is truthy; empty lines are skipped
                     self.handle_line(line, self.ticks_ms())
+            if n < len(buf):
+                return  # drained
 
     def handle_line(self, line, received):
         req_id = None

@@ -20,11 +20,29 @@ AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
 # Commands that change the token or its clock: with a PIN set, each needs an
 # authenticated request (docs/security.md). `list` joins them when the user
 # asks for private names.
-PRIVILEGED = ("add", "delete", "rename", "move", "set-time", "calibrate", "wipe",
+PRIVILEGED = ("add", "add-many", "delete", "rename", "move", "set-time", "calibrate", "wipe",
               "pin-change", "pin-remove", "config", "reboot-maintenance") + diagcmd.PRIVILEGED
 PRIVATE_READS = ("list", "log")  # names: behind the PIN too with config --private-list
 KEYBOARD_SETTINGS = ("typing", "layout", "keypad", "enter", "interval_ms")  # kbdconf.py
 LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
+ADD_MANY = 16  # accounts per add-many: one bucket's worth (store._PER)
+
+
+def _account(args):
+    """An add's arguments as store.add takes them (defaults filled in)."""
+    name = _str(args, "name", required=True)
+    issuer = _str(args, "issuer", "")
+    kind = _str(args, "kind", "totp")
+    algorithm = _str(args, "algorithm", "SHA1")
+    secret_hex = _str(args, "secret", required=True)
+    try:
+        secret = binascii.unhexlify(secret_hex)
+    except Exception:
+        raise _bad("'secret' must be hex")
+    digits = _int(args, "digits", 5 if kind == "steam" else 6)
+    period = _int(args, "period", 30)
+    counter = _int(args, "counter", 0)
+    return name, issuer, secret, kind, algorithm, digits, period, counter
 
 
 class CommandError(Exception):
@@ -109,6 +127,7 @@ class Service:
             "info": self.info,
             "status": self.status,
             "add": self.add,
+            "add-many": self.add_many,
             "list": self.list,
             "delete": self.delete,
             "set-time": self.set_time,
@@ -220,24 +239,37 @@ class Service:
         }
 
     def add(self, args, received):
-        name = _str(args, "name", required=True)
-        issuer = _str(args, "issuer", "")
-        kind = _str(args, "kind", "totp")
-        algorithm = _str(args, "algorithm", "SHA1")
-        secret_hex = _str(args, "secret", required=True)
+        index = self.store.add(*_account(args))
+        return self._added(args, index, 1, args["name"])
+
+    def add_many(self, args, received):
+        """Up to ADD_MANY accounts in one request, all or none: each bucket
+        they land in is written once (store.add_many), and the host does
+        not wait a round trip per account. A refusal says which one (at)."""
+        accounts = args.get("accounts")
+        if not isinstance(accounts, list) or not 1 <= len(accounts) <= ADD_MANY:
+            raise _bad("'accounts' must be a list of 1-%d accounts" % ADD_MANY)
+        parsed = []
+        i = 0
         try:
-            secret = binascii.unhexlify(secret_hex)
-        except Exception:
-            raise _bad("'secret' must be hex")
-        digits = _int(args, "digits", 5 if kind == "steam" else 6)
-        period = _int(args, "period", 30)
-        counter = _int(args, "counter", 0)
-        index = self.store.add(name, issuer, secret, kind, algorithm, digits, period, counter)
+            for i in range(len(accounts)):
+                if not isinstance(accounts[i], dict):
+                    raise _bad("each account must be an object")
+                parsed.append(_account(accounts[i]))
+            index = self.store.add_many(parsed)
+        except CommandError as e:
+            raise CommandError(e.code, e.message, {"at": i})
+        except StoreError as e:
+            raise CommandError(e.code, e.message, {"at": e.at})
+        return self._added(args, index, len(parsed), accounts[0]["name"])
+
+    def _added(self, args, index, k, name):
         self.keys.clear_erased()
-        self.log.event(eventlog.ADD, 1, self.store.count, 0, self.log.name_text(name))
+        # Consecutive adds merge into one log entry (eventlog._COUNTED).
+        self.log.event(eventlog.ADD, k, self.store.count, 0, self.log.name_text(name))
         show = args.get("show", True)
         if show is not False:  # false: one of many adds; the last one redraws
-            self.screens.accounts_changed(index)
+            self.screens.accounts_changed(index + k - 1)
         return {"index": index, "count": self.store.count}
 
     def list(self, args, received):

@@ -47,6 +47,9 @@
 #             atomic on littlefs, whose file writes commit at close; a torn
 #             entry elsewhere fails its check). A cut in between leaves an
 #             unlisted record (an orphan), zeroed at the next load.
+#   add_many  the same for several: each bucket they land in written once,
+#             then all their index.add entries in one append (or one index
+#             rewrite): on littlefs a cut leaves all of them or none listed.
 #   delete    index first, then the record is zeroed (or its bucket removed).
 #   set_counter, rename   one bucket rewrite (on littlefs the record alone
 #             is rewritten in place: its file commit at close is atomic).
@@ -119,6 +122,10 @@ class StoreError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.at = 0  # add_many: which account of the batch was refused
+
+    def set_at(self, i):
+        self.at = i
 
 
 class Account:
@@ -509,14 +516,17 @@ class Store:
             raise StoreError("not_found", "no account at that index")
         return self._slot_at(index)
 
-    def _free_slot(self):
+    def _free_slot(self, taken=()):
+        """The lowest free slot not in `taken` (picked for the same batch)."""
         u = self._used
         for i in range(self._hint, len(u)):
             if u[i] != 0xFF:
-                self._hint = i
+                if not taken:
+                    self._hint = i
                 for bit in range(8):
-                    if not u[i] & (1 << bit):
-                        return i * 8 + bit
+                    s = i * 8 + bit
+                    if not u[i] & (1 << bit) and s not in taken:
+                        return s
         raise StoreError("store_full", "no free slot")  # count < capacity prevents this
 
     def _read(self, s):
@@ -631,7 +641,7 @@ class Store:
                     r[i] = 0
                 self._seal_into(r, secret)
                 try:
-                    self._write_bucket(b, s, r)
+                    self._write_bucket(b, (s,), (r,))
                 finally:
                     rec[:] = _ZERO
                 done += 1
@@ -672,18 +682,25 @@ class Store:
         self._jn = 0
         _remove(self._ipath + ".add")
 
-    def _append_index(self, n, s):
-        """List slot s after the n listed: an index.add entry, or, when that
-        has _JMAX or there is no index yet, the whole index rewritten."""
-        if self._jn >= _JMAX:
-            self._write_index(n + 1, (memoryview(self._order)[:2 * n],
-                                      bytes((s >> 8, s & 0xFF))))
+    def _append_index(self, n, slots):
+        """List `slots` after the n listed: index.add entries in one append,
+        or, when index.add would pass _JMAX or there is no index yet, the
+        whole index rewritten."""
+        k = len(slots)
+        if self._jn + k > _JMAX:
+            tail = bytearray(2 * k)
+            for i in range(k):
+                tail[2 * i] = slots[i] >> 8
+                tail[2 * i + 1] = slots[i] & 0xFF
+            self._write_index(n + k, (memoryview(self._order)[:2 * n], tail))
             return
-        e = bytearray(4)
-        e[0] = s >> 8
-        e[1] = s & 0xFF
-        e[2] = self._gen
-        e[3] = _entry_check(e)
+        e = bytearray(4 * k)
+        for i in range(k):
+            s = slots[i]
+            e[4 * i] = s >> 8
+            e[4 * i + 1] = s & 0xFF
+            e[4 * i + 2] = self._gen
+            e[4 * i + 3] = _entry_check(memoryview(e)[4 * i:4 * i + 4])
         try:
             with open(self._ipath + ".add", "ab") as f:
                 f.write(e)
@@ -694,16 +711,16 @@ class Store:
             if err.args and err.args[0] == _ENOSPC:
                 raise StoreError("storage_full", "no room on flash")
             raise
-        self._jn += 1
+        self._jn += k
 
-    def _write_bucket(self, b, slot=-1, rec=None):
-        """Rewrite bucket b: used slots copied, `rec` at `slot`, zeros in
+    def _write_bucket(self, b, slots=(), recs=()):
+        """Rewrite bucket b: used slots copied, recs[i] at slots[i], zeros in
         every other slot (which also scrubs orphans)."""
         path = self._bpath(b)
         base = b * _PER
-        if self._in_place and rec is not None and self._write_in_place(path, slot - base, rec):
+        if self._in_place and recs and self._write_in_place(path, base, slots, recs):
             return
-        live = rec is not None
+        live = len(recs) > 0
         for s in range(base, base + _PER):
             if self._is_used(s):
                 live = True
@@ -721,8 +738,8 @@ class Store:
             try:
                 with open(tmp, "wb") as f:
                     for s in range(base, base + _PER):
-                        if s == slot:
-                            f.write(rec)
+                        if s in slots:
+                            f.write(recs[slots.index(s)])
                         elif src is not None and self._is_used(s):
                             src.seek((s - base) * _REC)
                             f.write(buf if src.readinto(buf) == _REC else _ZERO)
@@ -735,17 +752,19 @@ class Store:
         except OSError as e:
             self._failed(tmp, e)
 
-    def _write_in_place(self, path, i, rec):
-        # Record i of an existing bucket, rewritten alone (littlefs only: see
-        # _commits_at_close). Orphans elsewhere in it are zeroed at load.
+    def _write_in_place(self, path, base, slots, recs):
+        # Records of an existing bucket, rewritten alone and committed
+        # together at close (littlefs only: see _commits_at_close). Orphans
+        # elsewhere in it are zeroed at load.
         try:
             f = open(path, "r+b")
         except OSError:
             return False  # a new bucket: written whole
         try:
             with f:
-                f.seek(i * _REC)
-                f.write(rec)
+                for i in range(len(slots)):
+                    f.seek((slots[i] - base) * _REC)
+                    f.write(recs[i])
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
                 raise StoreError("storage_full", "no room on flash")
@@ -769,7 +788,81 @@ class Store:
     # ---- API ----
 
     def add(self, name, issuer, secret, kind, algorithm, digits, period, counter):
-        """Append an account; returns its index."""
+        """Append an account; returns its index. (add_many's path for one,
+        without its lists: a small heap notices.)"""
+        if self.count >= self.capacity:
+            raise StoreError("store_full", "all %d account slots are used" % self.capacity)
+        rec = self._rec
+        n = self.count
+        try:
+            self._record((name, issuer, secret, kind, algorithm, digits, period, counter), (), rec)
+            s = self._free_slot()
+            self._need_room(s)
+            one = (s,)
+            self._write_bucket(s // _PER, one, (rec,))
+            self._append_index(n, one)
+            # Committed: only now does RAM learn about it.
+            self._put_order(n, s)
+            self._set_used(s, True)
+            self._hash_slot(s, rec)
+            self.count = n + 1
+        finally:
+            rec[:] = _ZERO  # don't leave the secret in the scratch buffer
+        return n
+
+    def add_many(self, accounts):
+        """Append accounts, each (name, issuer, secret, kind, algorithm,
+        digits, period, counter), all or none; returns the first's index.
+        Each bucket they land in is written once and their index.add
+        entries go in one append: on an RP2040 the bucket write was most of
+        an add's time. A refusal names the account (StoreError.at)."""
+        n = self.count
+        k = len(accounts)
+        if n + k > self.capacity:
+            e = StoreError("store_full", "all %d account slots are used" % self.capacity)
+            e.set_at(self.capacity - n)
+            raise e
+        recs = []
+        try:
+            pairs = []  # (issuer, name) of the batch, for duplicates in it
+            slots = []
+            for i in range(k):
+                try:
+                    rec, pair = self._record(accounts[i], pairs)
+                    s = self._free_slot(slots)
+                    self._need_room(s)
+                except StoreError as e:
+                    e.set_at(i)
+                    raise
+                recs.append(rec)
+                pairs.append(pair)
+                slots.append(s)
+            # Bucket by bucket, in slot order; then the commit point.
+            done = 0
+            while done < k:
+                b = slots[done] // _PER
+                j = done
+                while j < k and slots[j] // _PER == b:
+                    j += 1
+                self._write_bucket(b, slots[done:j], recs[done:j])
+                done = j
+            self._append_index(n, slots)
+            # Committed: only now does RAM learn about them.
+            for i in range(k):
+                s = slots[i]
+                self._put_order(n + i, s)
+                self._set_used(s, True)
+                self._hash_slot(s, recs[i])
+            self.count = n + k
+        finally:
+            for rec in recs:
+                rec[:] = _ZERO  # don't leave secrets in RAM
+        return n
+
+    def _record(self, account, pairs, rec=None):
+        """A checked, sealed record for one add_many entry (in `rec`, else a
+        new buffer), and its (issuer, name) bytes."""
+        name, issuer, secret, kind, algorithm, digits, period, counter = account
         nb = _text(name, "name", 1)
         ib = _text(issuer, "issuer", 0)
         if not isinstance(secret, (bytes, bytearray)) or not 1 <= len(secret) <= rules.MAX_SECRET:
@@ -782,31 +875,18 @@ class Store:
         else:
             _int(period, "period", rules.MIN_PERIOD, rules.MAX_PERIOD)
         _int(counter, "counter", 0, rules.MAX_COUNTER)
-        if self.count >= self.capacity:
-            raise StoreError("store_full", "all %d account slots are used" % self.capacity)
-        if self._find_pair(ib, nb) >= 0:
+        if self._find_pair(ib, nb) >= 0 or (ib, nb) in pairs:
             raise StoreError("name_taken", "an account with that issuer and name exists")
-        s = self._free_slot()
-        self._need_room(s)
-        rec = self._rec
-        rec[:] = _ZERO
+        if rec is None:
+            rec = bytearray(_REC)
+        else:
+            rec[:] = _ZERO
         struct.pack_into(_FMT, rec, 0, _MAGIC, _VERSION, k, a, digits,
                          len(nb), len(ib), len(secret), period, counter)
         rec[_NAME:_NAME + len(nb)] = nb
         rec[_ISSUER:_ISSUER + len(ib)] = ib
-        n = self.count
-        try:
-            self._seal_into(rec, secret)
-            self._write_bucket(s // _PER, s, rec)
-            self._append_index(n, s)
-            # Committed: only now does RAM learn about it.
-            self._put_order(n, s)
-            self._set_used(s, True)
-            self._hash_slot(s, rec)
-            self.count = n + 1
-        finally:
-            rec[:] = _ZERO  # don't leave the secret in the scratch buffer
-        return n
+        self._seal_into(rec, secret)
+        return rec, (ib, nb)
 
     def get(self, index):
         """The whole account at `index`, secret included."""
@@ -904,7 +984,7 @@ class Store:
             secret = self._open(rec)
             struct.pack_into(">Q", rec, 12, counter)
             self._seal_into(rec, secret)  # the counter is sealed in with it
-            self._write_bucket(s // _PER, s, rec)
+            self._write_bucket(s // _PER, (s,), (rec,))
         finally:
             rec[:] = _ZERO
 
@@ -948,7 +1028,7 @@ class Store:
             rec[_NAME:_NAME + len(nb)] = nb
             rec[_ISSUER:_ISSUER + len(ib)] = ib
             self._seal_into(rec, secret)
-            self._write_bucket(s // _PER, s, rec)
+            self._write_bucket(s // _PER, (s,), (rec,))
             self._hash_slot(s, rec)
         finally:
             rec[:] = _ZERO

@@ -238,11 +238,17 @@ def bench_import():
             shutil.rmtree(work, ignore_errors=True)
     # Linear in the account count: 10 times the accounts, at most 10 times the time.
     row("  1000 accounts / 100 accounts", "%.1fx the time" % (took[1000] / took[100]), "<= 10x")
-    row("1000 accounts on the emulated Pico (measured)", "%.0f s (%.0f ms an add)" % (
-        RP2040_ADD_1000_S, RP2040_ADD_1000_S), "<= 60 s")
-    print("    (store.add x1000 on rp2emu, emulated time; %.0f s before seal keys were"
+    row("import 1000 accounts on the emulated Pico (measured)", "%.1f s (%.0f ms an account)" % (
+        RP2040_IMPORT_1000_S, RP2040_IMPORT_1000_S), "<= 60 s")
+    print("    (provision.py import over USB serial, rp2emu, emulated time; %.0f s before"
+          % RP2040_IMPORT_1000_BEFORE_S)
+    print("     add-many, compact requests and the 32-byte serial read; 100 accounts %.1f s)"
+          % RP2040_IMPORT_100_S)
+    row("  store.add x1000 there, no serial link", "%.0f s (%.0f ms an add)" % (
+        RP2040_ADD_1000_S, RP2040_ADD_1000_S), "")
+    print("    (%.0f s before seal keys were cached, index.add appends and in-place"
           % RP2040_ADD_1000_BEFORE_S)
-    print("     cached, index.add appends and in-place record writes)")
+    print("     record writes)")
 
 
 # 1000 accounts added on an RP2040: ../shared/rp2emu (MicroPython v1.28 rp2
@@ -251,6 +257,22 @@ def bench_import():
 # (20-byte secrets, littlefs on the emulated flash; no serial link in it).
 RP2040_ADD_1000_S = 39.4  # 3.9 s per 100, flat from the first 100 to the last
 RP2040_ADD_1000_BEFORE_S = 103.0  # ~10.3 s per 100, linear
+
+# `provision.py import FILE --yes --no-backup` of 1000 otpauth URIs (random
+# 20-byte secrets, no PIN) onto an empty token: ../shared/rp2emu running the
+# deployed .mpy firmware, emulated time (ctl.py stats) from start to exit.
+# Before: 1000 single `add` requests, each read a byte per poll and a Python
+# call (~225 us a byte), ~225 bytes each, one bucket write and one host round
+# trip per account. Now: add-many batches of ~10 (one bucket write and one
+# round trip per batch), no default members, 32 bytes per read pass.
+# Where the time goes now (an instrumented build, 34.0 s): store.add_many
+# 17.2 s (17 ms an account, from 38.5), reading 111 KB off USB 10.6 s (96 us a
+# byte) + 1.1 s line assembly, JSON decode 1.7 s, waiting for the host 1.0 s
+# (~100 round trips), the rest under 1 s. Before (100 accounts): read 53 ms an
+# account, decode 8, store 38.5, waiting 14, the rest ~10.
+RP2040_IMPORT_1000_S = 34.2
+RP2040_IMPORT_100_S = 3.5  # the same file's first 100 (10.7 s before): linear
+RP2040_IMPORT_1000_BEFORE_S = 106.0
 
 # PBKDF2-HMAC-SHA256 on an RP2040: firmware/crypto.py measured on the emulated
 # Pico (../shared/rp2emu; 1874 ms for 3600 iterations). The unix port's own

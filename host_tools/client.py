@@ -104,6 +104,46 @@ def check_fits(cmd, args):
             % (size, frames.MAX_REQUEST))
 
 
+ADD_MANY = 16  # accounts per add-many request (firmware/service.py)
+# What the token assumes for a member an add leaves out (firmware/service.py).
+_ADD_DEFAULTS = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0}
+
+
+def compact_args(account):
+    """An account's `add` arguments without the members the token would
+    assume anyway: every byte of a request costs the token time to read
+    (on an RP2040 ~0.1 ms: it can only read the USB port a byte at a time)."""
+    args = account.to_args()
+    for key, value in _ADD_DEFAULTS.items():
+        if key in args and type(args[key]) is type(value) and args[key] == value:
+            del args[key]
+    if args.get("digits") == (5 if args.get("kind") == "steam" else 6):
+        del args["digits"]
+    return args
+
+
+def batches(accounts, limit=ADD_MANY):
+    """Split accounts into add-many requests: at most `limit` each, and each
+    fitting one request line (signed, as in a PIN session)."""
+    out = []
+    batch = []
+    for account in accounts:
+        if batch:
+            try:
+                check_fits("add-many", {"accounts": [compact_args(a) for a in batch + [account]],
+                                        "show": False})
+                fits = len(batch) < limit
+            except RequestTooLongError:
+                fits = False
+            if not fits:
+                out.append(batch)
+                batch = []
+        batch.append(account)
+    if batch:
+        out.append(batch)
+    return out
+
+
 class TokenClient:
     def __init__(self, link, timeout=3.0, pin=None):
         """pin: a callable returning the token's PIN, asked only when the
@@ -235,10 +275,18 @@ class TokenClient:
     def add(self, account, show=True):
         """Store an otpauth.Account; returns {index, count}. show=False: the
         token does not redraw its screen for it (the middle of an import)."""
-        args = account.to_args()
+        args = compact_args(account)
         if not show:
             args["show"] = False
         return self.request("add", **args)
+
+    def add_many(self, accounts, show=True):
+        """Store several otpauth.Accounts in one request (`add-many`), all or
+        none; returns {index, count}. batches() says how many fit one."""
+        args = {"accounts": [compact_args(a) for a in accounts]}
+        if not show:
+            args["show"] = False
+        return self.request("add-many", **args)
 
     def list_accounts(self):
         """Every account (no secrets), fetched page by page."""

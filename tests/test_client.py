@@ -82,8 +82,8 @@ class FakeToken:
     def cmd_info(self):
         return {"firmware": "token", "protocol": 1, "capacity": self.capacity}
 
-    def cmd_add(self, name, issuer, secret, kind, algorithm, digits, period=None,
-                counter=None):
+    def cmd_add(self, name, secret, issuer="", kind="totp", algorithm="SHA1", digits=6,
+                period=30, counter=0, show=True):  # the token's defaults
         if any(a["name"] == name and a["issuer"] == issuer for a in self.accounts):
             raise Refused(frames.E_NAME_TAKEN)
         if len(self.accounts) >= self.capacity:
@@ -562,3 +562,40 @@ def test_sync_time_fails_when_the_clock_stays_lost():
     with pytest.raises(DeviceError) as e:
         TokenClient(token).sync_time(clock=clock)
     assert e.value.code == "clock_lost" and e.value.exit_code == 1
+
+
+# ---- compact adds and add-many batches ----
+
+def _service_account(args):
+    import service  # firmware/service.py: the token's own reading of an add
+    return service._account(args)
+
+
+@pytest.mark.parametrize("account", [
+    Account(name="alice", issuer="ACME", secret=RFC_SHA1),
+    Account(name="bare", secret=RFC_SHA1),
+    Account(name="steam", issuer="Valve", secret=RFC_SHA1, kind="steam", digits=5),
+    Account(name="count", secret=RFC_SHA1, kind="hotp", counter=7),
+    Account(name="zero", secret=RFC_SHA1, kind="hotp", counter=0),
+    Account(name="long", secret=RFC_SHA1, algorithm="SHA512", digits=8, period=60),
+], ids=lambda a: a.name)
+def test_compact_add_args_mean_the_same_to_the_token(account):
+    # Members left out are the ones the token assumes: it reads the same account.
+    compact = client_module.compact_args(account)
+    assert _service_account(compact) == _service_account(account.to_args())
+    assert len(frames.encode_request(1, "add", compact)) < \
+        len(frames.encode_request(1, "add", account.to_args()))
+
+
+def test_batches_keep_order_and_fit_a_request_line():
+    accounts = [Account(name="user%03d@example.com" % i, issuer="Issuer %d" % (i % 7),
+                        secret=os.urandom(20)) for i in range(40)]
+    accounts += [Account(name="n" * 40, issuer="i" * 40, secret=os.urandom(64))
+                 for _ in range(12)]
+    out = client_module.batches(accounts)
+    assert [a for b in out for a in b] == accounts
+    assert len(out) > 1 and all(1 <= len(b) <= client_module.ADD_MANY for b in out)
+    for b in out:
+        client_module.check_fits("add-many", {"accounts": [client_module.compact_args(a)
+                                                           for a in b], "show": False})
+    assert max(len(b) for b in out[-3:]) < max(len(b) for b in out[:2])  # long ones: fewer

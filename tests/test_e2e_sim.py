@@ -436,6 +436,36 @@ def test_malformed_oversized_binary_input_never_stalls(clean_tok):
     tok.wait_for_text(lambda text: text != first, timeout=30)  # the seconds move on
 
 
+def test_add_many_is_all_or_none_and_names_the_refused_account():
+    def acc(name, **more):
+        return dict(name=name, secret=os.urandom(20).hex(), **more)
+
+    with SimulatedToken() as tok, serial.Serial(tok.port, 115200, timeout=5) as s:
+        s.reset_input_buffer()
+
+        def req(i, cmd, **args):
+            s.write(frames.encode_request(i, cmd, args))
+            while True:
+                reply = frames.decode_reply(s.readline())
+                if reply is not None:
+                    return reply
+
+        r = req(1, "add-many", accounts=[acc("a"), acc("b", issuer="I", kind="hotp", counter=4),
+                                         acc("c", digits=8, algorithm="SHA256")], show=False)
+        assert r["ok"] and r["data"] == {"index": 0, "count": 3}, r
+        for bad, at, code in (([acc("d"), acc("b", issuer="I")], 1, "name_taken"),
+                              ([acc("d"), acc("e"), acc("f", digits=12)], 2, "bad_args"),
+                              ([acc("d"), "x"], 1, "bad_args")):
+            r = req(2, "add-many", accounts=bad)
+            assert not r["ok"] and r["error"] == code and r["at"] == at, r
+        r = req(3, "add-many", accounts=[{"name": "n%d" % i, "secret": "0a"} for i in range(17)])
+        assert r["error"] == "bad_args" and "at" not in r  # more than one request's worth
+        r = req(4, "list", limit=8)["data"]
+        assert [(a["issuer"], a["name"], a["kind"], a["digits"]) for a in r["accounts"]] == \
+            [("", "a", "totp", 6), ("I", "b", "hotp", 6), ("", "c", "totp", 8)]
+        assert r["accounts"][1]["counter"] == 4
+
+
 def _flood_without_reading(port, data, stall_s=15):
     """Write `data` to the token and never read; returns how much it took
     before it stopped reading for `stall_s` (all of it, if it kept reading)."""

@@ -249,3 +249,14 @@ def test_big_code_fits_the_screen_and_reads_back(mp_worker, code, height):
     text = decode_text(ram, 128, height)
     assert text.replace(" ", "") == code, text
     assert (" " in text) == (len(code) >= 6 and code.isdigit())
+
+
+@pytest.mark.parametrize("size", [1, 3, 32, 700])
+def test_line_reader_fed_in_chunks_reads_as_byte_by_byte(call, size):
+    # The serial loop reads up to 32 bytes a pass and hands them over at once.
+    noise = bytes(b for b in range(256) if b != 10) * 3
+    data = (b"a" * 600 + b"\nTOK> ok\r\n\n" + noise + b"\nlast\n" + b"x" * 511 + b"\n"
+            + b"y" * 513 + b"\n\r\npartial")
+    want = call("drive", "reader_run", data, 512)
+    assert call("drive", "reader_chunks", data, 512, size) == want
+    assert want[-3:] == [b"x" * 511, None, b""]  # 513 bytes: over the limit

@@ -26,7 +26,9 @@ from host_tools import provision
 from host_tools.backup import vault
 from host_tools.cli import common, transfer
 from host_tools.formats import aegis, otpauth
-from host_tools.client import DeviceError
+from host_tools.backup.plan import write_all
+from host_tools.client import DeviceError, LinkLostError
+from host_tools.progress import Progress
 from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 from test_e2e_sim import screen_matches
@@ -343,16 +345,19 @@ def test_dry_run_and_confirmation(tok, tmp_path, monkeypatch):
 
 
 def test_progress_bar_only_on_a_terminal(tok, tmp_path, monkeypatch):
-    accounts = [acct("p%d" % i, "Bar") for i in range(3)]
+    # 20: more than one add-many request fits (a request line holds ~10 of
+    # these), and the bar moves after each.
+    accounts = [acct("p%d" % i, "Bar") for i in range(20)]
     out, err = io.StringIO(), Tty()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = provision.main(["--port", tok.port, "import", uri_file(tmp_path, accounts),
                              "--yes", "--no-backup"])
     assert rc == 0, err.getvalue()
     bar = err.getvalue()
-    assert "\rimporting [....................] 0/3" in bar
-    assert "\rimporting [######..............] 1/3" in bar
-    assert bar.endswith("\rimporting [####################] 3/3\n")
+    assert "\rimporting [....................] 0/20" in bar
+    steps = [int(n) for n in re.findall(r"\] (\d+)/20", bar)]
+    assert steps[0] == 0 and steps[-1] == 20 and any(0 < n < 20 for n in steps), bar
+    assert bar.endswith("\rimporting [####################] 20/20\n")
     assert "importing [" not in out.getvalue()
     # --json: no bar even on a terminal.
     assert cli(tok, "wipe", "--yes").rc == 0
@@ -441,41 +446,45 @@ def test_a_refusal_or_ctrl_c_part_way_is_reported_and_backed_up(tmp_path, monkey
 
 def test_power_cut_mid_import_keeps_what_was_written(tmp_path):
     accounts = [acct("cut%d" % i, "Power", algorithm=("SHA1", "SHA256")[i % 2])
-                for i in range(6)]
+                for i in range(30)]
     path = uri_file(tmp_path, accounts)
     with SimulatedToken(idle_s=3600) as tok:
         assert cli(tok, "sync-time").rc == 0
-        # Each add takes a few dozen flash block writes: this lands on a later one.
+        # 30: three add-many requests of ~10 (what fits a request line), each
+        # a few dozen flash block writes: this lands in a later one.
         tok.cut_power_at_write(70)
         run = cli(tok, "import", path, "--yes")
         assert run.rc == 3 and run.doc["error"] == "link_lost", run
         written, not_written = run.data["written"], run.data["not_written"]
         assert 0 < len(written) < len(accounts), run
         assert written + not_written == [a.label for a in accounts]
-        assert "stopped after writing %d of 6 accounts" % len(written) in run.message
+        assert "stopped after writing %d of 30 accounts" % len(written) in run.message
         assert "may or may not have reached the token" in run.message
-        # What reached the token is in the backup too, and so is the one in flight.
+        # What reached the token is in the backup too, and so is the request
+        # in flight (an add-many of several).
+        maybe = run.data["uncertain"]
+        assert maybe and maybe == not_written[:len(maybe)], run
         saved = vault.read_backup(os.environ["TOKEN_BACKUP"],
                                   os.environ["TOKEN_BACKUP_PASSWORD"])
-        assert [a.label for a in saved] == written + not_written[:1]
+        assert [a.label for a in saved] == written + maybe
         assert tok.wait_power_cut()
         tok.stop()
         tok.start()
         on_token = [label_of(*pair) for pair in listed(tok)]
         assert on_token[:len(written)] == written
-        assert on_token in (written, written + not_written[:1])  # the in-flight one: either
+        assert on_token in (written, written + maybe)  # the in-flight request: all or none
         check_screen(tok, [a for a in accounts if a.label in on_token])
 
 
 def test_power_cut_report_in_text(tmp_path):
-    accounts = [acct("t%d" % i, "Text") for i in range(4)]
+    accounts = [acct("t%d" % i, "Text") for i in range(30)]  # several add-many requests
     with SimulatedToken(idle_s=3600) as tok:
-        tok.cut_power_at_write(40)
+        tok.cut_power_at_write(70)
         run = cli(tok, "import", uri_file(tmp_path, accounts), "--yes", "--no-backup",
                   as_json=False)
         assert run.rc == 3, run
-        assert re.search(r"^written: Text:t0(, Text:t\d)*$", run.out, re.M), run.out
-        assert re.search(r"^not written: (Text:t\d, )*Text:t3$", run.out, re.M), run.out
+        assert re.search(r"^written: Text:t0(, Text:t\d+)*$", run.out, re.M), run.out
+        assert re.search(r"^not written: (Text:t\d+, )*Text:t29$", run.out, re.M), run.out
         assert run.err.startswith("error: stopped after writing")
 
 
@@ -899,3 +908,70 @@ def test_an_import_redraws_the_screen_once_not_per_account(tmp_path):
     # One redraw is a few pages (under 1100 bytes with the per-second ticks);
     # twelve would be well over 5000.
     assert drawn < 3000, drawn
+
+
+# ---- write_all: add-many batches ----
+
+class BatchClient(FakeClient):
+    """A token with add-many; `refuse` names a label it refuses, `lost` one
+    whose request loses the link; `many` False: firmware without add-many."""
+
+    def __init__(self, refuse=None, lost=None, many=True):
+        FakeClient.__init__(self, 0, None)
+        self.refuse, self.lost, self.many, self.requests = refuse, lost, many, []
+
+    def add_many(self, accounts, show=True):
+        labels = [a.label for a in accounts]
+        self.requests.append(("add-many", labels, show))
+        if not self.many:
+            raise DeviceError("unknown_command", "unknown command")
+        if self.lost in labels:
+            raise LinkLostError("lost the link")
+        if self.refuse in labels:
+            raise DeviceError("name_taken", "taken")
+        self.added.extend(labels)
+        return {"index": len(self.added) - len(labels), "count": len(self.added)}
+
+    def add(self, account, show=True):
+        self.requests.append(("add", [account.label], show))
+        if account.label == self.refuse:
+            raise DeviceError("name_taken", "taken")
+        self.added.append(account.label)
+        return {"index": len(self.added) - 1, "count": len(self.added)}
+
+
+def _write(client, n):
+    accounts = [acct("w%02d" % i, "Batch") for i in range(n)]
+    written, not_written, error, in_flight = write_all(client, accounts, Progress(n, "x"))
+    return [a.label for a in written], [a.label for a in not_written], error, in_flight
+
+
+def test_write_all_sends_batches_and_shows_only_the_last():
+    c = BatchClient()
+    written, not_written, error, _ = _write(c, 40)
+    assert error is None and not_written == [] and written == c.added
+    assert len(c.requests) < 40 and {r[0] for r in c.requests} == {"add-many"}
+    assert [r[2] for r in c.requests] == [False] * (len(c.requests) - 1) + [True]
+
+
+def test_write_all_finds_the_refused_account_one_by_one():
+    c = BatchClient(refuse="Batch:w05")
+    written, not_written, error, in_flight = _write(c, 40)
+    assert error.code == "name_taken" and in_flight == 1
+    assert written == ["Batch:w%02d" % i for i in range(5)] == c.added
+    assert not_written[0] == "Batch:w05" and len(not_written) == 35
+
+
+def test_write_all_a_lost_batch_is_all_in_flight():
+    c = BatchClient(lost="Batch:w15")
+    written, not_written, error, in_flight = _write(c, 40)
+    assert isinstance(error, LinkLostError) and written == c.added
+    assert 0 < in_flight == len(c.requests[-1][1]) and "Batch:w15" in not_written[:in_flight]
+
+
+def test_write_all_falls_back_to_add_on_older_firmware():
+    c = BatchClient(many=False)
+    written, not_written, error, _ = _write(c, 20)
+    assert error is None and len(written) == 20 == len(c.added)
+    assert [r[0] for r in c.requests] == ["add-many"] + ["add"] * 20  # asked once
+    assert c.requests[-1][2] is True and not any(r[2] for r in c.requests[:-1])

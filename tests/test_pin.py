@@ -241,6 +241,26 @@ def test_old_host_gets_auth_required_not_a_crash(ptok):
     assert listing(ptok) == [("Ex", "alice")]
 
 
+def test_add_many_needs_the_pin_and_an_import_brings_it(ptok, tmp_path):
+    raw = Raw(ptok.port)
+    try:
+        r = raw.req("add-many", accounts=[{"name": "x", "secret": "00" * 10},
+                                          {"name": "y", "secret": "00" * 10}])
+        assert r["ok"] is False and r["error"] == "auth_required"
+    finally:
+        raw.close()
+    assert listing(ptok) == [("Ex", "alice")]
+    path = tmp_path / "many.txt"
+    path.write_text("".join("otpauth://totp/Many:m%d?secret=%s\n" % (i, b32(os.urandom(10)))
+                            for i in range(12)))
+    code, err = cli(ptok, "import", str(path), "--yes", "--no-backup")
+    assert code != 0 and err["error"] in ("pin_required", "auth_required"), err
+    assert listing(ptok) == [("Ex", "alice")]
+    code, data = cli(ptok, "import", str(path), "--yes", "--no-backup", pin=PIN)
+    assert code == 0, data
+    assert listing(ptok, pin=PIN) == [("Ex", "alice")] + [("Many", "m%d" % i) for i in range(12)]
+
+
 def test_replayed_and_forged_authentication_is_refused(ptok):
     raw = Raw(ptok.port)
     try:

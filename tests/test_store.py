@@ -494,7 +494,7 @@ def scenario_load_on_full_flash(mod, env):
     good = _dump(s)
 
     class Full(mod.Store):
-        def _write_bucket(self, b, slot=-1, rec=None):
+        def _write_bucket(self, b, slots=(), recs=()):
             raise mod.StoreError("storage_full", "no room on flash")
 
     env.reboot()
@@ -582,13 +582,57 @@ def scenario_add_appends(mod, env):
         entry = bytearray(_tree(root)["index.add"])
 
 
+def scenario_add_many(mod, env):
+    # Several accounts in one call: all or none, one bucket write each and
+    # their index.add entries in one append; they load like single adds.
+    root = env.root
+    s = mod.Store(root, data_key=_key)
+    _add(s, "first", "A")
+
+    def acc(name, issuer="B", kind="totp", counter=0):
+        return (name, issuer, os.urandom(20), kind, "SHA1", 6, 30, counter)
+
+    batch = [acc("m%d" % i, kind=("totp", "hotp")[i % 2], counter=i) for i in range(20)]
+    assert s.add_many(batch) == 1 and s.count == 21
+    t = _tree(root)
+    assert len(t["index.add"]) == 4 * 20  # one entry per account, no index rewrite
+    good = _dump(s)
+    assert [a[0] for a in good[1:]] == ["m%d" % i for i in range(20)]
+    assert [a[2] for a in good[1:]] == [b[2] for b in batch]
+    # Refused as a whole, naming the account: a clash with the store, a
+    # clash inside the batch, a bad field, and no room.
+    for bad, at, code in (([acc("n0"), acc("m3")], 1, "name_taken"),
+                          ([acc("n0"), acc("n1"), acc("n0")], 2, "name_taken"),
+                          ([acc("n0"), ("", "B", b"x", "totp", "SHA1", 6, 30, 0)], 1, "bad_args")):
+        e = _raises(mod, code, s.add_many, bad)
+        assert e.at == at and s.count == 21 and _dump(s) == good
+    small = mod.Store(root + "2", capacity=3, data_key=_key)
+    e = _raises(mod, "store_full", small.add_many, [acc("a"), acc("b"), acc("c"), acc("d")])
+    assert e.at == 3 and small.count == 0
+    assert small.add_many([acc("a"), acc("b"), acc("c")]) == 0 and small.count == 3
+    env.reboot()
+    s = mod.Store(root, data_key=_key)
+    assert _dump(s) == good and s.damaged == 0 and not s.rebuilt
+    assert s.find("m7", "B") == 8
+    # (The load folded index.add in.) Past _JMAX entries: the batch goes
+    # into a rewritten index instead.
+    s.add_many([acc("p%d" % i) for i in range(16)])
+    assert len(_tree(root)["index.add"]) == 4 * 16
+    s.add_many([acc("q%d" % i) for i in range(20)])
+    assert "index.add" not in _tree(root) and s.count == 57
+    good = _dump(s)
+    env.reboot()
+    s = mod.Store(root, data_key=_key)
+    assert _dump(s) == good
+
+
 SHARED = [_key, _add, _raises, _dump, _tree, _bf, _lingers, _zero_slot]
 SCENARIOS = [scenario_add_get_meta, scenario_restart, scenario_duplicates,
              scenario_find, scenario_delete, scenario_set_counter, scenario_move,
              scenario_rename, scenario_wipe, scenario_capacity, scenario_bad_args,
              scenario_names,
              scenario_recovery, scenario_flat_layout_moves, scenario_load_on_full_flash,
-             scenario_storage_full_check, scenario_add_appends]
+             scenario_storage_full_check, scenario_add_appends, scenario_add_many]
 
 
 class _HostEnv:
@@ -708,6 +752,9 @@ def sweep(mod, op, torn):
         st = Store(root, data_key=_key)
         if op in ("add", "add_new_bucket"):
             st.add("newbie", "NewIss", newsec, "totp", "SHA256", 8, 60, 0)
+        elif op == "add_many":  # 16: the rest of bucket 1 and a new bucket 2
+            st.add_many([("new%d" % i, "NewIss", newsec[i:], ("totp", "hotp")[i % 2],
+                          "SHA256", 8, 60, i) for i in range(16)])
         elif op == "delete":
             st.delete(5)
         elif op == "delete_nospace":
@@ -774,7 +821,7 @@ def sweep(mod, op, torn):
     return {"writes": total, "old": seen_old, "new": seen_new}
 
 
-SWEEP_OPS = ["add", "add_new_bucket", "delete", "delete_bucket", "delete_nospace",
+SWEEP_OPS = ["add", "add_new_bucket", "add_many", "delete", "delete_bucket", "delete_nospace",
              "set_counter", "move", "rename", "wipe", "load"]
 
 
@@ -912,8 +959,9 @@ def test_mpy_cross_compiles(tmp_path):
     assert out.stat().st_size > 1000
 
 
-def test_micropython_1000_accounts_56k_heap(tmp_path):
-    # 56 KB: the store's data stays under 8 KB (asserted below); on this
+def test_micropython_1000_accounts_small_heap(tmp_path):
+    # 72 KB (56 before add_many's code, 68 needed with it): the store's data
+    # stays under 8 KB (asserted below); on this
     # 64-bit port the heap also holds the bytecode of store, crypto and otp
     # (the seal of every secret) and rules, about 8 KB more than the store alone.
     # Compiling store.py from source needs more heap than the store itself
@@ -928,10 +976,10 @@ def test_micropython_1000_accounts_56k_heap(tmp_path):
     src += MP_PRELUDE + "\n".join(inspect.getsource(f) for f in (_key, _raises, thousand))
     src += "\nprint(json.dumps({'r': thousand(store, %r, 1000), 'f': store.__file__}))\n" \
         % str(tmp_path / "flash.img")
-    out = run_json(src, extra_path=[MP_DIR], heapsize="56k", timeout=120)
+    out = run_json(src, extra_path=[MP_DIR], heapsize="72k", timeout=120)
     assert out["f"] == str(mpy_dir / "store.mpy")
     r = out["r"]
-    print("\n1000 accounts under MicroPython, 56k heap:", r)
+    print("\n1000 accounts under MicroPython, 72k heap:", r)
     assert r["ram_bytes"] < 8192, r
     # The times (add_all_ms, ...) are printed, not asserted: they follow the
     # machine's load. `make bench` reports them beside their targets.

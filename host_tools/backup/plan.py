@@ -7,7 +7,9 @@ label; write_all() then adds them in order, stopping at the first failure.
 """
 import dataclasses
 
-from host_tools.client import RequestTooLongError, TokenError, check_fits
+from firmware.frames import E_UNKNOWN_CMD
+from host_tools.client import (DeviceError, RequestTooLongError, TokenError, batches,
+                                 check_fits)
 from host_tools.errors import EXIT_DEVICE
 from host_tools.formats.otpauth import MAX_NAME
 
@@ -108,21 +110,43 @@ def report(plan, written=(), not_written=()):
 
 def write_all(client, accounts, progress):
     """Add the accounts in order, stopping at the first failure; returns
-    (written, not written, the error or None). Ctrl-C stops it the same way,
-    so what reached the token still gets into the backup."""
+    (written, not written, the error or None, how many of the not written
+    may have landed all the same). Ctrl-C stops it the same way, so what
+    reached the token still gets into the backup.
+
+    Several accounts go in each request (add-many, all or none): the token
+    writes each flash bucket once for them and the host waits one round
+    trip. A token that lacks add-many, or refuses a batch, gets the adds one
+    by one, which finds the account it refuses."""
     written = []
+    many = hasattr(client, "add_many")
     with progress:
         last = len(accounts) - 1
-        for i, account in enumerate(accounts):
-            try:
-                # The token redraws only for the last one: a bulk write is
-                # not 1000 screen redraws.
-                client.add(account, show=i == last)
-            except (TokenError, KeyboardInterrupt) as e:
-                return written, accounts[i:], e
-            written.append(account)
-            progress.step()
-    return written, [], None
+        for batch in (batches(accounts) if many else [[a] for a in accounts]):
+            start = len(written)
+            # The token redraws only for the last one: a bulk write is
+            # not 1000 screen redraws.
+            show = start + len(batch) - 1 == last
+            if many and len(batch) > 1:
+                try:
+                    client.add_many(batch, show=show)
+                except DeviceError as e:
+                    if e.code == E_UNKNOWN_CMD:
+                        many = False  # older firmware: one by one from here
+                except (TokenError, KeyboardInterrupt) as e:
+                    return written, accounts[start:], e, len(batch)
+                else:
+                    written.extend(batch)
+                    progress.step(len(batch))
+                    continue
+            for i, account in enumerate(batch):
+                try:
+                    client.add(account, show=show and i == len(batch) - 1)
+                except (TokenError, KeyboardInterrupt) as e:
+                    return written, accounts[len(written):], e, 1
+                written.append(account)
+                progress.step()
+    return written, [], None, 0
 
 
 def uncertain(error):

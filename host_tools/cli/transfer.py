@@ -103,7 +103,7 @@ def preview(plan, used, capacity):
     return lines
 
 
-def _stopped(error, written, not_written, backup_note, data):
+def _stopped(error, written, not_written, backup_note, data, in_flight=1):
     """The CommandError for a write that stopped part way."""
     if isinstance(error, KeyboardInterrupt):
         code, exit_code, why = "interrupted", EXIT_INTERRUPTED, "interrupted"
@@ -112,7 +112,10 @@ def _stopped(error, written, not_written, backup_note, data):
     message = "stopped after writing %d of %d accounts: %s" % (
         len(written), len(written) + len(not_written), why)
     if uncertain(error):
-        message += "; %s may or may not have reached the token: run list" % not_written[0].label
+        # The request in flight: one add, or an add-many of several.
+        maybe = [a.label for a in not_written[:in_flight]]
+        data["uncertain"] = maybe
+        message += "; %s may or may not have reached the token: run list" % ", ".join(maybe)
     if written:
         message += "; the %d written stay on the token" % len(written)
     message += backup_note
@@ -169,7 +172,7 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
             confirm("Write %s to the token?" % plural(len(plan.write), "account"))
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),
                             enabled=not args.json)
-        written, not_written, error = write_all(client, plan.write, progress)
+        written, not_written, error, in_flight = write_all(client, plan.write, progress)
     data.update(report(plan, written, not_written), count=used + len(written))
     done = "%s %s to the token" % ("imported" if verb == "import" else "restored",
                                    plural(len(written), "account"))
@@ -180,13 +183,13 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         # Stopped part way: what reached the token still goes into the backup,
         # and so does an add that may have landed, or its secret could be lost:
         # a backup entry too many does no harm.
-        keep = written + (not_written[:1] if uncertain(error) else [])
+        keep = written + (not_written[:in_flight] if uncertain(error) else [])
         try:
             data["backup"] = merge(backup, keep) if keep else None
         except (OSError, ValueError) as e:
             backup_note = "; the backup at %s failed too: %s" % (backup.path, reason(e))
     if error is not None:
-        raise _stopped(error, written, not_written, backup_note, data)
+        raise _stopped(error, written, not_written, backup_note, data, in_flight)
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
     if data["backup"]:
         text.append(backup_line(data["backup"]))

@@ -30,6 +30,20 @@ def reader_run(data, limit=frames.MAX_REQUEST):
     return out
 
 
+def reader_chunks(data, limit, size):
+    """As reader_run, through feed_from in chunks of `size` bytes, each
+    copied into one reused buffer (as the serial loop does)."""
+    r = frames.LineReader(limit)
+    buf = bytearray(size)
+    out = []
+    for at in range(0, len(data), size):
+        n = min(size, len(data) - at)
+        buf[:n] = data[at:at + n]
+        for line in r.feed_from(buf, n):
+            out.append(None if line is frames.OVERFLOW else line)
+    return out
+
+
 def decode_request(line):
     """[id, cmd, args] or ["error", code, id]."""
     try:
