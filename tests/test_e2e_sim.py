@@ -115,7 +115,17 @@ def lock_state(t):
     return out["auth"]
 
 
-def _new_token(kind, **kw):
+# ...and on both runtimes (issue: "one app, two runtimes"): the firmware under
+# MicroPython with our drivers, and under CircuitPython's runtime with the
+# adafruit drivers (run by CPython against the same device models).
+VARIANTS = [("micropython", "no-pin"), ("micropython", "pin"),
+            ("circuitpython", "no-pin"), ("circuitpython", "pin")]
+VARIANT_IDS = ["%s-%s" % ("mp" if r == "micropython" else "cp", k) for r, k in VARIANTS]
+
+
+def _new_token(variant, **kw):
+    runtime, kind = variant if isinstance(variant, tuple) else ("micropython", variant)
+    kw.setdefault("runtime", runtime)
     t = (PinToken if kind == "pin" else SimulatedToken)(**kw)
     t.start()
     if kind == "pin":
@@ -129,7 +139,7 @@ def _new_token(kind, **kw):
     return t
 
 
-@pytest.fixture(params=["no-pin", "pin"])
+@pytest.fixture(params=VARIANTS, ids=VARIANT_IDS)
 def tok(request):
     """A fresh simulated token, running; removed afterwards."""
     t = _new_token(request.param)
@@ -137,7 +147,7 @@ def tok(request):
     t.close()
 
 
-@pytest.fixture(scope="module", params=["no-pin", "pin"])
+@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANT_IDS)
 def shared_tok(request):
     """One token for the read-mostly tests; each test leaves it wiped."""
     t = _new_token(request.param)

@@ -10,6 +10,7 @@
 #   token): the drive is the host's again, read-write for updates, and code.py
 #   does not start the firmware (the flag goes first: the next boot runs it).
 #   Held on: the factory reset, confirmed by a press; then the firmware runs.
+# - A USB keyboard (usb_hid) on boards with native USB: a double press types the code.
 import os
 import time
 
@@ -51,8 +52,18 @@ def maintenance_requested(board):
     return True
 
 
+def enable_keyboard():
+    """The token types codes as a USB keyboard (boards with native USB)."""
+    try:
+        import usb_hid
+    except ImportError:
+        return  # no native USB: `info` says the keyboard is not supported
+    usb_hid.enable((usb_hid.Device.KEYBOARD,))
+
+
 def boot(board):
     usb_cdc.enable(console=True, data=True)
+    enable_keyboard()
     to_host = maintenance_requested(board)
     if not to_host and button_held(board):
         to_host = maintenance_screen(board) == "repl"
