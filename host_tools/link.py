@@ -58,12 +58,41 @@ def find_port(env=os.environ, sims=None):
     raise NoDeviceError("no token found: plug it in, or pass --port / set TOKEN_PORT")
 
 
+ADAFRUIT_VID = 0x239A  # Adafruit's boards under CircuitPython
+CIRCUITPY_DATA = "CircuitPython (protocol port, usb_cdc.data)"
+
+
+def _interface_number(port):
+    """The USB interface number from pyserial's location ("1-1.4:1.2" -> 2)."""
+    loc = getattr(port, "location", None) or ""
+    tail = loc.rpartition(".")[2] if ":" in loc else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def describe_port(port):
+    """What a serial port is to us, or None when it is not a token's.
+    CircuitPython shows two USB serial ports: the console (REPL) and `data`,
+    where the token speaks (boot.py); only the second one is a candidate.
+    CircuitPython names them "CircuitPython CDC control" and "... CDC2
+    control"; without names (macOS, Windows) the interface number says it:
+    the data port's communication interface is number 2."""
+    name = getattr(port, "interface", None) or ""
+    if "CircuitPython" in name:
+        return CIRCUITPY_DATA if "CDC2" in name else None
+    if port.vid == ADAFRUIT_VID:
+        return CIRCUITPY_DATA if _interface_number(port) == 2 else None
+    return KNOWN_BOARDS.get((port.vid, port.pid))
+
+
 def usb_candidates():
-    """Serial ports whose USB ids are a board the firmware runs on, by name."""
-    found = [p for p in list_ports.comports() if (p.vid, p.pid) in KNOWN_BOARDS]
-    return [{"port": p.device, "source": "usb", "description": KNOWN_BOARDS[(p.vid, p.pid)],
-             "serial_number": getattr(p, "serial_number", None)}
-            for p in sorted(found, key=lambda p: p.device)]
+    """Serial ports of boards the firmware runs on, by name."""
+    found = []
+    for p in sorted(list_ports.comports(), key=lambda p: p.device):
+        what = describe_port(p)
+        if what:
+            found.append({"port": p.device, "source": "usb", "description": what,
+                          "serial_number": getattr(p, "serial_number", None)})
+    return found
 
 
 def candidates():

@@ -148,3 +148,25 @@ def test_the_simulator_command_announces_its_port(tmp_path):
         proc.terminate()
         proc.wait(30)
     assert simstate.running(env) == [] and os.listdir(tmp_path) == []
+
+
+def test_circuitpython_boards_are_found_on_their_protocol_port(monkeypatch):
+    """CircuitPython shows a console and a data port; the token answers on
+    data. Linux names the interfaces; elsewhere the interface number says."""
+    from types import SimpleNamespace as P
+    ports = [
+        P(device="/dev/ttyACM0", vid=0x239A, pid=0x80F4, interface="CircuitPython CDC control",
+          location="1-1:1.0"),
+        P(device="/dev/ttyACM1", vid=0x239A, pid=0x80F4, interface="CircuitPython CDC2 control",
+          location="1-1:1.2"),
+        P(device="/dev/cu.usbmodem1", vid=0x239A, pid=0x8121, interface=None, location="20-1:1.0"),
+        P(device="/dev/cu.usbmodem3", vid=0x239A, pid=0x8121, interface=None, location="20-1:1.2"),
+        P(device="/dev/ttyUSB0", vid=0x0403, pid=0x6001, interface=None, location=None),
+        P(device="/dev/ttyS0", vid=None, pid=None, interface=None, location=None),
+    ]
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: ports)
+    found = {c["port"]: c["description"] for c in link.usb_candidates()}
+    assert found == {"/dev/ttyACM1": link.CIRCUITPY_DATA, "/dev/cu.usbmodem3": link.CIRCUITPY_DATA,
+                     "/dev/ttyUSB0": "FTDI USB-serial"}
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: ports[:2])
+    assert link.find_port(env={}, sims=[]) == "/dev/ttyACM1"
