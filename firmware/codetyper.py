@@ -2,9 +2,7 @@
 # the runtime's keyboard (None on boards without native USB), the settings in
 # kbdconf.py and the non-blocking typer.py. Only a physical double press
 # starts it (screens.py); nothing on the serial protocol can.
-import keymap
 from kbdconf import KeyboardConfig
-from typer import Typer
 
 DOUBLE_MS = 350  # a second press within this of the first's release types
 
@@ -14,7 +12,8 @@ class CodeTyper:
         self.keyboard = keyboard
         self.conf = KeyboardConfig(conf_path)
         self.typer = None
-        if keyboard is not None:
+        if keyboard is not None:  # (the typer and its tables load only where they are used)
+            from typer import Typer
             self.typer = Typer(keyboard.send, ticks_diff, self.conf["interval_ms"])
 
     @property
@@ -39,6 +38,7 @@ class CodeTyper:
         be typed on the configured layout."""
         if not self.enabled:
             return False
+        import keymap
         c = self.conf
         mode = keymap.KEYPAD if c["keypad"] else c["layout"]
         return self.typer.start(code, mode, c["enter"], self.keyboard.leds(), c["layout"])
