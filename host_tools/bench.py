@@ -60,13 +60,26 @@ def bench_display(runtime="micropython"):
         c.add(Account(name="alice@example.com", issuer="Example", secret=os.urandom(20)))
         c.add(Account(name="bob", issuer="Other", secret=os.urandom(20), digits=8))
         time.sleep(1.2)
-        tok.reset_i2c_counters()
-        start = tok.rtc_time()
-        time.sleep(5.0)
-        ticks = int(tok.rtc_time()) - int(start)
-        per_tick = tok.i2c_bytes() / max(ticks, 1)
-        row("I2C bytes per countdown tick", "%.0f B %.2f ms" % (per_tick, bus_ms(per_tick)),
+        # Each second's traffic on its own: the second a new code comes (once
+        # a period) redraws the code too and is reported apart.
+        seconds = []
+        last_t = int(tok.rtc_time())
+        last_b = tok.i2c_bytes()
+        while len(seconds) < 7:
+            time.sleep(0.02)
+            t = int(tok.rtc_time())
+            if t != last_t:
+                time.sleep(0.3)  # the redraw is done well within this
+                b = tok.i2c_bytes()
+                seconds.append((t, b - last_b))
+                last_t, last_b = int(tok.rtc_time()), b
+        ticks = [b for t, b in seconds if t % 30 != 0]
+        per_tick = statistics.median(ticks)
+        row("I2C bytes per countdown tick (median)", "%.0f B %.2f ms" % (per_tick, bus_ms(per_tick)),
             "<= %d B (one page + addressing)" % (PAGE + 8 + 2))
+        if len(ticks) < len(seconds):
+            new = max(b for t, b in seconds if t % 30 == 0)
+            row("  the second a new code comes", "%d B %.2f ms" % (new, bus_ms(new)), "")
         presses = []
         for _ in range(4):
             tok.reset_i2c_counters()
@@ -125,9 +138,12 @@ def bench_provision_and_heap():
 
 
 def code_heap(fw):
-    """GC heap held by the firmware's modules alone (imported, nothing run)."""
+    """GC heap held by the firmware's modules alone (imported, nothing run):
+    every module a booted token has loaded (hal and its drivers; the typer and its tables,
+    since the simulated board has a keyboard)."""
     src = ("import gc, sys\nsys.path[:0] = [%r, %r]\ngc.collect()\nb = gc.mem_alloc()\n"
-           "import app, sim\ngc.collect()\nprint(gc.mem_alloc() - b)\n" % (fw, mpy.BOARDS))
+           "import app, sim, hal, ssd1306, ds3231, typer, keymap\ngc.collect()\nprint(gc.mem_alloc() - b)\n"
+           % (fw, mpy.BOARDS))
     out = subprocess.run([mpy.micropython_exe(), "-c", src], capture_output=True, text=True,
                          env=dict(os.environ, TOKEN_SIM_BUS="unused"))
     return int(out.stdout.split()[-1])
@@ -207,15 +223,14 @@ def bench_drift():
                 "<= 5 ms")
 
 
-def bench_import():
-    print("Import (provision.py import FILE --yes, otpauth URI text file, into the simulator)")
+def _import_once(n):
+    """(seconds, accounts stored, exit code) of importing n accounts."""
     import base64
     import contextlib
     import io
     from host_tools import provision
-    took = {}
-    for n in (100, 1000):
-        work = tempfile.mkdtemp(prefix="token-import-")
+    work = tempfile.mkdtemp(prefix="token-import-")
+    if True:
         try:
             path = os.path.join(work, "accounts.txt")
             with open(path, "w") as f:
@@ -232,10 +247,22 @@ def bench_import():
                 dt = time.monotonic() - t0
                 with TokenClient(SerialLink(tok.port)) as c:
                     count = c.status()["accounts"]
-            row("import %d accounts" % n, "%.1f s (%d stored, exit %d)" % (dt, count, code), "")
-            took[n] = dt
+            return dt, count, code
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_import():
+    print("Import (provision.py import FILE --yes, otpauth URI text file, into the simulator)")
+    took = {}
+    # The quickest of a few runs of each: 100 accounts take a fraction of a
+    # second, where a busy machine's hiccup would swing the ratio.
+    for n, runs in ((100, 3), (1000, 2)):
+        for _ in range(runs):
+            dt, count, code = _import_once(n)
+            took[n] = min(took.get(n, dt), dt)
+        row("import %d accounts (best of %d)" % (n, runs),
+            "%.1f s (%d stored, exit %d)" % (took[n], count, code), "")
     # Linear in the account count: 10 times the accounts, at most 10 times the time.
     row("  1000 accounts / 100 accounts", "%.1fx the time" % (took[1000] / took[100]), "<= 10x")
     row("import 1000 accounts on the emulated Pico (measured)", "%.1f s (%.0f ms an account)" % (

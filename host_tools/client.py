@@ -127,18 +127,21 @@ def batches(accounts, limit=ADD_MANY):
     fitting one request line (signed, as in a PIN session)."""
     out = []
     batch = []
+    args = []  # the batch's compact arguments, each worked out once
     for account in accounts:
+        compact = compact_args(account)
         if batch:
             try:
-                check_fits("add-many", {"accounts": [compact_args(a) for a in batch + [account]],
-                                        "show": False})
+                check_fits("add-many", {"accounts": args + [compact], "show": False})
                 fits = len(batch) < limit
             except RequestTooLongError:
                 fits = False
             if not fits:
                 out.append(batch)
                 batch = []
+                args = []
         batch.append(account)
+        args.append(compact)
     if batch:
         out.append(batch)
     return out
