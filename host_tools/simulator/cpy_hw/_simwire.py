@@ -15,15 +15,21 @@ OP_FLASH_WRITE = 0x46  # announced before each write to the drive; the host may 
 _sock = None
 
 
+def open_bus():
+    """A new connection to the simulator's bus server (it serves each on a
+    thread of its own)."""
+    path = os.getenv("TOKEN_SIM_BUS")
+    if not path:
+        raise OSError("TOKEN_SIM_BUS not set: start the simulator with host_tools.simulator")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
 def _connect():
     global _sock
     if _sock is None:
-        path = os.getenv("TOKEN_SIM_BUS")
-        if not path:
-            raise OSError("TOKEN_SIM_BUS not set: start the simulator with host_tools.simulator")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        _sock = s
+        _sock = open_bus()
     return _sock
 
 

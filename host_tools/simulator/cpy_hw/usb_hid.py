@@ -6,7 +6,6 @@
 # TOKEN_SIM_KEYBOARD=0 is a board without native USB: there CircuitPython has
 # no usb_hid at all, so the import fails as it would there.
 import os
-import socket
 import struct
 import time
 
@@ -23,12 +22,8 @@ _sock = None
 def _bus():
     global _sock
     if _sock is None:
-        path = os.getenv("TOKEN_SIM_BUS")
-        if not path:
-            raise OSError("TOKEN_SIM_BUS not set: start the simulator with host_tools.simulator")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(path)
-        _sock = s
+        import _simwire
+        _sock = _simwire.open_bus()  # its own connection, beside the I2C one
     return _sock
 
 
