@@ -25,7 +25,7 @@
 # Written as keys.new, then renamed over keys (atomic).
 import os
 import struct
-import hashlib
+from digests import sha256
 
 import crypto
 
@@ -148,7 +148,7 @@ class Keystore:
         except OSError:
             return False
         if len(b) != KEYS_SIZE or b[:4] != _MAGIC or b[4] != 1 \
-                or hashlib.sha256(b[:KEYS_SIZE - 4]).digest()[:4] != b[KEYS_SIZE - 4:]:
+                or sha256(b[:KEYS_SIZE - 4]).digest()[:4] != b[KEYS_SIZE - 4:]:
             return False
         self.flags = b[5]
         self.tries_max = b[6]
@@ -170,7 +170,7 @@ class Keystore:
         b[16:32] = self.salt
         b[_HDR:_HDR + _WRAPPED] = self.wrapped
         b[_HDR + _WRAPPED:_HDR + _WRAPPED + _V] = self.verifier
-        b[KEYS_SIZE - 4:] = hashlib.sha256(b[:KEYS_SIZE - 4]).digest()[:4]
+        b[KEYS_SIZE - 4:] = sha256(b[:KEYS_SIZE - 4]).digest()[:4]
         tmp = self.path + ".new"
         try:
             with open(tmp, "wb") as f:

@@ -9,8 +9,7 @@
 #
 # MicroPython has no hmac module and no SHA-512, so HMAC is done here and
 # SHA-512 comes from sha512.py (used on CPython too, so tests cover it).
-import hashlib
-
+import digests
 from rules import ALGORITHMS, KINDS  # noqa: F401 (re-exported: defined once there)
 
 try:
@@ -30,10 +29,10 @@ def _hash_and_block(algorithm):
     # Returns (constructor, block size). Looked up per call rather than at
     # import so a port lacking sha1 can still import this module.
     if algorithm == "SHA1":
-        fn = getattr(hashlib, "sha1", None)
+        fn = digests.sha1
         block = 64
     elif algorithm == "SHA256":
-        fn = getattr(hashlib, "sha256", None)
+        fn = digests.sha256
         block = 64
     elif algorithm == "SHA512":
         # Imported on first use: its round constants cost RAM that a token

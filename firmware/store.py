@@ -72,7 +72,7 @@
 # blocks are reused. Only the file contents are guaranteed clean.
 import os
 import struct
-import hashlib
+from digests import sha256
 
 import crypto
 import rules
@@ -171,7 +171,7 @@ def _pick(v, options, what):
 
 def _pair_hash(issuer, name):
     # 16 bits, never 0, so zeroed entries of free slots never match.
-    h = hashlib.sha256(issuer)
+    h = sha256(issuer)
     h.update(b"\x00")
     h.update(name)
     d = h.digest()
@@ -179,11 +179,11 @@ def _pair_hash(issuer, name):
 
 
 def _name_hash(name):
-    return hashlib.sha256(name).digest()[0] or 1
+    return sha256(name).digest()[0] or 1
 
 
 def _check(rec):
-    return hashlib.sha256(memoryview(rec)[:_CHECK]).digest()[:4]
+    return sha256(memoryview(rec)[:_CHECK]).digest()[:4]
 
 
 def _valid(rec):
@@ -230,7 +230,7 @@ def _makedirs(path):
 
 def _entry_check(e):
     # index.add entry byte 3: a torn or foreign entry fails it.
-    return hashlib.sha256(memoryview(e)[:3]).digest()[0]
+    return sha256(memoryview(e)[:3]).digest()[0]
 
 
 def _commits_at_close(root):
@@ -390,7 +390,7 @@ class Store:
             ok = ok and 2 * n <= len(o) and f.readinto(mv[:2 * n]) == 2 * n
             chk = f.read(4) if ok else b""
         if ok:
-            h = hashlib.sha256(hdr)
+            h = sha256(hdr)
             h.update(mv[:2 * n])
             ok = h.digest()[:4] == chk
         if not ok:
@@ -665,7 +665,7 @@ class Store:
         hdr[5] = gen
         hdr[6] = n >> 8
         hdr[7] = n & 0xFF
-        h = hashlib.sha256(hdr)
+        h = sha256(hdr)
         for p in parts:
             h.update(p)
         tmp = self._ipath + ".new"
