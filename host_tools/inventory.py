@@ -37,7 +37,7 @@ class Item:
 
 
 # Every file the firmware writes in its data directory (firmware/store.py,
-# drift.py, eventlog.py, factory.py and the PIN's key file).
+# drift.py, eventlog.py, factory.py, kbdconf.py and the PIN's key file).
 TOKEN = [
     Item("bk/ (gNNN/bNNN)", r"bk",
          "account records, 16 per file bNNN, 8 files per directory gNNN: name, issuer, "
@@ -54,6 +54,9 @@ TOKEN = [
     Item("clock.json", r"clock\.json",
          "clock history: times of the last 8 syncs, offsets found, aging trim, drift estimate",
          "no", FACTORY_RESET),
+    Item("keyboard.json", r"keyboard\.json",
+         "typing settings: on/off, keyboard layout, keypad or top row, Enter, report interval "
+         "(only once `config` changed one)", "no", FACTORY_RESET),
     Item("log", r"log",
          "diagnostic log, last 95 events: boots, errors, syncs, clock lost, wrong PINs "
          "(counts only), adds/deletes/wipes (counts; names only if turned on)",

@@ -225,6 +225,7 @@ def test_inventory_lists_every_file_the_firmware_creates(tok, tmp_path):
     secs, names = session(tok, tmp_path)
     cli(tok, "calibrate")
     cli(tok, "log", "--names", "on")
+    assert cli(tok, "config", "--layout", "de")[0] == 0  # the keyboard's settings file
     cli(tok, "wipe", "--yes")
     add(tok, "after", secrets.token_bytes(20))
     code, data = cli(tok, "data")
@@ -245,11 +246,11 @@ def test_inventory_lists_every_file_the_firmware_creates(tok, tmp_path):
     import re
     for name in on_flash - top:
         assert re.fullmatch(r"bk/g\d{3}(/b\d{3}(\.new)?)?", name), name
-    assert {"index", "log", "clock.json", "bk", "keys"} <= on_flash
+    assert {"index", "log", "clock.json", "bk", "keys", "keyboard.json"} <= on_flash
 
 
 def test_inventory_knows_the_crash_leftovers():
-    for name in ("bk", "index", "keys", "clock.json", "log", "keys.new", "log.new",
+    for name in ("bk", "index", "keys", "clock.json", "log", "keys.new", "log.new", "keyboard.json",
                  "index.new", "wipe.tmp"):
         assert inventory.token_item(name) is not None, name
     assert inventory.token_item("secrets.txt") is None
