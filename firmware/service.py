@@ -188,7 +188,8 @@ class Service:
             "runtime": t.runtime,
             "display": [t.display.width, t.display.height],
             "capacity": self.store.capacity,
-            "features": list(FEATURES) + (["keyboard"] if self.typist.supported else []),
+            "features": list(FEATURES) + (["keyboard"] if self.typist.supported
+                                          else ["keyboard not supported"]),
             "keyboard": self.typist.summary(),
             "auth": self._auth_info(),
             "fault": t.fault,

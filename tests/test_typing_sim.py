@@ -199,6 +199,7 @@ def test_board_without_a_keyboard_says_so():
         code, info = cli(tok, "info")
         assert code == 0
         assert "keyboard" not in info["features"]
+        assert "keyboard not supported" in info["features"]
         assert info["keyboard"] == {"supported": False,
                                     "note": "keyboard not supported on this board"}
         code, err = cli(tok, "config", "--typing", "on")
