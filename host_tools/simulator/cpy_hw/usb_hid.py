@@ -22,7 +22,10 @@ _sock = None
 def _bus():
     global _sock
     if _sock is None:
-        import _simwire
+        try:
+            import _simwire  # on the simulated board's path (cpy_launch.py)
+        except ImportError:
+            from host_tools.simulator.cpy_hw import _simwire  # loaded on its own (tests)
         _sock = _simwire.open_bus()  # its own connection, beside the I2C one
     return _sock
 
