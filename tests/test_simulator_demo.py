@@ -4,22 +4,28 @@ import re
 import select
 import subprocess
 import sys
-import time
 
 from host_tools.simulator.__main__ import take_screenshot
+from tests.waiting import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _read_until(fd, pattern, seen, within=60):
-    deadline = time.monotonic() + within  # a guard against hanging, not a figure
-    while not re.search(pattern, seen[0]):
-        assert time.monotonic() < deadline, seen[0][-2000:]
+def _read_until(fd, pattern, seen):
+    """Read the demo's output until `pattern` shows (or the pty closes)."""
+    closed = []
+
+    def found():
+        if re.search(pattern, seen[0]) or closed:
+            return True
         if select.select([fd], [], [], 0.5)[0]:
             try:
                 seen[0] += os.read(fd, 65536).decode(errors="replace")
             except OSError:  # the child closed the pty
-                break
+                closed.append(True)
+        return bool(re.search(pattern, seen[0]))
+
+    wait_for(found, "the demo printing %r" % pattern, every_s=0)
     return re.search(pattern, seen[0])
 
 
