@@ -39,6 +39,7 @@ class _Hash:
     bit length as a 64-bit big-endian number at the end."""
     _IV = ()  # the initial state, and the state words that make the digest
     _OUT = 0
+    block_size = 64
 
     def __init__(self, data=b""):
         self._h = list(self._IV)
@@ -73,7 +74,6 @@ class sha256(_Hash):
     _IV = _IV256
     _OUT = 8
     digest_size = 32
-    block_size = 64
 
     def _compress(self, block):
         w = _words(block)
@@ -101,7 +101,6 @@ class sha1(_Hash):
     _IV = _IV1
     _OUT = 5
     digest_size = 20
-    block_size = 64
 
     def _compress(self, block):
         w = _words(block)
