@@ -163,10 +163,13 @@ class FileFlash:
         self.f.seek(block * self.bs + offset)
         self.f.readinto(buf)
 
-    def writeblocks(self, block, buf, offset=None):
+    def _notice(self):
         self.sock.write(self.notice)
         if not self.sock.readinto(self.ack):
             sys.exit(99)  # the host is gone: power is off
+
+    def writeblocks(self, block, buf, offset=None):
+        self._notice()
         self.f.seek(block * self.bs + (offset or 0))
         self.f.write(buf)
         self.f.flush()
@@ -176,7 +179,8 @@ class FileFlash:
             return self.blocks
         if op == 5:  # block size
             return self.bs
-        if op == 6:  # erase
+        if op == 6:  # erase: announced like a write, so a cut can land before it
+            self._notice()
             self._erase(arg)
             return 0
         return None
@@ -242,12 +246,21 @@ def reset():
     sys.exit(RESET_EXIT)
 
 
+_flash = None
+
+
+def flash_device():
+    """The block device littlefs is on (the key area writes two of its blocks)."""
+    mount_storage()
+    return _flash
+
+
 def mount_storage():
-    global _mounted
+    global _mounted, _flash
     if _mounted:  # main.py looks for its flag before the firmware mounts
         return DATA_DIR
     import vfs
-    flash = FileFlash(os.getenv("TOKEN_SIM_FLASH") or "token-flash.img", FLASH_BLOCK, FLASH_BLOCKS)
+    flash = _flash = FileFlash(os.getenv("TOKEN_SIM_FLASH") or "token-flash.img", FLASH_BLOCK, FLASH_BLOCKS)
     try:
         fs = vfs.VfsLfs2(flash)
     except OSError:

@@ -2,6 +2,7 @@
 # and a board file, and runs the main loop. The screens (screens.py), the
 # protocol (serial_link.py, service.py) and the storage know nothing of the
 # platform; only the runtime does.
+import crypto
 import erase
 import eventlog
 import factory
@@ -9,6 +10,8 @@ import fault
 from clock import Clock
 from codetyper import CodeTyper
 from drift import Drift
+from ephemeral import Ephemeral
+from keyarea import KeyArea
 from keystore import Keystore
 from screens import Screens
 from serial_link import SerialLink
@@ -18,7 +21,6 @@ from ui import UI
 import button as btn
 
 _LOOP_MS = 10  # serial poll timeout = loop period
-_SESSION_IDLE_MS = 300000  # a host session ends after 5 min without a request
 # PBKDF2 iterations for a new PIN: an unlock in under 2 s on an RP2040
 # (measured on the emulated Pico: 0.52 ms each, 1.90 s with the unwrap; see
 # host_tools/bench.py); a board file may set its own.
@@ -99,7 +101,7 @@ class Token:
             rt.announce(fault.line(fault_text))
             display = rt.no_display(w, h)
         self.display = display
-        ui = UI(display)
+        self.ui = ui = UI(display)
         try:
             self.rtc = rt.rtc(board.RTC_ADDR)
             self.clock = Clock(self.rtc, rt.ticks_ms, rt.ticks_diff, rt.sleep_ms, rt.ticks_add)
@@ -107,32 +109,87 @@ class Token:
             raise fault.BootError(fault.describe("RTC", board.RTC_ADDR, e))
         factory.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         # The store makes the data dir; its load needs no key.
-        self.store = Store(data_dir, getattr(board, "CAPACITY", 1000), lambda: self.keys.data_key)
-        self.keys = keys = Keystore(data_dir, getattr(board, "KDF_ITERATIONS", KDF_ITERATIONS))
-        if keys.pending_wipe or (keys.created and self.store.count > self.store.plain):
-            # A wipe cut short, or records under a key that is gone.
-            erase.finish(keys, self.store)
-        elif self.store.plain and keys.data_key is not None:
-            # Records from before encryption at rest: seal them, then scrub
-            # the plain copies littlefs keeps in free blocks (once, slow).
-            ui.message(("Updating:", "encrypting", "accounts..."))
-            self.store.migrate()
-            erase.scrub_free(data_dir)
+        self.store = store = Store(data_dir, getattr(board, "CAPACITY", 1000))
+        self.keys = keys = Keystore(KeyArea(rt.key_pages(data_dir)),
+                                    getattr(board, "KDF_ITERATIONS", KDF_ITERATIONS),
+                                    data_dir + "/keys", Ephemeral(crypto.random_bytes),
+                                    rt.ticks_ms, rt.ticks_diff)
+        store.keys = keys
         self.drift = Drift(data_dir + "/clock.json")
         self.log = eventlog.EventLog(data_dir + "/log", self.log_time, rt.ticks_ms, rt.ticks_diff)
         self.logged_lost = self.clock.lost
+        keys.listen(self._pin_failure, self._settle)
+        self._recover()
         eventlog.boot(self.log, self.store, self.clock, rt.reset_cause())
         self.typist = CodeTyper(rt.keyboard, data_dir + "/keyboard.json", rt.ticks_diff)
         self.button = btn.Button(ticks_diff=rt.ticks_diff, double_ms=self.typist.double_ms)
         self.diag = new_diag()
-        self.link = SerialLink(rt.serial, keys, self.log, self.diag, rt.ticks_ms)
+        self.link = SerialLink(rt.serial, keys, self.log, self.diag, rt.ticks_ms, rt.ticks_diff)
         self.device = Device(rt, board, display, fault_text, self.link, self.started, self.diag)
         self.screens = Screens(rt, ui, self.store, self.clock, keys, self.log, self.diag,
                                getattr(board, "IDLE_OFF_S", 30) * 1000,
                                getattr(board, "CHECK_REFRESH_ALLOC", False), self.typist)
         self.link.attach(Service(self.store, keys, self.clock, self.rtc, self.drift,
-                                 self.log, self.screens, self.device, self.typist))
+                                 self.log, self.screens, self.device, self.typist),
+                         self.screens)
         self.screens.redraw()
+
+    # -- what a power cut or an update left to do ------------------------------
+
+    def _recover(self):
+        """At start-up, before anything is shown: finish whatever the key
+        area says a power cut interrupted (keystore.py, erase.py)."""
+        keys = self.keys
+        store = self.store
+        keys.finish_interrupted()  # a PIN check whose verdict never came: logged
+        if keys.doomed:
+            # The last try was committed, its erase cut short: the counter
+            # decided, so the erase happens now.
+            eventlog.pin_locked(self.log, keys)
+            keys.erase()
+        if keys.created and store.count > store.plain:
+            store.wipe()  # records under a key that is gone
+        erase.finish_wipe(keys, store)
+        self.scrub()
+        if keys.data_key is not None:
+            self._settle()
+
+    def _settle(self):
+        """The keys are open (at start-up without a PIN, else at the first
+        unlock): finish a delete's rekey a cut interrupted, and move records
+        of older firmware under the bucket keys."""
+        store = self.store
+        keys = self.keys
+        store.finish_rekey()
+        migrated = store.plain
+        if store.plain or store.legacy:
+            self._busy("Updating", "accounts...")
+            store.migrate(lambda done, total: self._busy(
+                "Updating", "accounts %d%%" % (100 * done // total)))
+        if keys.legacy:
+            keys.end_legacy()  # old key files may linger on flash: scrub it next
+        elif migrated:
+            keys.want_scrub()  # old copies of the plain records linger: scrub next
+
+    def scrub(self):
+        """The free-flash scrub, when the key area says one is due; the
+        screen shows how far it is (it takes ~20 s on an RP2040)."""
+        if self.keys.scrub_due:
+            self._busy("Erasing flash", "0%")
+            erase.finish_scrub(self.keys, self.store.root, lambda done, total: self._busy(
+                "Erasing flash", "%d%%" % (100 * done // total)))
+
+    def _busy(self, *lines):
+        self.ui.message(lines + ("", "Do not unplug."))
+
+    def _pin_failure(self, e):
+        """A spent try's failure, on flash before its verdict shows (e is
+        None: a check a power cut interrupted)."""
+        if e is None:
+            eventlog.pin_interrupted(self.log, self.keys)
+        else:
+            eventlog.pin_failed(self.log, self.keys, e)
+        self.log.flush(True)
 
     def log_time(self):
         """The log's clock: Unix seconds, or seconds since boot while lost."""
@@ -151,10 +208,19 @@ class Token:
         button.double_ms = self.typist.double_ms  # `config --typing` may change it
         event = button.update(rt.button(), now)
         if event:
-            self.screens.press(event)
+            if link.waiting():  # a request waits for a hand on the token
+                link.pressed(event == btn.LONG)
+            else:
+                self.screens.press(event)
+        link.tick(now)
         done = self.typist.step(now)
         if done is not None:
             self.screens.typed(done)
+        keys = self.keys
+        if keys.scrub_due:  # the last wrong PIN's erase (after its reply went out)
+            self.scrub()
+            self.screens.redraw()
+        keys.ephemeral.step()  # the next login's key pair, a little each turn
         clock = self.clock
         if clock.poll():
             was_lost = clock.lost
@@ -162,8 +228,7 @@ class Token:
                 self.screens.clock_state_changed()
             else:
                 self.screens.second(now)
-                keys = self.keys
-                if keys.session and rt.ticks_diff(now, link.last_auth) > _SESSION_IDLE_MS:
+                if keys.session_idle(now):
                     keys.end_session()
             if clock.lost != self.logged_lost:  # also catches a change seen elsewhere
                 self.logged_lost = clock.lost

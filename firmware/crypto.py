@@ -14,6 +14,8 @@
 #   unseal(key32, blob, aad=b"")                   plaintext, or CryptoError
 #   seal_keys(key32)                               derived once for ...
 #   seal_with(keys, ...), unseal_with(keys, ...)   ... many seals: same output
+#   seal_into(keys, ...), unseal_into(keys, ...)   the same into a buffer given
+#                                                  (a 4 KB table, no copies)
 #   equal(a, b)                                    constant-time comparison
 #   random_bytes(n)
 #
@@ -150,27 +152,31 @@ def _block_encryptor(key):
     return b[2].AES(key).encrypt_block
 
 
-def ctr_xor(key32, nonce8, data):
+def ctr_xor(key32, nonce8, data, out=None):
     """AES-256-CTR: data XOR the key stream from counter block nonce8 || 0*8.
-    The same call encrypts and decrypts. Returns bytes."""
+    The same call encrypts and decrypts. Returns bytes (or out, if given)."""
     if len(nonce8) != NONCE_SIZE:
         raise ValueError("the nonce must be 8 bytes")
     counter = bytearray(_BLOCK)
     counter[0:NONCE_SIZE] = nonce8
-    return ctr_xor_counter(key32, counter, data)
+    return ctr_xor_counter(key32, counter, data, out)
 
 
-def ctr_xor_counter(key32, counter16, data):
+def ctr_xor_counter(key32, counter16, data, out=None):
     """AES-256-CTR from any 16-byte initial counter block (as in NIST
-    SP 800-38A's vectors); ctr_xor is this with nonce8 || 0*8."""
+    SP 800-38A's vectors); ctr_xor is this with nonce8 || 0*8. With `out`
+    (a writable buffer of len(data)), the result goes there and out is
+    returned; else it is new bytes."""
     if len(key32) != KEY_SIZE:
         raise ValueError("the key must be 32 bytes")
     if len(counter16) != _BLOCK:
         raise ValueError("the counter block must be 16 bytes")
     n = len(data)
     if not n:
-        return b""
-    out = bytearray(n)
+        return out if out is not None else b""
+    given = out is not None
+    if not given:
+        out = bytearray(n)
     encrypt = _block_encryptor(key32)
     counter = bytearray(counter16)
     stream = bytearray(_BLOCK)
@@ -186,7 +192,7 @@ def ctr_xor_counter(key32, counter16, data):
             if counter[i]:
                 break
             i -= 1
-    return bytes(out)
+    return out if given else bytes(out)
 
 
 def equal(a, b):
@@ -212,14 +218,18 @@ def _check_key_aad(key32, aad):
 
 
 def _tag(mac_pads, aad, nonce, ct):
-    msg = bytearray(2 + len(aad) + NONCE_SIZE + len(ct))
+    # HMAC of len(aad) || aad || nonce || ct, fed in pieces: no copy of a
+    # long ct (a 4 KB table would need 4 KB more of contiguous heap).
+    new, ipad, opad = mac_pads
     a = len(aad)
-    msg[0] = a >> 8
-    msg[1] = a & 0xFF
-    msg[2:2 + a] = aad
-    msg[2 + a:2 + a + NONCE_SIZE] = nonce
-    msg[2 + a + NONCE_SIZE:] = ct
-    return hmac_padded(mac_pads[0], mac_pads[1], mac_pads[2], msg)[:TAG_SIZE]
+    inner = new(ipad)
+    inner.update(bytes((a >> 8, a & 0xFF)))
+    inner.update(aad)
+    inner.update(nonce)
+    inner.update(ct)
+    outer = new(opad)
+    outer.update(inner.digest())
+    return outer.digest()[:TAG_SIZE]
 
 
 def seal_keys(key32):
@@ -248,6 +258,35 @@ def seal_with(keys, plaintext, aad=b"", nonce=None):
         raise ValueError("the nonce must be 8 bytes")
     ct = ctr_xor(keys[0], nonce, plaintext)
     return bytes(nonce) + ct + _tag(keys[1], aad, nonce, ct)
+
+
+def seal_into(keys, plaintext, aad, out):
+    """seal_with() into `out` (a writable buffer, SEAL_OVERHEAD bytes longer
+    than plaintext), allocating nothing of plaintext's size."""
+    n = len(plaintext)
+    if len(out) != n + SEAL_OVERHEAD:
+        raise ValueError("out must be the sealed size")
+    mv = memoryview(out)
+    nonce = random_bytes(NONCE_SIZE)
+    mv[:NONCE_SIZE] = nonce
+    ct = mv[NONCE_SIZE:NONCE_SIZE + n]
+    ctr_xor(keys[0], nonce, plaintext, ct)
+    mv[NONCE_SIZE + n:] = _tag(keys[1], aad, nonce, ct)
+    return out
+
+
+def unseal_into(keys, blob, aad, out):
+    """unseal_with() into `out` (len(blob) - SEAL_OVERHEAD bytes)."""
+    n = len(blob) - SEAL_OVERHEAD
+    if n < 0 or len(out) != n:
+        raise CryptoError("sealed data too short")
+    mv = memoryview(blob)
+    nonce = bytes(mv[:NONCE_SIZE])
+    ct = mv[NONCE_SIZE:NONCE_SIZE + n]
+    if not equal(_tag(keys[1], aad, nonce, ct), mv[NONCE_SIZE + n:]):
+        raise CryptoError("sealed data failed authentication")
+    ctr_xor(keys[0], nonce, ct, out)
+    return out
 
 
 def unseal(key32, blob, aad=b""):

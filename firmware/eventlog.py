@@ -399,6 +399,16 @@ def pin_failed(log, keys, e):
         log.event(PIN_LOCKED, keys.tries_max)
 
 
+def pin_interrupted(log, keys):
+    """A PIN check a power cut stopped after its try was spent."""
+    log.event(PIN_FAIL, keys.tries_max - keys.tries_left, keys.tries_left, 0, "cut short")
+
+
+def pin_locked(log, keys):
+    """No tries left: the token erases itself."""
+    log.event(PIN_LOCKED, keys.tries_max)
+
+
 def boot_failed(data_dir, e, ticks_ms=None, ticks_diff=None):
     """The firmware could not start: leave a line in the log if the flash
     is reachable at all. Never raises (the caller re-raises `e`)."""

@@ -6,8 +6,10 @@
 #   keep holding RESET_HOLD_S    -> "FACTORY RESET" screen: release, then press
 #                                   within RESET_CONFIRM_S to erase; otherwise
 #                                   the token starts normally, nothing erased
-# Erasing: every file of the data directory (accounts, keys, settings, the
-# log, the clock history) is overwritten with zeros and removed, the
+# Erasing: the key area's two pages are erased first (keypages.py: every key
+# gone at once, so nothing left on the flash opens); then every file of the
+# data directory (accounts, settings, the log, the clock history) is
+# overwritten with zeros and removed, the
 # directory itself removed and made afresh, then the free space is filled
 # with zeros and released again: littlefs never overwrites in place, so old
 # copies of a file live on in free blocks until something reuses them; the
@@ -83,7 +85,11 @@ def maintenance(rt, board, read):
         rt.sleep_ms(1500)
         return "boot"
     ui.message(("ERASING...", "Do not unplug."))
-    erase(data_dir)
+    try:
+        pages = rt.key_pages(data_dir)
+    except Exception:
+        pages = ()  # no key area yet (or unreadable): nothing to erase there
+    erase(data_dir, pages)
     ui.message(("ERASED.", "Starting fresh."))
     _wait(rt, read, False, 30)
     return "boot"
@@ -108,11 +114,18 @@ def _scrub(path):
     os.remove(path)
 
 
-def fill(path):
+def fill(path, progress=None):
     """Write zeros to `path` until the flash is full, then remove it.
-    Returns the bytes written."""
+    Returns the bytes written. progress(done, total): every 64 KB."""
     zero = bytes(_CHUNK)
     n = 0
+    total = 0
+    if progress is not None:
+        try:
+            st = os.statvfs(path[:path.rfind("/")] or "/")
+            total = st[0] * st[4]
+        except OSError:
+            pass
     try:
         f = open(path, "wb")
     except OSError:
@@ -121,6 +134,8 @@ def fill(path):
         while True:
             f.write(zero)
             n += _CHUNK
+            if progress is not None and not n % 65536:
+                progress(n, max(total, n))
     except OSError:
         pass  # ENOSPC: every free block now holds zeros
     try:
@@ -142,10 +157,12 @@ def _remove(path):
             pass
 
 
-def erase(root):
-    """Erase the data directory `root` and the flash's free space; leaves an
-    empty directory with a fresh log saying a factory reset happened.
-    Returns the bytes of free space filled."""
+def erase(root, pages=()):
+    """Erase the key pages, the data directory `root` and the flash's free
+    space; leaves an empty directory with a fresh log saying a factory
+    reset happened. Returns the bytes of free space filled."""
+    for p in pages:
+        p.erase()
     try:
         _scrub(root)
     except OSError:

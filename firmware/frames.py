@@ -19,6 +19,12 @@ MAX_REQUEST = 1024  # bytes per request line, enforced before parsing (room for 
 MAX_LINE = MAX_REQUEST + 64
 MAX_REPLY = 2048  # the device pages long answers to stay under this
 
+# Commands that change who owns the token wait for a hand on it: a hold of
+# the button within CONFIRM_S seconds (a short press cancels), the screen
+# saying what it confirms; no hold, nothing happens (docs/security.md).
+CONFIRMED = ("pin-set", "pin-remove", "wipe", "reboot-maintenance")
+CONFIRM_S = 15
+
 # Named errors. The host maps each to an exit code and a message.
 E_TOO_LONG = "frame_too_long"
 E_BAD_FRAME = "bad_frame"
@@ -38,6 +44,8 @@ E_WRONG_PIN = "wrong_pin"
 E_ERASED = "erased"
 E_LOCKED = "locked"
 E_FAULT = "fault"  # the token could not start (fault.py); the message says why
+E_NOT_CONFIRMED = "not_confirmed"  # no hold on the token's button: nothing changed
+E_BUSY = "busy"  # the token waits for a hold to confirm another request
 E_INTERNAL = "internal"
 
 

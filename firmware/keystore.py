@@ -1,33 +1,47 @@
-# The token's keys and lock state, kept in one file `keys` in the data dir.
-# Pure logic over the filesystem (os) and crypto.py; no hardware.
+# The token's keys and lock state, in the key area (keyarea.py: one page,
+# two flash pages erased in place, so an old state does not outlive its
+# replacement on the chip). docs/security.md is the specification.
 #
-# A random 32-byte data key (DK) encrypts every account secret (store.py).
-# DK is stored only wrapped: sealed under a wrapping key W. Without a PIN, W
-# is all zeros (DK is then as good as plain on flash, but turning the PIN on
-# later only re-wraps DK). With a PIN:
+# Keys. A random 32-byte data key DK, stored only wrapped under W:
 #     KEK = PBKDF2-HMAC-SHA256(PIN digits, salt, iterations)
 #     W   = HMAC(KEK, "wrap")        unwraps DK; never stored
-#     V   = HMAC(KEK, "transport")   stored; keys the host exchange
-# The host proves the PIN by sending W sealed under a key made from V and a
-# fresh challenge (docs/security.md); the button path derives W itself.
+#     V   = HMAC(KEK, "transport")   stored; binds the host exchange to the PIN
+# Without a PIN, W is 32 zero bytes. Under DK, a table of BUCKETS random
+# 16-byte bucket keys: the records of store bucket b are sealed under
+#     K_b = HMAC(DK, "bucket" || b (u16) || bucket key b)
+# A delete gives its bucket a new key and reseals the bucket's other records
+# (store.py), so every old copy of the deleted record, wherever littlefs left
+# it, is under a key that no longer exists. A wipe or the last wrong PIN
+# makes a new DK and table: everything before is unreadable at once.
 #
-# Retry counter: decremented and committed to flash BEFORE a PIN is checked,
-# so a power cut during a check costs the try. A right PIN resets it; the
-# last wrong one erases the token (erase()).
+# Host logins (docs/security.md): an X25519 key agreement per login, the
+# token's half made fresh for each challenge and kept in RAM only
+# (ephemeral.py), so a recording of the exchange plus a dump of the flash
+# still lack the agreed secret Z.
 #
-# File (KEYS_SIZE bytes, so littlefs keeps it in blocks of its own rather
-# than inline in directory metadata, where a scrub of the free flash,
-# erase.scrub_free(), could not reach its old copies). Big-endian:
-#     0 b"TKKY"  4 version 1  5 flags  6 tries_max  7 tries_left
-#     8 iterations u32  12 lock_after_s u32  16 salt[16]
-#    32 wrapped DK [32 + 24]  88 verifier V[32]  120 zeros
-#   KEYS_SIZE-4 check: sha256(bytes before it)[:4]
-# Written as keys.new, then renamed over keys (atomic).
-import os
+# Retry counter: decremented and committed (with F_ATTEMPT) BEFORE a PIN is
+# checked, so a power cut during a check costs the try; the verdict's own
+# commit clears F_ATTEMPT after the failure is logged (on_failure), and a
+# load that finds it set logs the check a cut interrupted. A right PIN
+# resets the counter; a load that finds a PIN with no tries left finishes
+# the erase the last try decided (doomed).
+#
+# Page (big-endian; keyarea.py fills magic, format, sequence and check):
+#     0 b"TKKA"  4 format  5 flags  6 tries_max  7 tries_left  8 sequence u32
+#    12 iterations u32  16 lock_after_s u32  20 bucket being rekeyed u16
+#    24 salt[16]  40 V[32]  72 seal(W, DK, "dk") [56]
+#   128 seal(HMAC(DK, "table"), next key[16] || bucket keys[BUCKETS x 16], "table")
+#  4092 check
+# Older firmware's key file (`keys`, magic TKKY) is read once and replaced:
+# its DK is kept, the records it sealed (version 2) are resealed under the
+# bucket keys at the first unlock (F_LEGACY), then the free flash is
+# scrubbed, since old copies of that file hold DK.
 import struct
-from digests import sha256
 
 import crypto
+import rules
+from digests import sha256
+from keypages import PAGE
 
 try:
     from micropython import const
@@ -35,16 +49,13 @@ except ImportError:
     def const(x):
         return x
 
-KEYS_SIZE = const(1024)
-_HDR = const(32)
-_WRAPPED = const(56)
-_V = const(32)
-_ENOSPC = const(28)
-
-F_PIN = const(1)          # a PIN is set
+F_PIN = const(1)           # a PIN is set
 F_LIST_PRIVATE = const(2)  # `list` needs the PIN too
-F_ERASED = const(4)       # erased after the last wrong PIN; cleared by a new start
-F_WIPING = const(8)       # a wipe is under way: finish it at the next load
+F_ERASED = const(4)        # erased after the last wrong PIN; cleared by a new start
+F_WIPING = const(8)        # a wipe is under way: the store still holds old records
+F_SCRUB = const(16)        # the free flash is to be overwritten
+F_LEGACY = const(32)       # records of older firmware may still be under HMAC(DK, "records")
+F_ATTEMPT = const(64)      # a PIN check is under way (its try is spent)
 
 PIN_MIN = const(4)
 PIN_MAX = const(16)
@@ -53,8 +64,26 @@ TRIES_MAX = const(15)
 TRIES_DEFAULT = const(8)
 LOCK_DEFAULT_S = const(300)
 LOCK_MAX_S = const(86400)
+SESSION_IDLE_MS = const(300000)  # a host session ends after 5 min without a signed request
+BUCKETS = rules.BUCKETS
+NO_BUCKET = const(0xFFFF)
+
+_FLAGS = const(5)
+_TRIES_MAX = const(6)
+_TRIES_LEFT = const(7)
+_ITER = const(12)
+_LOCK = const(16)
+_PENDING = const(20)
+_SALT = const(24)
+_V = const(40)
+_WRAPPED = const(72)
+_TABLE = const(128)
+_TABLE_PLAIN = 16 + 16 * BUCKETS
+_TABLE_SEALED = _TABLE_PLAIN + crypto.SEAL_OVERHEAD
+_ENOSPC = const(28)
 _ZERO_KEY = bytes(32)
-_MAGIC = b"TKKY"
+_LEGACY_MAGIC = b"TKKY"
+_LEGACY_SIZE = const(1024)
 
 
 class AuthError(Exception):
@@ -80,8 +109,14 @@ def derive(pin, salt, iterations):
     return kek_parts(crypto.pbkdf2_sha256(pin, salt, iterations, 32))
 
 
-def session_key(v, challenge):
-    return crypto.hmac_sha256(v, b"session" + challenge)
+def session_key(v, challenge, token_public, host_public, z):
+    """S: binds the session to the PIN (V) and to this login's agreed Z."""
+    return crypto.hmac_sha256(v, b"session" + challenge + token_public + host_public + z)
+
+
+def first_pin_key(z, challenge, token_public, host_public):
+    """Seals the first PIN (pin-set) against anyone who only listened."""
+    return crypto.hmac_sha256(z, b"pin-set" + challenge + token_public + host_public)
 
 
 def request_key(sk):
@@ -110,99 +145,179 @@ def check_pin_text(pin):
 
 
 def _remove(path):
+    import os
     try:
         os.remove(path)
     except OSError:
         pass
 
 
+def _read_legacy(path):
+    """Older firmware's key file, or None."""
+    try:
+        with open(path, "rb") as f:
+            b = f.read(_LEGACY_SIZE)
+    except OSError:
+        return None
+    if len(b) != _LEGACY_SIZE or b[:4] != _LEGACY_MAGIC or b[4] != 1 \
+            or sha256(b[:_LEGACY_SIZE - 4]).digest()[:4] != b[_LEGACY_SIZE - 4:]:
+        return None
+    return b
+
+
 class Keystore:
-    def __init__(self, root, iterations):
-        self.root = root
-        self.path = root + "/keys"
+    def __init__(self, area, iterations, legacy_path=None, ephemeral=None,
+                 ticks_ms=None, ticks_diff=None):
+        """area: a keyarea.KeyArea; legacy_path: where older firmware kept
+        its key file; ephemeral: an ephemeral.Ephemeral (host logins)."""
+        self.area = area
         self.default_iterations = iterations
+        self.ephemeral = ephemeral
+        self._ticks_ms = ticks_ms
+        self._ticks_diff = ticks_diff
+        self.listen(None, None)
         self.data_key = None      # DK while the screen or a host session is unlocked
+        self._table = None        # the bucket keys, with DK
+        self._cache = {}          # bucket -> seal keys of its record key
+        self.version = 0          # bumped whenever a record key may have changed
         self.screen_unlocked = False
         self.challenge = None     # the one pending host challenge
+        self._mine = None         # its (private, public) X25519 half
         self._rk = None           # request key of the host session
         self._w = None            # W of the host session (re-wraps DK on wipe)
         self.seq = 0
+        self.session_at = 0
         self.created = False      # a new DK was made at this load
-        self.pending_wipe = False  # the store must be wiped (interrupted wipe)
-        _remove(self.path + ".new")
-        if not self._read():
-            self._fresh(0)
-            self.created = True
-        elif self.flags & F_WIPING:
-            self.pending_wipe = True
+        self.migrated = False     # the key file of older firmware was taken over
+        if not area.load():
+            legacy = _read_legacy(legacy_path) if legacy_path else None
+            if legacy is not None:
+                self._from_legacy(legacy)
+                self.migrated = True
+            else:
+                self._fresh(0)
+                self.created = True
+        if legacy_path:
+            _remove(legacy_path)  # (after the commit: a cut before it reads it again)
         if not self.pin:
             self._unwrap(_ZERO_KEY)
             self.screen_unlocked = True
 
-    # ---- file ----
+    # ---- the page ----
 
-    def _read(self):
-        try:
-            with open(self.path, "rb") as f:
-                b = f.read(KEYS_SIZE)
-        except OSError:
-            return False
-        if len(b) != KEYS_SIZE or b[:4] != _MAGIC or b[4] != 1 \
-                or sha256(b[:KEYS_SIZE - 4]).digest()[:4] != b[KEYS_SIZE - 4:]:
-            return False
-        self.flags = b[5]
-        self.tries_max = b[6]
-        self.tries_left = b[7]
-        self.iterations, self.lock_after_s = struct.unpack_from(">II", b, 8)
-        self.salt = bytes(b[16:32])
-        self.wrapped = bytes(b[_HDR:_HDR + _WRAPPED])
-        self.verifier = bytes(b[_HDR + _WRAPPED:_HDR + _WRAPPED + _V])
-        return True
+    @property
+    def page(self):
+        return self.area.buf
 
-    def _write(self):
-        b = bytearray(KEYS_SIZE)
-        b[:4] = _MAGIC
-        b[4] = 1
-        b[5] = self.flags
-        b[6] = self.tries_max
-        b[7] = self.tries_left
-        struct.pack_into(">II", b, 8, self.iterations, self.lock_after_s)
-        b[16:32] = self.salt
-        b[_HDR:_HDR + _WRAPPED] = self.wrapped
-        b[_HDR + _WRAPPED:_HDR + _WRAPPED + _V] = self.verifier
-        b[KEYS_SIZE - 4:] = sha256(b[:KEYS_SIZE - 4]).digest()[:4]
-        tmp = self.path + ".new"
+    @property
+    def flags(self):
+        return self.page[_FLAGS]
+
+    def _set_flags(self, on=0, off=0):
+        self.page[_FLAGS] = (self.page[_FLAGS] | on) & ~off & 0xFF
+
+    @property
+    def tries_max(self):
+        return self.page[_TRIES_MAX]
+
+    @property
+    def tries_left(self):
+        return self.page[_TRIES_LEFT]
+
+    @property
+    def iterations(self):
+        return struct.unpack_from(">I", self.page, _ITER)[0]
+
+    @property
+    def lock_after_s(self):
+        return struct.unpack_from(">I", self.page, _LOCK)[0]
+
+    @property
+    def salt(self):
+        return bytes(self.page[_SALT:_SALT + 16])
+
+    @property
+    def verifier(self):
+        return bytes(self.page[_V:_V + 32])
+
+    def _commit(self):
         try:
-            with open(tmp, "wb") as f:
-                f.write(b)
-            os.rename(tmp, self.path)
+            self.area.commit()
         except OSError as e:
-            _remove(tmp)
             if e.args and e.args[0] == _ENOSPC:
-                raise AuthError("storage_full", "no room on flash for the key file")
+                raise AuthError("storage_full", "no room on flash for the key area")
             raise
 
     def _fresh(self, flags, w=_ZERO_KEY, v=None, salt=None, tries_max=None, lock_after=None):
-        """A new random data key wrapped under w (crypto-erases the old)."""
+        """A new DK and bucket table under w, committed: crypto-erases the
+        old ones (their only copy was the page just erased)."""
+        p = self.page
+        old_max = p[_TRIES_MAX] if self.area.seq else 0
+        old_iter = self.iterations if self.area.seq else 0
+        for i in range(PAGE):
+            p[i] = 0
+        p[_FLAGS] = flags
+        p[_TRIES_MAX] = p[_TRIES_LEFT] = tries_max or old_max or TRIES_DEFAULT
+        struct.pack_into(">IIH", p, _ITER, old_iter or self.default_iterations,
+                         LOCK_DEFAULT_S if lock_after is None else lock_after, NO_BUCKET)
+        p[_SALT:_SALT + 16] = salt or bytes(16)
+        p[_V:_V + 32] = v or bytes(32)
         dk = crypto.random_bytes(32)
-        self.flags = flags
-        self.tries_max = tries_max or getattr(self, "tries_max", 0) or TRIES_DEFAULT
-        self.tries_left = self.tries_max
-        self.iterations = getattr(self, "iterations", 0) or self.default_iterations
-        self.lock_after_s = LOCK_DEFAULT_S if lock_after is None else lock_after
-        self.salt = salt or bytes(16)
-        self.verifier = v or bytes(_V)
-        self.wrapped = crypto.seal(w, dk, b"dk")
-        self._write()
+        p[_WRAPPED:_WRAPPED + 56] = crypto.seal(w, dk, b"dk")
+        table = bytearray(_TABLE_PLAIN)
+        table[16:] = crypto.random_bytes(_TABLE_PLAIN - 16)
+        self._keep(dk, table)
+        self._seal_table()
+        self._commit()
+
+    def _from_legacy(self, b):
+        """The page from older firmware's key file: its DK (still wrapped),
+        PIN and settings; the table is made at the first unlock."""
+        p = self.page
+        p[_FLAGS] = (b[5] & (F_PIN | F_LIST_PRIVATE | F_ERASED | F_WIPING)) | F_LEGACY
+        p[_TRIES_MAX] = b[6]
+        p[_TRIES_LEFT] = b[7]
+        p[_ITER:_ITER + 8] = b[8:16]  # iterations, lock_after_s
+        struct.pack_into(">H", p, _PENDING, NO_BUCKET)
+        p[_SALT:_SALT + 16] = b[16:32]
+        p[_WRAPPED:_WRAPPED + 56] = b[32:88]
+        p[_V:_V + 32] = b[88:120]
+        self._commit()
+
+    def _keep(self, dk, table):
         self.data_key = dk
+        self._table = table
+        self._cache = {}
+        self.version += 1
+
+    def _table_keys(self, dk):
+        return crypto.seal_keys(crypto.subkey(dk, b"table"))
+
+    def _seal_table(self):
+        # Straight into the page: the table is 4 KB, the heap small.
+        crypto.seal_into(self._table_keys(self.data_key), self._table, b"table",
+                         memoryview(self.page)[_TABLE:_TABLE + _TABLE_SEALED])
 
     def _unwrap(self, w):
-        """DK under w, or None."""
+        """DK (and the table) under w, or None."""
         try:
-            dk = crypto.unseal(w, self.wrapped, b"dk")
+            dk = crypto.unseal(w, bytes(self.page[_WRAPPED:_WRAPPED + 56]), b"dk")
         except crypto.CryptoError:
             return None
-        self.data_key = dk
+        sealed = memoryview(self.page)[_TABLE:_TABLE + _TABLE_SEALED]
+        if self.flags & F_LEGACY and not any(sealed[:crypto.NONCE_SIZE]):
+            table = bytearray(_TABLE_PLAIN)  # taken over from older firmware: a first table
+            table[16:] = crypto.random_bytes(_TABLE_PLAIN - 16)
+            self._keep(dk, table)
+            self._seal_table()
+            self._commit()
+            return dk
+        table = bytearray(_TABLE_PLAIN)
+        try:
+            crypto.unseal_into(self._table_keys(dk), sealed, b"table", table)
+        except crypto.CryptoError:
+            raise AuthError("tampered", "the key area failed its authenticity check")
+        self._keep(dk, table)
         return dk
 
     # ---- state ----
@@ -220,6 +335,23 @@ class Keystore:
         return bool(self.flags & F_LIST_PRIVATE)
 
     @property
+    def wiping(self):
+        return bool(self.flags & F_WIPING)
+
+    @property
+    def scrub_due(self):
+        return bool(self.flags & F_SCRUB)
+
+    @property
+    def legacy(self):
+        return bool(self.flags & F_LEGACY)
+
+    @property
+    def doomed(self):
+        """A PIN with no tries left: the last try's erase was cut short."""
+        return self.pin and self.tries_left == 0
+
+    @property
     def session(self):
         return self._rk is not None
 
@@ -230,9 +362,12 @@ class Keystore:
                 "erased": self.erased}
 
     def _forget(self):
-        """Drop DK from RAM unless something still needs it."""
+        """Drop DK and the table from RAM unless something still needs them."""
         if self.pin and not self.screen_unlocked and self._rk is None:
             self.data_key = None
+            self._table = None
+            self._cache = {}
+            self.version += 1
 
     def lock_screen(self):
         if self.pin:
@@ -243,7 +378,87 @@ class Keystore:
         self._rk = None
         self._w = None
         self.challenge = None
+        self._mine = None
         self._forget()
+
+    def session_idle(self, now):
+        """True when a host session has gone SESSION_IDLE_MS without a
+        signed request (or its login)."""
+        return self._rk is not None and self._ticks_diff(now, self.session_at) > SESSION_IDLE_MS
+
+    def _touch(self):
+        if self._ticks_ms is not None:
+            self.session_at = self._ticks_ms()
+
+    # ---- the record keys (store.py asks) ----
+
+    def _bucket_keys(self, b, key16):
+        return crypto.seal_keys(crypto.hmac_sha256(
+            self.data_key, b"bucket" + bytes((b >> 8, b & 0xFF)) + key16))
+
+    def seal_keys(self, b):
+        """Seal keys for the records of bucket b, or None while locked."""
+        if self.data_key is None:
+            return None
+        keys = self._cache.get(b)
+        if keys is None:
+            t = self._table
+            keys = self._bucket_keys(b, bytes(t[16 + 16 * b:32 + 16 * b]))
+            if len(self._cache) >= 4:  # a few buckets' worth: a fragmented heap notices
+                self._cache = {}
+            self._cache[b] = keys
+        return keys
+
+    @property
+    def pending_bucket(self):
+        b = struct.unpack_from(">H", self.page, _PENDING)[0]
+        return None if b == NO_BUCKET else b
+
+    def next_keys(self):
+        """Seal keys under the pending bucket's next key (during a rekey)."""
+        b = self.pending_bucket
+        if b is None or self.data_key is None:
+            return None
+        return self._bucket_keys(b, bytes(self._table[:16]))
+
+    def legacy_keys(self):
+        """Seal keys of older firmware's records (version 2)."""
+        if self.data_key is None:
+            return None
+        return crypto.seal_keys(crypto.subkey(self.data_key, b"records"))
+
+    def begin_rekey(self, b):
+        """Commit a next key for bucket b (a delete's first step)."""
+        self._table[:16] = crypto.random_bytes(16)
+        struct.pack_into(">H", self.page, _PENDING, b)
+        self._seal_table()
+        self._commit()
+
+    def end_rekey(self):
+        """The pending bucket's records are under its next key: that key
+        becomes its key, and the old one leaves the chip with this commit."""
+        b = self.pending_bucket
+        t = self._table
+        t[16 + 16 * b:32 + 16 * b] = t[:16]
+        for i in range(16):
+            t[i] = 0
+        struct.pack_into(">H", self.page, _PENDING, NO_BUCKET)
+        self._seal_table()
+        self._commit()
+        self._cache = {}
+        self.version += 1
+
+    def want_scrub(self):
+        """Old copies of something secret linger in free flash: overwrite it
+        (the main loop does, and a cut scrub resumes at the next boot)."""
+        self._set_flags(F_SCRUB, 0)
+        self._commit()
+
+    def end_legacy(self):
+        """Every record is under a bucket key now; old copies of the legacy
+        key file still hold DK, so the free flash is scrubbed next."""
+        self._set_flags(F_SCRUB, F_LEGACY)
+        self._commit()
 
     # ---- PIN checks (button and host share the counter) ----
 
@@ -251,20 +466,39 @@ class Keystore:
         """Commit one try to flash before any check runs."""
         if self.tries_left < 1:
             raise AuthError("erased", "no tries left", 0)
-        self.tries_left -= 1
-        self._write()
+        self.page[_TRIES_LEFT] -= 1
+        self._set_flags(F_ATTEMPT)
+        self._commit()
 
     def _verdict(self, dk):
         if dk is None:
             left = self.tries_left
             if left == 0:
+                e = AuthError("erased", "wrong PIN: that was the last try; the token erased itself", 0)
+                self._failed(e)
                 # The caller finishes the erase (store, free flash) on "erased".
                 self.erase()
-                raise AuthError("erased", "wrong PIN: that was the last try; the token erased itself", 0)
-            raise AuthError("wrong_pin", "wrong PIN", left)
-        if self.tries_left != self.tries_max:
-            self.tries_left = self.tries_max
-            self._write()
+                raise e
+            e = AuthError("wrong_pin", "wrong PIN", left)
+            self._failed(e)
+            self._set_flags(0, F_ATTEMPT)
+            self._commit()
+            raise e
+        self.page[_TRIES_LEFT] = self.tries_max
+        self._set_flags(0, F_ATTEMPT)
+        self._commit()
+
+    def _failed(self, e):
+        if self.on_failure is not None:
+            self.on_failure(e)
+
+    def finish_interrupted(self):
+        """At start-up: a check that a power cut stopped after its try was
+        spent is logged now (its verdict never came)."""
+        if self.flags & F_ATTEMPT:
+            self._failed(None)
+            self._set_flags(0, F_ATTEMPT)
+            self._commit()
 
     def unlock_with_pin(self, pin):
         """The button path: derive W from the digits and open DK."""
@@ -273,29 +507,56 @@ class Keystore:
             return
         self._spend_try()
         w, _ = derive(pin, self.salt, self.iterations)
-        dk = self._unwrap(w)
-        self._verdict(dk)
+        self._verdict(self._unwrap(w))
         self.screen_unlocked = True
+        self._opened()
+
+    def listen(self, on_failure, on_open):
+        """on_failure(AuthError, or None for a check a cut interrupted): log
+        a spent try before its verdict commits; on_open(): the keys were
+        just opened by a PIN."""
+        self.on_failure = on_failure
+        self.on_open = on_open
+
+    def _opened(self):
+        if self.on_open is not None:
+            self.on_open()
 
     def new_challenge(self):
+        """(challenge, the token's public half) for a login or a first PIN."""
         self.end_session()
+        self._mine = self.ephemeral.take()
         self.challenge = crypto.random_bytes(16)
-        return self.challenge
+        return self.challenge, self._mine[1]
 
-    def authenticate(self, challenge, sealed_w):
+    def _agree(self, challenge, host_public):
+        """The pending challenge's agreed secret with the host's half, or
+        AuthError. The challenge is spent either way."""
+        pending = self.challenge
+        mine = self._mine
+        self.challenge = None  # one use, right or wrong
+        self._mine = None
+        if pending is None or mine is None or not crypto.equal(pending, challenge):
+            raise AuthError("auth_failed", "unknown or used challenge: ask for a new one")
+        from x25519 import shared
+        try:
+            z = shared(mine[0], host_public)
+        except ValueError:
+            raise AuthError("auth_failed", "the host's public key is not usable")
+        return pending, mine[1], z
+
+    def authenticate(self, challenge, host_public, sealed_w):
         """The host path: W sealed under the session key of the pending
         challenge. Opens a session on success."""
         if not self.pin:
             raise AuthError("no_pin", "no PIN is set")
-        pending = self.challenge
-        self.challenge = None  # one use, right or wrong
-        if pending is None or not crypto.equal(pending, challenge):
-            raise AuthError("auth_failed", "unknown or used challenge: ask for a new one")
+        c, mine, z = self._agree(challenge, host_public)  # tests no PIN: costs no try
+        sk = session_key(self.verifier, c, mine, host_public, z)
         self._spend_try()
-        sk = session_key(self.verifier, pending)
         dk = None
+        w = None
         try:
-            w = crypto.unseal(sk, sealed_w, pending)
+            w = crypto.unseal(sk, sealed_w, c)
             dk = self._unwrap(w)
         except crypto.CryptoError:
             pass
@@ -303,6 +564,20 @@ class Keystore:
         self._rk = request_key(sk)
         self._w = w
         self.seq = 0
+        self._touch()
+        self._opened()
+
+    def open_first_pin(self, challenge, host_public, sealed):
+        """(salt, W, V) of a first PIN, sealed under the pending challenge's
+        agreed secret."""
+        c, mine, z = self._agree(challenge, host_public)
+        try:
+            plain = crypto.unseal(first_pin_key(z, c, mine, host_public), sealed, b"pin-set")
+        except crypto.CryptoError:
+            raise AuthError("auth_failed", "sealed argument does not authenticate")
+        if len(plain) != 80:
+            raise AuthError("auth_failed", "sealed argument has the wrong size")
+        return plain[:16], plain[16:48], plain[48:80]
 
     def check_request(self, seq, mac, signed):
         """True when (seq, mac) authenticate the request bytes `signed`."""
@@ -311,6 +586,7 @@ class Keystore:
         if seq <= self.seq or not crypto.equal(request_mac(self._rk, seq, signed), mac):
             raise AuthError("auth_failed", "request authentication failed")
         self.seq = seq
+        self._touch()
 
     def open_sealed(self, blob, aad):
         """Arguments the host sealed under the session (a new PIN)."""
@@ -322,17 +598,20 @@ class Keystore:
     # ---- changes (the caller has checked authority) ----
 
     def set_pin(self, salt, w, v):
-        """Wrap DK under a new W (first PIN or a change)."""
+        """Wrap DK under a new W (first PIN or a change). The page with DK
+        under the old W (or the zero key) is erased by this commit."""
         dk = self.data_key
         if dk is None:
             raise AuthError("auth_required", "the token is locked")
-        self.wrapped = crypto.seal(w, dk, b"dk")
-        self.salt = bytes(salt)
-        self.verifier = bytes(v)
-        self.iterations = self.iterations or self.default_iterations
-        self.flags = (self.flags | F_PIN) & ~F_ERASED
-        self.tries_left = self.tries_max
-        self._write()
+        p = self.page
+        p[_WRAPPED:_WRAPPED + 56] = crypto.seal(w, dk, b"dk")
+        p[_SALT:_SALT + 16] = salt
+        p[_V:_V + 32] = v
+        if not self.iterations:
+            struct.pack_into(">I", p, _ITER, self.default_iterations)
+        self._set_flags(F_PIN, F_ERASED)
+        p[_TRIES_LEFT] = self.tries_max
+        self._commit()
         self.screen_unlocked = True
         self.end_session()
 
@@ -340,50 +619,64 @@ class Keystore:
         dk = self.data_key
         if dk is None:
             raise AuthError("auth_required", "the token is locked")
-        self.wrapped = crypto.seal(_ZERO_KEY, dk, b"dk")
-        self.salt = bytes(16)
-        self.verifier = bytes(_V)
-        self.flags &= ~(F_PIN | F_LIST_PRIVATE)
-        self.tries_left = self.tries_max
-        self._write()
+        p = self.page
+        p[_WRAPPED:_WRAPPED + 56] = crypto.seal(_ZERO_KEY, dk, b"dk")
+        p[_SALT:_SALT + 48] = bytes(48)  # salt and V
+        self._set_flags(0, F_PIN | F_LIST_PRIVATE)
+        p[_TRIES_LEFT] = self.tries_max
+        self._commit()
         self.screen_unlocked = True
         self.end_session()
 
     def configure(self, tries_max=None, lock_after_s=None, list_private=None):
+        p = self.page
         if tries_max is not None:
-            self.tries_max = tries_max
-            self.tries_left = tries_max
+            p[_TRIES_MAX] = p[_TRIES_LEFT] = tries_max
         if lock_after_s is not None:
-            self.lock_after_s = lock_after_s
+            struct.pack_into(">I", p, _LOCK, lock_after_s)
         if list_private is not None:
-            self.flags = (self.flags | F_LIST_PRIVATE) if list_private else (self.flags & ~F_LIST_PRIVATE)
-        self._write()
+            if list_private:
+                self._set_flags(F_LIST_PRIVATE)
+            else:
+                self._set_flags(0, F_LIST_PRIVATE)
+        self._commit()
 
     def clear_erased(self):
         if self.flags & F_ERASED:
-            self.flags &= ~F_ERASED
-            self._write()
+            self._set_flags(0, F_ERASED)
+            self._commit()
 
-    def begin_wipe(self):
-        """Crypto-erase for `wipe`: a new DK (under the same PIN when one is
-        set and this session knows W) replaces the old one in one rename, so
-        the records are unreadable from here on. The caller then wipes the
-        store and calls end_wipe()."""
+    def begin_wipe(self, scrub=False):
+        """Crypto-erase for `wipe`: a new DK and table (under the same PIN
+        when one is set and this session knows W) replace the old in one
+        commit. The caller then wipes the store and calls end_wipe()."""
         w = self._w if (self.pin and self._w is not None) else _ZERO_KEY
         flags = (self.flags & (F_PIN | F_LIST_PRIVATE)) if w is not _ZERO_KEY else 0
         v = self.verifier if flags & F_PIN else None
         salt = self.salt if flags & F_PIN else None
-        self._fresh(flags | F_WIPING, w, v, salt, self.tries_max, self.lock_after_s)
+        self._fresh(flags | F_WIPING | (F_SCRUB if scrub else 0), w, v, salt,
+                    self.tries_max, self.lock_after_s)
         if not self.pin:
             self.screen_unlocked = True
 
     def erase(self):
         """The last wrong PIN: everything goes, PIN included."""
-        self._fresh(F_ERASED | F_WIPING, tries_max=self.tries_max)
+        self._fresh(F_ERASED | F_WIPING | F_SCRUB, tries_max=self.tries_max)
         self.end_session()
         self.screen_unlocked = True
 
     def end_wipe(self):
-        self.flags &= ~F_WIPING
-        self.pending_wipe = False
-        self._write()
+        self._set_flags(0, F_WIPING)
+        self._commit()
+
+    def end_scrub(self):
+        self._set_flags(0, F_SCRUB)
+        self._commit()
+
+    def destroy(self):
+        """The factory reset: both pages erased, every key gone."""
+        self.area.destroy()
+        self.data_key = None
+        self._table = None
+        self._cache = {}
+        self.version += 1

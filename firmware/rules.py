@@ -11,6 +11,9 @@ MAX_PERIOD = 86400
 MAX_SECRET = 64  # bytes
 MAX_COUNTER = 0x7FFFFFFFFFFFFFFF  # stored as a signed 64-bit value
 MAX_TEXT = 40  # bytes of UTF-8 in a name or an issuer
+PER_BUCKET = 16  # account records per bucket file (store.py)
+BUCKETS = 240  # bucket keys in the key area (keystore.py): one page of flash
+MAX_ACCOUNTS = PER_BUCKET * BUCKETS  # 3840: the most a token can hold
 
 
 def digits_range(kind):

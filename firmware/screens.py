@@ -4,7 +4,6 @@
 # serial loop and the services tell it when something changed.
 import button as btn
 import erase
-import eventlog
 import otp
 import pinpad
 import timeutil
@@ -43,6 +42,8 @@ class Screens:
         self.code_text = None  # the code on screen, for the keyboard
         self.note_since = 0  # a note ("typed") covers the countdown since then
         self.note_shown = False
+        self._busy = ""  # what busy() last said
+        self._confirm = ()  # what a request waiting for a hold would do
 
     # -- whole screens ------------------------------------------------------
 
@@ -173,6 +174,8 @@ class Screens:
 
     def second(self, now):
         """Once per new RTC second; `now` in ticks."""
+        if self.screen == "confirm":
+            return  # the serial link counts it down (it neither sleeps nor locks)
         if self.screen == "accounts" and self.account is not None:
             if self.account.kind == "hotp":
                 if self.hotp_shown and self.hotp_expired():
@@ -233,13 +236,13 @@ class Screens:
         pin = pad.pin()
         pad.clear()
         try:
-            self.keys.unlock_with_pin(pin)
+            self.keys.unlock_with_pin(pin)  # (the keystore logs a failure)
             self.pin_note = None
         except AuthError as e:
-            eventlog.pin_failed(self.log, self.keys, e)
             if e.code == "erased":
-                self.busy("Erasing flash...")
-                erase.finish(self.keys, self.store, True)
+                # The keys are gone already; the records go now, and the
+                # main loop scrubs the free flash next (app.Token.scrub).
+                erase.finish_wipe(self.keys, self.store)
                 self.index = 0
             else:
                 self.pin_note = "wrong PIN"
@@ -344,10 +347,26 @@ class Screens:
         self.index = 0
         self.redraw()
 
+    def confirm(self, what, seconds):
+        """A request waits for a hand on the token: say what it would do."""
+        self.wake()
+        self.screen = "confirm"
+        self.account = None
+        self._confirm = what
+        self.confirm_left(seconds)
+
+    def confirm_left(self, seconds):
+        self.ui.message(tuple(self._confirm) + ("hold: yes", "press: no  %2d s" % seconds))
+
     def busy(self, text):
         """Something slow is under way: say so on screen."""
         self.wake()
+        self._busy = text
         self.ui.message((text, "", "Please wait."))
+
+    def progress(self, done, total):
+        """How far the slow thing under busy() has come."""
+        self.ui.message((self._busy, "%d%%" % (100 * done // max(total, 1)), "Please wait."))
 
     def wake(self):
         """Provisioning changed what the screen shows: let the user see it."""

@@ -3,7 +3,7 @@
 # waiting for the host. Knows frames and errors, not hardware.
 import eventlog
 import frames
-from service import CommandError
+from service import CommandError, PressNeeded
 
 _READ_BUDGET = 256  # input bytes per loop turn: a flood can't starve the screen
 _OUT_CHUNK = 64  # reply bytes per write (one USB full-speed packet)
@@ -11,8 +11,9 @@ _IN_CHUNK = 32  # request bytes per read: lines are then copied by slice (frames
 
 
 class SerialLink:
-    def __init__(self, serial, keys, log, diag, ticks_ms):
+    def __init__(self, serial, keys, log, diag, ticks_ms, ticks_diff):
         self.serial = serial
+        self.ticks_diff = ticks_diff
         self.service = None
         self.keys = keys
         self.log = log
@@ -24,12 +25,14 @@ class SerialLink:
         self._out_sent = 0
         self._after = []  # what waits until the reply is out (a scrub, a reset)
         self.last_rx = ticks_ms()  # when serial bytes last came in
-        self.last_auth = self.last_rx  # when an authenticated request last came in
+        self._waiting = None  # [req_id, run, since (ticks), seconds shown]
 
-    def attach(self, service):
+    def attach(self, service, screens):
         """The services answer the requests (built after the link: they
-        schedule work for after the reply)."""
+        schedule work for after the reply); the screens show what a request
+        waiting for a hold would confirm."""
         self.service = service
+        self.screens = screens
 
     def after_reply(self, fn):
         """Run fn() once the current request's reply has been written."""
@@ -62,12 +65,18 @@ class SerialLink:
             if line is frames.OVERFLOW:
                 raise frames.FrameError(frames.E_TOO_LONG, "request longer than %d bytes" % frames.MAX_REQUEST)
             start, req_id, cmd, args = frames.decode_request_at(line)
+            if self._waiting is not None:
+                raise CommandError(frames.E_BUSY, "the token is waiting for a hold on its button "
+                                   "to confirm another request")
             # The MAC covers the frame from its TOK>, not stray bytes before it.
             auth = frames.split_auth(line[start:] if start else line)
             data = self.service.handle(cmd, args, received, auth)
-            if auth is not None:
-                self.last_auth = received
             reply = frames.encode_ok(req_id, data, self._reply_extra())
+        except PressNeeded as p:
+            # Checked; it happens only with a hand on the token. No reply yet.
+            self._waiting = [req_id, p.run, self.ticks_ms(), frames.CONFIRM_S]
+            self.screens.confirm(p.what, frames.CONFIRM_S)
+            return
         except frames.FrameError as e:
             self.log.event(eventlog.ERROR, 2, text=e.code)
             reply = frames.encode_error(e.req_id if req_id is None else req_id, e.code, e.message,
@@ -83,9 +92,57 @@ class SerialLink:
             self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
             reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
                                         self._reply_extra())
+        self._send(reply)
+
+    def _send(self, reply):
         self.write(reply)
         while self._after:
             self._after.pop(0)()
+
+    # -- requests waiting for a hand on the token ----------------------------
+
+    def waiting(self):
+        return self._waiting is not None
+
+    def pressed(self, held):
+        """The button while a request waits: a hold (held) confirms it, a
+        press cancels it."""
+        req_id, run = self._waiting[0], self._waiting[1]
+        self._waiting = None
+        if not held:
+            self._refuse(req_id, "cancelled on the token: nothing was changed")
+            return
+        try:
+            reply = frames.encode_ok(req_id, self.service.confirmed(run), self._reply_extra())
+        except CommandError as e:
+            reply = frames.encode_error(req_id, e.code, e.message, self._reply_extra(e.extra))
+        except Exception as e:  # a bug: report it, keep running
+            self.diag["errors"] += 1
+            self.diag["last_error"] = type(e).__name__
+            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
+            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
+                                        self._reply_extra())
+        self.screens.redraw()
+        self._send(reply)
+
+    def tick(self, now):
+        """Count a waiting request down on screen; refuse it when its time
+        is up."""
+        w = self._waiting
+        if w is None:
+            return
+        left = frames.CONFIRM_S - self.ticks_diff(now, w[2]) // 1000
+        if left <= 0:
+            self._waiting = None
+            self._refuse(w[0], "no hold on the token's button within %d s: nothing was changed"
+                         % frames.CONFIRM_S)
+        elif left != w[3]:
+            w[3] = left
+            self.screens.confirm_left(left)
+
+    def _refuse(self, req_id, message):
+        self.screens.redraw()
+        self._send(frames.encode_error(req_id, frames.E_NOT_CONFIRMED, message, self._reply_extra()))
 
     def _reply_extra(self, extra=None):
         # Every reply says so while the token stands erased by the last wrong PIN.

@@ -16,7 +16,7 @@ from store import StoreError
 
 VERSION = "0.1.0"
 FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8", "pin")
-AUTH_SCHEME = "pin-hmac-1"  # docs/security.md
+AUTH_SCHEME = "pin-x25519-1"  # docs/security.md
 # Commands that change the token or its clock: with a PIN set, each needs an
 # authenticated request (docs/security.md). `list` joins them when the user
 # asks for private names.
@@ -43,6 +43,17 @@ def _account(args):
     period = _int(args, "period", 30)
     counter = _int(args, "counter", 0)
     return name, issuer, secret, kind, algorithm, digits, period, counter
+
+
+class PressNeeded(Exception):
+    """A checked request that waits for a hand on the token (frames.
+    CONFIRMED): `what` for the screen, `run` does it (through
+    Service.confirmed) once the button is held."""
+
+    def __init__(self, what, run):
+        super().__init__("press needed")
+        self.what = what
+        self.run = run
 
 
 class CommandError(Exception):
@@ -154,29 +165,28 @@ class Service:
         if fn is None:
             raise CommandError(frames.E_UNKNOWN_CMD, "unknown command")
         keys = self.keys
+        if keys.pin and (cmd in PRIVILEGED or (cmd in PRIVATE_READS and keys.list_private)):
+            if auth is None:
+                raise CommandError(frames.E_AUTH, "the token has a PIN: this command needs it")
+            self.confirmed(keys.check_request, auth[1], auth[2], auth[0])
+        return self.confirmed(fn, args, received)
+
+    def confirmed(self, fn, *args):
+        """fn(*args) with the store's and the lock's refusals as CommandError."""
+        keys = self.keys
         try:
-            if keys.pin and (cmd in PRIVILEGED or (cmd in PRIVATE_READS and keys.list_private)):
-                if auth is None:
-                    raise AuthError(frames.E_AUTH, "the token has a PIN: this command needs it")
-                keys.check_request(auth[1], auth[2], auth[0])
-            return fn(args, received)
+            return fn(*args)
         except StoreError as e:
             raise CommandError(e.code, e.message)
         except AuthError as e:
-            eventlog.pin_failed(self.log, keys, e)
             if e.code == frames.E_ERASED:
-                # The last wrong PIN: finish the erase; the free-flash scrub
-                # takes seconds, so it waits until the reply is out.
-                erase.finish(keys, self.store, False)
+                # The last wrong PIN (the keystore logged it and changed the
+                # keys): the records go now; the free-flash scrub takes
+                # seconds, so the main loop runs it once the reply is out.
+                erase.finish_wipe(keys, self.store)
                 self.screens.erased()
-                self.device.after_reply(self._scrub)
             extra = None if e.tries_left is None else {"tries_left": e.tries_left}
             raise CommandError(e.code, e.message, extra)
-
-    def _scrub(self):
-        self.screens.busy("Erasing flash...")
-        erase.scrub_free(self.store.root)
-        self.screens.redraw()
 
     def info(self, args, received):
         t = self.device
@@ -367,6 +377,9 @@ class Service:
         """Restart once into the MicroPython REPL (for `make deploy`); the
         reply goes out first. The token does the reset: nothing here touches
         the machine."""
+        raise PressNeeded(("RESTART INTO", "MAINTENANCE?"), self._maintenance)
+
+    def _maintenance(self):
         self.device.restart_maintenance()
         return {"restarting": "maintenance"}
 
@@ -376,9 +389,13 @@ class Service:
         scrub = args.get("scrub", False)
         if not isinstance(scrub, bool):
             raise _bad("'scrub' must be true or false")
+        n = self.store.count
+        raise PressNeeded(("WIPE ALL %d" % n, "ACCOUNTS?"), lambda: self._wipe(scrub))
+
+    def _wipe(self, scrub):
         if scrub:
             self.screens.busy("Erasing flash...")
-        n = erase.wipe(self.keys, self.store, scrub)
+        n = erase.wipe(self.keys, self.store, scrub, self.screens.progress if scrub else None)
         self.keys.clear_erased()
         self.log.event(eventlog.WIPE, n)
         self.screens.accounts_changed(None)
@@ -387,18 +404,24 @@ class Service:
     # -- the PIN (docs/security.md) ------------------------------------------
 
     def auth_challenge(self, args, received):
+        """A fresh challenge and the token's X25519 half for it: a login
+        (with a PIN) or a first PIN (without)."""
         k = self.keys
-        if not k.pin:
-            return {"pin": False}
-        return {"pin": True, "challenge": binascii.hexlify(k.new_challenge()).decode(),
-                "salt": binascii.hexlify(k.salt).decode(), "iterations": k.iterations,
-                "tries_left": k.tries_left, "tries_max": k.tries_max}
+        challenge, public = k.new_challenge()
+        reply = {"pin": k.pin, "scheme": AUTH_SCHEME,
+                 "challenge": binascii.hexlify(challenge).decode(),
+                 "public": binascii.hexlify(public).decode()}
+        if k.pin:
+            reply.update({"salt": binascii.hexlify(k.salt).decode(), "iterations": k.iterations,
+                          "tries_left": k.tries_left, "tries_max": k.tries_max})
+        return reply
 
     def auth(self, args, received):
         k = self.keys
         challenge = _hex(args, "challenge", 16)
+        public = _hex(args, "public", 32)
         sealed = _hex(args, "key", 32 + 24)
-        k.authenticate(challenge, sealed)
+        k.authenticate(challenge, public, sealed)
         return {"tries_left": k.tries_left}
 
     def logout(self, args, received):
@@ -406,17 +429,27 @@ class Service:
         return {}
 
     def pin_set(self, args, received):
-        """The first PIN. Nothing protects this exchange (there is no PIN
-        yet): set it from a computer you trust."""
+        """The first PIN, sealed under a key agreed for the pending
+        challenge (auth-challenge): a recording of the exchange does not
+        give it away. The agreement is not authenticated (there is no PIN
+        yet), so a program that sits between host and token could still
+        see it: set it from a computer you trust."""
         k = self.keys
         if k.pin:
             raise CommandError("pin_set", "a PIN is already set: use pin-change")
-        salt = _hex(args, "salt", 16)
-        w = _hex(args, "w", 32)
-        v = _hex(args, "v", 32)
+        challenge = _hex(args, "challenge", 16)
+        public = _hex(args, "public", 32)
+        sealed = _hex(args, "new", 16 + 32 + 32 + 24)
         tries = args.get("tries_max")
         if tries is not None:
-            k.configure(tries_max=_int(args, "tries_max", None, TRIES_MIN, TRIES_MAX))
+            tries = _int(args, "tries_max", None, TRIES_MIN, TRIES_MAX)
+        salt, w, v = k.open_first_pin(challenge, public, sealed)
+        raise PressNeeded(("SET A PIN?", "(locks token)"), lambda: self._pin_set(salt, w, v, tries))
+
+    def _pin_set(self, salt, w, v, tries):
+        k = self.keys
+        if tries is not None:
+            k.configure(tries_max=tries)
         k.set_pin(salt, w, v)
         k.clear_erased()
         self.screens.lock_changed()
@@ -433,9 +466,12 @@ class Service:
         return {"pin": True, "tries_left": k.tries_left}
 
     def pin_remove(self, args, received):
-        k = self.keys
-        if not k.pin:
+        if not self.keys.pin:
             raise CommandError("no_pin", "no PIN is set")
+        raise PressNeeded(("REMOVE THE PIN?", "(unlocks token)"), self._pin_remove)
+
+    def _pin_remove(self):
+        k = self.keys
         k.remove_pin()
         self.screens.lock_changed()
         self.log.event(eventlog.PIN_SET, 0)

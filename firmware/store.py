@@ -27,18 +27,28 @@
 #   *.new   a replacement being written; renamed over its target when done.
 #
 # Record, 192 bytes, big-endian; an all-zero record is a free slot:
-#     0 magic 0x54   1 version 2   2 kind   3 algorithm   4 digits
+#     0 magic 0x54   1 version 3   2 kind   3 algorithm   4 digits
 #     5 name length   6 issuer length   7 secret length
 #     8 period u32   12 counter u64
 #    20 name[40]   60 issuer[40]   100 secret[64] (encrypted)
 #   164 nonce[8]   172 tag[16]
 #   188 check: first 4 bytes of sha256(bytes 0..187)
 # The secret is sealed (crypto.seal: AES-256-CTR + HMAC-SHA256, encrypt then
-# MAC) under a key derived from the data key (keystore.py), with bytes 0..99
-# as associated data, so a record whose name, kind, digits, period or counter
-# was altered on flash fails to open. No extra bytes: nonce and tag fill what
-# version 1 kept reserved. Version 1 records (plain secret, from firmware
-# before encryption) still load and are sealed by migrate().
+# MAC) under its bucket's record key (keystore.py: from the data key and the
+# bucket's own key), with bytes 0..99 as associated data, so a record whose
+# name, kind, digits, period or counter was altered on flash fails to open.
+# No extra bytes: nonce and tag fill what version 1 kept reserved. Records of
+# older firmware still load and are resealed by migrate(): version 1 (plain
+# secret) and version 2 (sealed under HMAC(data key, "records")).
+#
+# Deleting for good: littlefs leaves old copies of every bucket it rewrote
+# in free blocks, all sealed under that bucket's key. So delete gives the
+# bucket a new key: keys.begin_rekey commits the next key first, then the
+# index drops the account, then the bucket is rewritten with its other
+# records resealed under the next key, then keys.end_rekey makes that the
+# bucket's key and the old one leaves the flash (keyarea.py). A cut anywhere
+# leaves the bucket under one of the two keys and the rekey pending, and
+# finish_rekey() completes it as soon as the keys are open again.
 #
 # Crash safety: a file is only ever replaced by writing <file>.new in full
 # and renaming it over the old one (atomic on littlefs and POSIX), and the
@@ -50,7 +60,8 @@
 #   add_many  the same for several: each bucket they land in written once,
 #             then all their index.add entries in one append (or one index
 #             rewrite): on littlefs a cut leaves all of them or none listed.
-#   delete    index first, then the record is zeroed (or its bucket removed).
+#   delete    next key first, then the index, then the bucket resealed
+#             (its record zeroed, or the bucket removed), then the key.
 #   set_counter, rename   one bucket rewrite (on littlefs the record alone
 #             is rewritten in place: its file commit at close is atomic).
 #   move      one index rewrite.
@@ -84,11 +95,12 @@ except ImportError:
         return x
 
 _REC = const(192)        # bytes per record
-_PER = const(16)         # records per bucket file
+_PER = const(16)         # records per bucket file (rules.PER_BUCKET)
 _BUCKET = const(3072)    # _REC * _PER
 _MAGIC = const(0x54)
-_VERSION = const(2)
+_VERSION = const(3)
 _PLAIN_VERSION = const(1)  # before encryption at rest
+_DK_VERSION = const(2)     # sealed under HMAC(data key, "records"): before bucket keys
 _NONCE = const(164)
 _TAG = const(172)
 _NAME = const(20)        # field offsets in a record
@@ -188,7 +200,7 @@ def _check(rec):
 
 def _valid(rec):
     # Field ranges too: a record that passes must also unpack.
-    return (rec[0] == _MAGIC and (rec[1] == _VERSION or rec[1] == _PLAIN_VERSION) and rec[2] < 3
+    return (rec[0] == _MAGIC and _PLAIN_VERSION <= rec[1] <= _VERSION and rec[2] < 3
             and rec[3] < 3 and 1 <= rec[5] <= _MAXTEXT and rec[6] <= _MAXTEXT
             and 1 <= rec[7] <= _MAXSECRET and rec[_CHECK:_REC] == _check(rec))
 
@@ -256,9 +268,11 @@ def _is_bucket(name):
 
 
 class Store:
-    def __init__(self, root, capacity=1000, data_key=None):
-        if type(capacity) is not int or not 1 <= capacity <= 16000:
-            raise _bad("capacity must be 1..16000")
+    def __init__(self, root, capacity=1000, keys=None):
+        """keys: the record keys (keystore.Keystore's seal_keys, next_keys,
+        legacy_keys, pending_bucket, begin_rekey, end_rekey)."""
+        if type(capacity) is not int or not 1 <= capacity <= rules.MAX_ACCOUNTS:
+            raise _bad("capacity must be 1..%d" % rules.MAX_ACCOUNTS)
         while len(root) > 1 and root[-1] == "/":
             root = root[:-1]
         self.root = root
@@ -269,11 +283,9 @@ class Store:
         self._jn = _JMAX
         self._in_place = _commits_at_close(root)
         self._rec = bytearray(_REC)  # scratch for the one record being read
-        # Returns the data key, or None while the token is locked.
-        self._data_key = data_key or (lambda: None)
-        self._key_of = None  # the data key self._keys were derived from
-        self._keys = None
+        self.keys = keys
         self.plain = 0  # version-1 records (plain secrets) found at load
+        self.legacy = 0  # version-2 records (under the data key itself)
         self._bs = 0  # flash block size, once known
         self._free = 0  # free blocks: an estimate that only errs low (_need_room)
         _makedirs(root + "/bk")
@@ -305,8 +317,9 @@ class Store:
                 elif _is_bucket(name):
                     top = max(top, int(name[1:]))
         # Room for the capacity, and for every bucket on flash even if the
-        # capacity was lowered since, so nothing is ever silently dropped.
-        nb = max((self.capacity + _PER - 1) // _PER, top + 1)
+        # capacity was lowered since, so nothing is ever silently dropped
+        # (there is a key for rules.BUCKETS buckets at most).
+        nb = min(max((self.capacity + _PER - 1) // _PER, top + 1), rules.BUCKETS)
         n = nb * _PER
         self._nb = nb
         self._order = bytearray(2 * n)
@@ -317,6 +330,7 @@ class Store:
         self.count = 0
         self.damaged = 0
         self.plain = 0
+        self.legacy = 0
         self.rebuilt = False
         had_index = _exists(self._ipath)
         listed = self._read_index()
@@ -346,6 +360,8 @@ class Store:
                         self._hash_slot(s, rec)
                         if rec[1] == _PLAIN_VERSION:
                             self.plain += 1
+                        elif rec[1] == _DK_VERSION:
+                            self.legacy += 1
                     else:
                         dirty = True  # orphan of an interrupted add/delete
                     continue
@@ -586,21 +602,20 @@ class Store:
 
     # ---- sealing secrets ----
 
-    def _record_key(self):
-        dk = self._data_key()
-        if dk is None:
-            raise StoreError("locked", "the token is locked: enter the PIN")
-        if dk is not self._key_of:
-            # crypto.seal_keys once per data key, not once per record: the
-            # two derivations cost ~6 ms a seal on an RP2040.
-            self._keys = crypto.seal_keys(crypto.subkey(dk, b"records"))
-            self._key_of = dk
-        return self._keys
+    def _locked(self):
+        return StoreError("locked", "the token is locked: enter the PIN")
 
-    def _seal_into(self, rec, secret):
-        """Encrypt `secret` into rec (whose other fields are final) and
-        stamp the check."""
-        key = self._record_key()
+    def _record_key(self, s):
+        """Seal keys for the records of slot s's bucket."""
+        keys = self.keys.seal_keys(s // _PER) if self.keys is not None else None
+        if keys is None:
+            raise self._locked()
+        return keys
+
+    def _seal_into(self, rec, secret, s, key=None):
+        """Encrypt `secret` into rec (whose other fields are final) for slot
+        s, and stamp the check."""
+        key = key or self._record_key(s)
         n = len(secret)
         rec[7] = n
         rec[1] = _VERSION
@@ -610,42 +625,88 @@ class Store:
         rec[_TAG:_TAG + 16] = blob[8 + n:]
         rec[_CHECK:_REC] = _check(rec)
 
-    def _open(self, rec):
-        """The plain secret of a record in the scratch buffer."""
+    def _open(self, rec, s):
+        """The plain secret of slot s's record (in the scratch buffer)."""
         n = rec[7]
         if rec[1] == _PLAIN_VERSION:
             return bytes(rec[_SECRET:_SECRET + n])
-        key = self._record_key()
+        if rec[1] == _DK_VERSION:
+            tries = (self.keys.legacy_keys(),)
+        else:
+            tries = (self._record_key(s), self.keys.next_keys()
+                     if self.keys.pending_bucket == s // _PER else None)
+        if tries[0] is None:
+            raise self._locked()
         blob = bytes(rec[_NONCE:_NONCE + 8]) + bytes(rec[_SECRET:_SECRET + n]) + bytes(rec[_TAG:_TAG + 16])
-        try:
-            return crypto.unseal_with(key, blob, memoryview(rec)[:_SECRET])
-        except crypto.CryptoError:
-            raise StoreError("tampered", "an account record failed its authenticity check")
+        for key in tries:
+            if key is None:
+                continue
+            try:
+                return crypto.unseal_with(key, blob, memoryview(rec)[:_SECRET])
+            except crypto.CryptoError:
+                pass
+        raise StoreError("tampered", "an account record failed its authenticity check")
 
-    def migrate(self):
-        """Seal every version-1 (plain) record; returns how many. Bucket by
-        bucket, each an atomic rewrite, so a cut leaves a mix that loads."""
-        if not self.plain:
+    def _reseal_bucket(self, b, key):
+        """Rewrite bucket b with every listed record resealed under `key`
+        (in one write: all or none on a power cut); unlisted slots zeroed."""
+        slots = []
+        recs = []
+        try:
+            for s in range(b * _PER, b * _PER + _PER):
+                if self._is_used(s):
+                    r = self._read(s)
+                    secret = self._open(r, s)
+                    for i in range(_SECRET, _CHECK):
+                        r[i] = 0
+                    self._seal_into(r, secret, s, key)
+                    slots.append(s)
+                    recs.append(bytearray(r))
+                    r[:] = _ZERO
+            if recs and self._in_place:
+                # In place rewrites only the listed slots: zero the rest in
+                # the same commit (a deleted record must not stay readable).
+                for s in range(b * _PER, b * _PER + _PER):
+                    if not self._is_used(s):
+                        slots.append(s)
+                        recs.append(_ZERO)
+            self._write_bucket(b, tuple(slots), recs)
+        finally:
+            for r in recs:
+                if r is not _ZERO:
+                    r[:] = _ZERO
+
+    def finish_rekey(self):
+        """Complete a bucket's rekey that a power cut interrupted (the keys
+        must be open); True if there was one."""
+        b = self.keys.pending_bucket if self.keys is not None else None
+        if b is None or self.keys.data_key is None:
+            return False
+        self._reseal_bucket(b, self.keys.next_keys())
+        self.keys.end_rekey()
+        return True
+
+    def migrate(self, progress=None):
+        """Reseal every record of older firmware (version 1, plain; version
+        2, under the data key itself) under its bucket key; returns how
+        many. Bucket by bucket, each an atomic rewrite, so a cut leaves a
+        mix that loads. progress(done, total) after each bucket."""
+        if not self.plain and not self.legacy:
             return 0
         done = 0
-        rec = self._rec
         for b in range(self._nb):
-            todo = []
+            old = False
             for s in range(b * _PER, b * _PER + _PER):
-                if self._is_used(s) and self._read(s)[1] == _PLAIN_VERSION:
-                    todo.append(s)
-            for s in todo:
-                r = self._read(s)
-                secret = bytes(r[_SECRET:_SECRET + r[7]])
-                for i in range(_SECRET, _CHECK):
-                    r[i] = 0
-                self._seal_into(r, secret)
-                try:
-                    self._write_bucket(b, (s,), (r,))
-                finally:
-                    rec[:] = _ZERO
-                done += 1
+                if self._is_used(s) and self._read(s)[1] != _VERSION:
+                    old = True
+                    done += 1
+            self._rec[:] = _ZERO
+            if old:
+                self._reseal_bucket(b, self._record_key(b * _PER))
+            if progress is not None:
+                progress(b + 1, self._nb)
         self.plain = 0
+        self.legacy = 0
         return done
 
     # ---- writing ----
@@ -795,8 +856,8 @@ class Store:
         rec = self._rec
         n = self.count
         try:
-            self._record((name, issuer, secret, kind, algorithm, digits, period, counter), (), rec)
             s = self._free_slot()
+            self._record((name, issuer, secret, kind, algorithm, digits, period, counter), (), s, rec)
             self._need_room(s)
             one = (s,)
             self._write_bucket(s // _PER, one, (rec,))
@@ -828,8 +889,8 @@ class Store:
             slots = []
             for i in range(k):
                 try:
-                    rec, pair = self._record(accounts[i], pairs)
                     s = self._free_slot(slots)
+                    rec, pair = self._record(accounts[i], pairs, s)
                     self._need_room(s)
                 except StoreError as e:
                     e.set_at(i)
@@ -859,9 +920,9 @@ class Store:
                 rec[:] = _ZERO  # don't leave secrets in RAM
         return n
 
-    def _record(self, account, pairs, rec=None):
-        """A checked, sealed record for one add_many entry (in `rec`, else a
-        new buffer), and its (issuer, name) bytes."""
+    def _record(self, account, pairs, s, rec=None):
+        """A checked record for one add_many entry, sealed for slot s (in
+        `rec`, else a new buffer), and its (issuer, name) bytes."""
         name, issuer, secret, kind, algorithm, digits, period, counter = account
         nb = _text(name, "name", 1)
         ib = _text(issuer, "issuer", 0)
@@ -885,7 +946,7 @@ class Store:
                          len(nb), len(ib), len(secret), period, counter)
         rec[_NAME:_NAME + len(nb)] = nb
         rec[_ISSUER:_ISSUER + len(ib)] = ib
-        self._seal_into(rec, secret)
+        self._seal_into(rec, secret, s)
         return rec, (ib, nb)
 
     def get(self, index):
@@ -900,7 +961,7 @@ class Store:
             return Account(index, s,
                            bytes(rec[_NAME:_NAME + rec[5]]).decode(),
                            bytes(rec[_ISSUER:_ISSUER + rec[6]]).decode(),
-                           self._open(rec) if secret else None,
+                           self._open(rec, s) if secret else None,
                            KINDS[rec[2]], ALGORITHMS[rec[3]], rec[4], period, counter)
         finally:
             rec[:] = _ZERO
@@ -948,7 +1009,13 @@ class Store:
         return self._pos(found[0])
 
     def delete(self, index):
+        """Remove the account at `index` for good: its bucket gets a new key
+        (see the head of this file), so no copy of it opens again."""
         s = self._slot(index)
+        b = s // _PER
+        keys = self.keys
+        self._record_key(s)  # locked: refused before anything changes
+        keys.begin_rekey(b)
         n = self.count
         mv = memoryview(self._order)
         parts = (mv[:2 * index], mv[2 * index + 2:2 * n])
@@ -963,7 +1030,7 @@ class Store:
             _remove(self._ipath)
             self._jn = _JMAX
             self._write_index(n - 1, parts)
-        # Committed: update RAM, then zero the record.
+        # Committed: update RAM, then reseal the bucket without it.
         o = self._order
         _shift(o, 2 * index, 2 * index + 2, 2 * (n - 1 - index))
         o[2 * n - 2] = 0
@@ -971,9 +1038,9 @@ class Store:
         self.count = n - 1
         self._set_used(s, False)
         try:
-            self._write_bucket(s // _PER)
+            self.finish_rekey()
         except (OSError, StoreError):
-            pass  # the account is gone; the next load zeroes the orphan
+            pass  # the account is gone; the rekey stays pending and finishes later
 
     def set_counter(self, index, counter):
         """Persist a HOTP counter; show the code only after this returns."""
@@ -981,9 +1048,9 @@ class Store:
         s = self._slot(index)
         rec = self._read(s)
         try:
-            secret = self._open(rec)
+            secret = self._open(rec, s)
             struct.pack_into(">Q", rec, 12, counter)
-            self._seal_into(rec, secret)  # the counter is sealed in with it
+            self._seal_into(rec, secret, s)  # the counter is sealed in with it
             self._write_bucket(s // _PER, (s,), (rec,))
         finally:
             rec[:] = _ZERO
@@ -1020,14 +1087,14 @@ class Store:
             raise StoreError("name_taken", "an account with that issuer and name exists")
         rec = self._read(s)
         try:
-            secret = self._open(rec)
+            secret = self._open(rec, s)
             for i in range(_NAME, _CHECK):
                 rec[i] = 0
             rec[5] = len(nb)
             rec[6] = len(ib)
             rec[_NAME:_NAME + len(nb)] = nb
             rec[_ISSUER:_ISSUER + len(ib)] = ib
-            self._seal_into(rec, secret)
+            self._seal_into(rec, secret, s)
             self._write_bucket(s // _PER, (s,), (rec,))
             self._hash_slot(s, rec)
         finally:

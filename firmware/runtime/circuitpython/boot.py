@@ -1,7 +1,8 @@
 # CircuitPython runs this once at power-up, before USB starts.
 #
-# - Two USB serial ports: the console (REPL, tracebacks) and `data`, the
-#   token's protocol, so a stray Ctrl-C from the host is never a REPL break.
+# - USB serial: `data`, the token's protocol, always; the console (REPL) port
+#   only in maintenance, so no program on the computer can break into a REPL
+#   while the firmware runs (a Ctrl-C on the console would stop code.py).
 # - The CIRCUITPY drive holds the store: in normal operation the USB host does
 #   not see it at all, and the firmware has it read-write.
 # - Button held at plug-in: the maintenance screen (firmware/factory.py), as
@@ -62,11 +63,14 @@ def enable_keyboard():
 
 
 def boot(board):
-    usb_cdc.enable(console=True, data=True)
-    enable_keyboard()
     to_host = maintenance_requested(board)
     if not to_host and button_held(board):
         to_host = maintenance_screen(board) == "repl"
+    # The console (REPL) port exists only in maintenance: in normal operation
+    # a Ctrl-C on it could stop code.py and give the REPL to any program on
+    # the computer. Tracebacks go to the diagnostic log instead.
+    usb_cdc.enable(console=to_host, data=True)
+    enable_keyboard()
     if to_host:
         storage.enable_usb_drive()
         storage.remount("/", readonly=True)  # read-only to Python = writable by the host

@@ -449,6 +449,18 @@ class Runtime:
             os.mkdir(path)  # boot.py remounted the drive writable for us
         return path
 
+    def key_pages(self, root):
+        """The key area's two pages (keypages.py): microcontroller.nvm, a
+        flash sector of its own, and a file of the drive overwritten in
+        place (FAT writes a file's clusters where they are). Without nvm
+        big enough, both in files."""
+        import keypages
+        import microcontroller
+        nvm = getattr(microcontroller, "nvm", None)
+        if nvm is not None and len(nvm) >= keypages.PAGE:
+            return keypages.BytesPage(nvm), keypages.FilePage(root + "/kb")
+        return keypages.file_pages(root)
+
     # -- the button -------------------------------------------------------------
     def button(self):
         """The level, from keypad's debounced events (none missed between calls)."""
@@ -501,7 +513,7 @@ class Runtime:
         return 0, "unknown"
 
     def guard_console(self, on):
-        pass  # Ctrl-C breaks only on the console port; the protocol is on `data`
+        pass  # boot.py leaves the console port off outside maintenance (no Ctrl-C to send)
 
     def mem_alloc(self):
         import gc

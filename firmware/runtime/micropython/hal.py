@@ -121,6 +121,15 @@ class Runtime:
             self._serial = StdioSerial()
         return self._serial
 
+    def key_pages(self, root):
+        """The key area's two pages (keypages.py): two blocks of the flash
+        that littlefs is on, each owned by a one-block file of `root`."""
+        import keypages
+        bdev = self.board.flash_device() if hasattr(self.board, "flash_device") else _flash_device()
+        if bdev is None:
+            return keypages.file_pages(root)  # no block device to reach (not a board)
+        return keypages.littlefs_pages(bdev, root)
+
     def display(self, width, height, addr):
         from ssd1306 import SSD1306
         return SSD1306(self.i2c, width, height, addr)
@@ -188,6 +197,21 @@ class NoDisplay:
 
     def contrast(self, value):
         pass
+
+
+def _flash_device():
+    """The block device the filesystem is on: the rp2 flash, the esp32
+    `vfs` partition; None where there is none."""
+    try:
+        import rp2  # pyright: ignore[reportMissingImports] rp2 port only
+        return rp2.Flash()
+    except ImportError:
+        pass
+    try:
+        import flashbdev  # pyright: ignore[reportMissingImports] the esp32 port's own, frozen
+        return flashbdev.bdev
+    except ImportError:
+        return None
 
 
 def _pin_button(board):

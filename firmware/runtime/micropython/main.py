@@ -7,8 +7,23 @@
 # the USB serial port (for mpremote); keep holding for the factory reset
 # (firmware/factory.py). A running token can also be asked
 # (`provision.py maintenance`, which leaves a one-shot flag file and resets
-# it). In normal operation Ctrl-C is ignored, so a stray 0x03 can't drop
-# anyone into a REPL.
+# it). From the first line on Ctrl-C is ignored, so a stray (or
+# hostile) 0x03 can't drop anyone into a REPL.
+
+try:
+    # First, before any import that takes time: from here on a Ctrl-C on the
+    # USB serial port is a plain byte, not a break into the REPL. The REPL is
+    # given back only where the firmware is deliberately not started.
+    import micropython
+    micropython.kbd_intr(-1)
+except KeyboardInterrupt:  # one that came in before the line above ran
+    import micropython
+    micropython.kbd_intr(-1)
+
+
+def _to_repl(text):
+    micropython.kbd_intr(3)
+    print(text)
 
 
 def maintenance_requested(rt):
@@ -27,8 +42,8 @@ def start(board):
     import hal
     rt = hal.Runtime(board)
     if maintenance_requested(rt):
-        print("totp-token: restarted into the maintenance REPL on request "
-              "(firmware not started; the next reset runs it)")
+        _to_repl("totp-token: restarted into the maintenance REPL on request "
+                 "(firmware not started; the next reset runs it)")
         return
     held = rt.button
     if held():
@@ -36,7 +51,7 @@ def start(board):
         if held():
             import factory
             if factory.maintenance(rt, board, held) == "repl":
-                print("totp-token: button held at boot, maintenance REPL (firmware not started)")
+                _to_repl("totp-token: button held at boot, maintenance REPL (firmware not started)")
                 return
     import app
     app.main(rt, board)
