@@ -154,8 +154,10 @@ class TokenClient:
         self.link = link
         self.timeout = timeout
         self.pin = pin
+        self.on_confirm = None  # fn(cmd): a request now waits for a hold on the token
+        self.on_last_try = None  # fn(): the next PIN is the last try; may raise to stop
         self.session = None  # pinauth.Session after a successful auth
-        self.erased = False  # a reply said the token erased itself
+        self.erased = False  # the last reply said the token stands erased
         self._last_id = 0
         self._answered = False  # once a reply came, silence is a timeout, not "not a token"
 
@@ -198,11 +200,16 @@ class TokenClient:
         challenge = self._request("auth-challenge", {})
         if not challenge.get("pin"):
             return False
+        if challenge.get("tries_left") == 1 and self.on_last_try is not None:
+            self.on_last_try()  # may refuse: a wrong PIN now erases the token
         pin = self.pin() if self.pin is not None else None
         if pin is None:
             raise DeviceError(frames.E_AUTH, "the token has a PIN: give it with $TOKEN_PIN "
                               "or at the prompt")
-        args, session = pinauth.answer_challenge(pin, challenge)
+        try:
+            args, session = pinauth.answer_challenge(pin, challenge)
+        except pinauth.SchemeError as e:
+            raise DeviceError("scheme", str(e)) from None
         self._request("auth", args)
         self.session = session
         return True
@@ -219,8 +226,14 @@ class TokenClient:
             frame = frames.encode_request(req_id, cmd, args)
         # A resend below sends this same frame: a signed one stays valid,
         # since a torn first copy never reached the token's sequence check.
+        timeout = self.timeout
+        if cmd in frames.CONFIRMED:
+            # The token answers once its button is held (or CONFIRM_S is up).
+            timeout = max(timeout, frames.CONFIRM_S + 5.0)
+            if self.on_confirm is not None:
+                self.on_confirm(cmd)
         self.link.write(frame)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         noise = False
         resync = None  # when to resend after an id-null frame error
         while True:
@@ -232,7 +245,7 @@ class TokenClient:
                 # token that can't skip them): send it once more, now.
                 resync = None
                 self.link.write(frame)
-                deadline = time.monotonic() + self.timeout
+                deadline = time.monotonic() + timeout
                 continue
             reply = frames.decode_reply(line)
             if reply is None:
@@ -247,10 +260,12 @@ class TokenClient:
                 continue
             if reply.get("id") != req_id:
                 continue  # a late reply to an earlier request
-            if reply.get("erased"):
+            # The last reply says whether the token stands erased: a restore
+            # onto an erased token ends that state, and then nothing is said.
+            self.erased = bool(reply.get("erased"))
+            if self.erased:
                 # Right after the erase the token overwrites its free flash
                 # for a while before it answers again.
-                self.erased = True
                 self.timeout = max(self.timeout, SCRUB_TIMEOUT)
             if reply.get("ok"):
                 return reply.get("data") or {}
@@ -375,7 +390,15 @@ class TokenClient:
         """The first PIN (the token has none)."""
         from host_tools import pinauth
         info = self.info()
-        args = pinauth.pin_set_args(new_pin, (info.get("auth") or {}).get("iterations"))
+        self.session = None
+        challenge = self._request("auth-challenge", {})
+        if challenge.get("pin"):
+            raise DeviceError("pin_set", "a PIN is already set: use pin change")
+        try:
+            args = pinauth.pin_set_args(new_pin, (info.get("auth") or {}).get("iterations"),
+                                        challenge)
+        except pinauth.SchemeError as e:
+            raise DeviceError("scheme", str(e)) from None
         if tries_max is not None:
             args["tries_max"] = int(tries_max)
         self.session = None

@@ -48,8 +48,13 @@ TOKEN = [
          "the order of the accounts on the button (slot numbers only; index.add: the latest "
          "adds, folded into index every 32)",
          "no (holds no names or secrets)", "`provision.py wipe --yes` empties it"),
+    Item("ka, kb, keyloc", r"ka|kb|keyloc",
+         "the key area: two one-block files the firmware erases in place (one holds the "
+         "lock state: the data key, the bucket keys, the PIN's salt and verifier, the retry "
+         "counter), and where they lie on the flash",
+         "encrypted: keys wrapped under the PIN", FACTORY_RESET),
     Item("keys", r"keys",
-         "the data key that encrypts the secrets, and the PIN retry counter",
+         "older firmware's key file: read once at the first boot after an update, then removed",
          "encrypted: key wrapped under the PIN", FACTORY_RESET),
     Item("clock.json", r"clock\.json",
          "clock history: times of the last 8 syncs, offsets found, aging trim, drift estimate",

@@ -14,6 +14,10 @@ class PinError(ValueError):
     pass
 
 
+class SchemeError(PinError):
+    """The token's firmware and this host speak different PIN exchanges."""
+
+
 def check_pin(pin):
     """A PIN is 4-16 ASCII digits; returns it unchanged."""
     if not isinstance(pin, str) or not (PIN_MIN <= len(pin) <= PIN_MAX) \
@@ -46,19 +50,45 @@ class Session:
         return tc.seal(self._rk, plaintext, aad)
 
 
+SCHEME = "pin-x25519-1"  # firmware/service.py AUTH_SCHEME
+
+
+def _agree(challenge_reply):
+    """(challenge, token's public key, ours, agreed Z) for a challenge reply:
+    an X25519 key pair made for this exchange alone."""
+    if challenge_reply.get("scheme") != SCHEME or "public" not in challenge_reply:
+        raise SchemeError("the token's firmware speaks PIN scheme %r and this provision.py %r: "
+                       "update the firmware (make deploy) or the host tools so they match"
+                       % (challenge_reply.get("scheme", "pin-hmac-1"), SCHEME))
+    c = bytes.fromhex(challenge_reply["challenge"])
+    theirs = bytes.fromhex(challenge_reply["public"])
+    mine = tc.x25519_private()
+    ours = tc.x25519_public(mine)
+    try:
+        z = tc.x25519(mine, theirs)
+    except tc.CryptoError:
+        raise SchemeError("the token sent an unusable public key") from None
+    return c, theirs, ours, z
+
+
 def answer_challenge(pin, challenge_reply):
     """(auth args, Session) for an `auth-challenge` reply."""
-    c = bytes.fromhex(challenge_reply["challenge"])
+    c, theirs, ours, z = _agree(challenge_reply)
     w, v = derive(pin, bytes.fromhex(challenge_reply["salt"]), challenge_reply["iterations"])
-    sk = tc.hmac_sha256(v, b"session" + c)
-    args = {"challenge": c.hex(), "key": tc.seal(sk, w, c).hex()}
+    sk = tc.hmac_sha256(v, b"session" + c + theirs + ours + z)
+    args = {"challenge": c.hex(), "public": ours.hex(), "key": tc.seal(sk, w, c).hex()}
     return args, Session(tc.hmac_sha256(sk, b"requests"))
 
 
-def pin_set_args(pin, iterations):
+def pin_set_args(pin, iterations, challenge_reply):
+    """`pin-set` arguments: salt, W and V of the first PIN, sealed under a
+    key agreed with the token for this challenge."""
+    c, theirs, ours, z = _agree(challenge_reply)
     salt = os.urandom(16)
     w, v = derive(pin, salt, iterations)
-    return {"salt": salt.hex(), "w": w.hex(), "v": v.hex()}
+    key = tc.hmac_sha256(z, b"pin-set" + c + theirs + ours)
+    return {"challenge": c.hex(), "public": ours.hex(),
+            "new": tc.seal(key, salt + w + v, b"pin-set").hex()}
 
 
 def pin_change_args(session, pin, iterations):

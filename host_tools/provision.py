@@ -59,6 +59,8 @@ def connect(args):
     The one place that touches hardware, so tests replace it."""
     port = args.port or link.find_port()
     client = TokenClient(link.SerialLink(port), timeout=args.timeout, pin=lock.pin_provider())
+    client.on_confirm = lock.ask_for_hold
+    client.on_last_try = lock.last_try_guard(getattr(args, "allow_last_try", False))
     _clients.append(client)
     return client
 
@@ -133,6 +135,9 @@ def _global_arguments(p, top):
                    help="machine-readable output on stdout, errors included")
     p.add_argument("--timeout", type=_seconds, default=default(3.0), metavar="S",
                    help="seconds to wait for each reply (default 3)")
+    p.add_argument("--allow-last-try", action="store_true", default=default(False),
+                   help="let a PIN from $TOKEN_PIN or stdin spend the last try "
+                        "(a wrong one then erases the token)")
 
 
 def _seconds(text):

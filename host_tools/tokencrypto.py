@@ -103,3 +103,27 @@ def unseal(key32, blob, aad=b""):
     if not equal(_tag(key32, aad, nonce, ct), tag):
         raise CryptoError("sealed data failed authentication")
     return ctr_xor(subkey(key32, b"enc"), nonce, ct)
+
+
+# X25519 (RFC 7748) for the login key agreement; firmware/x25519.py is the
+# token's own implementation of the same function.
+def x25519_private():
+    from cryptography.hazmat.primitives.asymmetric import x25519 as _x
+
+    return _x.X25519PrivateKey.generate()
+
+
+def x25519_public(private):
+    from cryptography.hazmat.primitives import serialization as _s
+
+    return private.public_key().public_bytes(_s.Encoding.Raw, _s.PublicFormat.Raw)
+
+
+def x25519(private, peer_public):
+    """The shared secret; CryptoError for a peer key of small order."""
+    from cryptography.hazmat.primitives.asymmetric import x25519 as _x
+
+    try:
+        return private.exchange(_x.X25519PublicKey.from_public_bytes(bytes(peer_public)))
+    except ValueError:
+        raise CryptoError("the token's public key has small order") from None

@@ -6,7 +6,8 @@ echo at the terminal, else one line from stdin (scripts).
 import os
 import sys
 
-from firmware import keymap
+from firmware import frames, keymap
+from host_tools import guessing
 from host_tools.cli.common import read_line
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
 from host_tools.pinauth import PinError, check_pin
@@ -35,6 +36,39 @@ def pin_provider():
     return provide
 
 
+def _pin_typed_by_a_person():
+    return os.environ.get("TOKEN_PIN") is None and sys.stdin is not None and sys.stdin.isatty()
+
+
+def last_try_guard(allowed):
+    """A callable for TokenClient.on_last_try. A PIN from $TOKEN_PIN or a pipe
+    is never tried as the last try unless `allowed` (--allow-last-try): a
+    script with a wrong PIN in a loop would otherwise erase the token. A
+    person at the prompt is warned."""
+    def guard():
+        if _pin_typed_by_a_person():
+            sys.stderr.write("One try left: a wrong PIN now erases the token.\n")
+            sys.stderr.flush()
+            return
+        if not allowed:
+            raise CommandError("one PIN try is left and a wrong PIN would erase the token: "
+                               "nothing was tried. Enter the PIN at the prompt, or give "
+                               "--allow-last-try to spend the last try from $TOKEN_PIN or stdin",
+                               "last_try", EXIT_REFUSED)
+    return guard
+
+
+_HOLD_FOR = {"pin-set": "setting the PIN", "pin-remove": "removing the PIN",
+             "wipe": "the wipe", "reboot-maintenance": "the restart into maintenance"}
+
+
+def ask_for_hold(cmd):
+    """The token waits for a hand on it (frames.CONFIRMED): say so."""
+    sys.stderr.write("Confirm %s on the token: hold its button (a short press cancels; "
+                     "%d s)...\n" % (_HOLD_FOR.get(cmd, cmd), frames.CONFIRM_S))
+    sys.stderr.flush()
+
+
 def read_new_pin():
     """A new PIN: twice at the terminal, once from a pipe or $TOKEN_NEW_PIN."""
     env = os.environ.get("TOKEN_NEW_PIN")
@@ -61,6 +95,16 @@ def pin_arguments(p):
     sub.add_parser("remove", help="turn the lock off (asks for the current PIN)")
 
 
+def _dump_warning(pin, data, auth):
+    """The honest cost of a flash dump for this PIN's length (host_tools/guessing.py),
+    on the terminal and as `offline_guessing` in the JSON."""
+    words = guessing.warning(len(pin), auth.get("iterations") or guessing.REFERENCE_ITERATIONS)
+    if words is None:
+        return ""
+    data["offline_guessing"] = words
+    return "\nnote: " + words
+
+
 def run_pin(args, connect):
     action = args.pin_action
     if action == "set" and args.tries is not None and not 3 <= args.tries <= 15:
@@ -71,15 +115,18 @@ def run_pin(args, connect):
             if auth.get("pin"):
                 raise CommandError("a PIN is already set: use `pin change`", "pin_set",
                                    EXIT_REFUSED)
-            data = client.pin_set(read_new_pin(), args.tries)
+            pin = read_new_pin()
+            data = client.pin_set(pin, args.tries)
             text = "PIN set: the token locks at power-up; %d wrong tries erase it" % (
                 data.get("tries_left") or 0)
+            text += _dump_warning(pin, data, auth)
         elif action == "change":
             if not auth.get("pin"):
                 raise CommandError("no PIN is set: use `pin set`", "no_pin", EXIT_REFUSED)
             client.authenticate()  # the current PIN, before asking for the new one
-            data = client.pin_change(read_new_pin())
-            text = "PIN changed"
+            pin = read_new_pin()
+            data = client.pin_change(pin)
+            text = "PIN changed" + _dump_warning(pin, data, auth)
         else:
             if not auth.get("pin"):
                 raise CommandError("no PIN is set", "no_pin", EXIT_REFUSED)
