@@ -39,6 +39,10 @@ def _simulator_state_in_tmp(tmp_path_factory):
     tokens are covered too), never the user's."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOKEN_SIM_STATE_DIR", str(tmp_path_factory.mktemp("simulators")))
+        # A hand on every simulated token that holds its button when the
+        # screen asks for a hold (pin set, wipe, ...): only the tests of that
+        # confirmation (auto_confirm=False) press by themselves.
+        mp.setenv("TOKEN_SIM_AUTO_CONFIRM", "1")
         yield
 
 

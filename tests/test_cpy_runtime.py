@@ -398,7 +398,8 @@ def test_boot_hides_the_drive_unless_maintenance_was_asked(cpy, flag):
     if flag:
         open(flag_path, "w").close()
     runpy.run_path(os.path.join(cpy_launch.CPY_RUNTIME, "boot.py"))
-    assert usb_cdc.enabled == {"console": True, "data": True}
+    # the console (REPL) port only when the drive goes to the host
+    assert usb_cdc.enabled == {"console": flag, "data": True}
     assert not os.path.exists(flag_path)  # once only
     if held or flag:
         assert storage.usb_drive_enabled and storage.getmount("/").readonly
@@ -490,6 +491,9 @@ def test_launcher_boots_code_py_on_the_simulator(fake_firmware, tmp_path):
         assert tok.wait_for_text("No accounts yet", timeout=20)
         reply = _request(tok, 7, "status")
         assert reply["ok"] and reply["data"]["cmd"] == "status" and reply["data"]["year"] == 2033
+        # boot.py gives the firmware no console port: no Ctrl-C can reach a REPL
+        assert "usb_cdc: console port off, data port on" in tok.log_tail()
+        assert "console port on" not in tok.log_tail()
         assert os.path.isdir(os.path.join(tok.data_dir, "data"))
         tok.press()
         assert "presses 1" in tok.wait_for_text("presses 1", timeout=20)
@@ -514,6 +518,8 @@ def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_pa
         _until(lambda: "Code done running" in tok.log_tail(), timeout=30)
         assert "the CIRCUITPY drive is the host's" in tok.log_tail()
         assert "No accounts yet" not in tok.screen_text()  # the firmware never started
+        # the REPL only here, after a hand on the button at plug-in
+        assert "usb_cdc: console port on, data port on" in tok.log_tail()
     finally:
         tok.close()
 

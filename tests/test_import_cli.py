@@ -521,6 +521,30 @@ def test_backup_then_restore_onto_a_spare_token(tok, tmp_path, backup_on):
     assert backup_on.read_text() == raw  # restore never rewrites what it reads
 
 
+def test_restore_onto_a_token_that_erased_itself_says_nothing_of_the_erase(
+        tmp_path, backup_on, monkeypatch):
+    """Issue 15: after the last wrong PIN the token stands erased; a restore
+    onto it ends that, so the CLI must not say it erased itself."""
+    accounts = [acct("alice", "GitHub")]
+    with SimulatedToken(idle_s=3600) as spare:
+        assert cli(spare, "sync-time").rc == 0
+        assert cli(spare, "import", uri_file(tmp_path, accounts), "--yes").rc == 0
+        monkeypatch.setenv("TOKEN_NEW_PIN", "97531")
+        assert cli(spare, "pin", "set", "--tries", "3").rc == 0
+        monkeypatch.setenv("TOKEN_PIN", "11111")
+        for _ in range(2):
+            assert cli(spare, "sync-time").doc["error"] == "wrong_pin"
+        run = cli(spare, "--timeout", "120", "--allow-last-try", "sync-time")
+        assert run.doc["error"] == "erased", run
+        monkeypatch.delenv("TOKEN_PIN")
+        run = cli(spare, "--timeout", "60", "info", as_json=False)
+        assert "erased itself" in run.err  # standing erased: said on every command
+        run = cli(spare, "restore", "--yes", as_json=False)
+        assert run.rc == 0, run
+        assert "erased itself" not in run.err, run.err
+        assert listed(spare) == [("GitHub", "alice")]
+
+
 def test_import_with_a_wrong_backup_password_writes_nothing(tok, tmp_path, monkeypatch):
     assert cli(tok, "import", uri_file(tmp_path, [acct("a", "One")]), "--yes").rc == 0
     before = listed(tok)

@@ -246,11 +246,12 @@ def test_inventory_lists_every_file_the_firmware_creates(tok, tmp_path):
     import re
     for name in on_flash - top:
         assert re.fullmatch(r"bk/g\d{3}(/b\d{3}(\.new)?)?", name), name
-    assert {"index", "log", "clock.json", "bk", "keys", "keyboard.json"} <= on_flash
+    assert {"index", "log", "clock.json", "bk", "ka", "kb", "keyloc", "keyboard.json"} <= on_flash
+    assert "keys" not in on_flash  # older firmware's key file: only read, once, at an update
 
 
 def test_inventory_knows_the_crash_leftovers():
-    for name in ("bk", "index", "keys", "clock.json", "log", "keys.new", "log.new", "keyboard.json",
+    for name in ("bk", "index", "keys", "ka", "kb", "keyloc", "clock.json", "log", "keys.new", "log.new", "keyboard.json",
                  "index.new", "wipe.tmp"):
         assert inventory.token_item(name) is not None, name
     assert inventory.token_item("secrets.txt") is None
@@ -304,10 +305,11 @@ def test_factory_reset_leaves_nothing_behind(tmp_path):
             image = f.read()
         assert leaks(image, secs, names) == []
         left = {p for p in flash_files(tok, tmp_path) if p.startswith("/flash/data/")}
-        # The log (its factory-reset entry) and a fresh key file (a new random
+        # The log (its factory-reset entry) and a fresh key area (a new random
         # data key, no PIN) made by the boot after the erase.
         # The store's (empty) bucket directory is back too.
-        assert left == {"/flash/data/log", "/flash/data/keys", "/flash/data/bk"}
+        assert left == {"/flash/data/log", "/flash/data/ka", "/flash/data/kb",
+                        "/flash/data/keyloc", "/flash/data/bk"}
     finally:
         tok.close()
 

@@ -12,11 +12,14 @@ then it runs boot.py and code.py, as CircuitPython does at power-up, and
 stays up when code.py ends, as a board does. The environment is the
 MicroPython simulator's (TOKEN_SIM_BUS, TOKEN_SIM_DISPLAY, ...), plus
 TOKEN_SIM_DATA (a host directory standing for the drive's data folder),
-TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's master, default 0: stdin) and
-PYTHONPATH (board_path()). print() and tracebacks go to stderr: the console
-port, not the data port the protocol uses. A reset ends the process with
+TOKEN_SIM_NVM (the file microcontroller.nvm lives in), TOKEN_SIM_GHOSTS (the
+drive's ghost log, see SimDrive), TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's
+master, default 0: stdin) and PYTHONPATH (board_path()). print() and
+tracebacks go to stderr: the console port, not the data port the protocol
+uses. A reset ends the process with
 RESET_EXIT. Writes to the drive are announced to the host first, so the
 simulator's power cuts land between them, and the drive has a size (SimDrive).
+What the board's flash holds, for a forensic look: flash_dump(data_dir).
 
     cmd = cpy_launch.command(); env.update(cpy_launch.environment(data_dir))
 """
@@ -31,6 +34,7 @@ CPY_RUNTIME = os.path.join(REPO, "firmware", "runtime", "circuitpython")
 FIRMWARE = os.path.join(REPO, "firmware")
 BOARDS = os.path.join(REPO, "boards")
 RESET_EXIT = 97  # cpy_hw/microcontroller.py, as boards/sim.py
+NVM_SIZE = 4096  # cpy_hw/microcontroller.py: microcontroller.nvm on an RP2040
 
 
 def command(board="cp_sim"):
@@ -52,9 +56,48 @@ def environment(data_dir, font=None, firmware=FIRMWARE):
     if font is None:
         from host_tools.simulator import fontfile
         font = fontfile.write()
-    return {"TOKEN_SIM_DATA": os.path.join(os.path.abspath(data_dir), "data"),
+    return {"TOKEN_SIM_DATA": drive_dir(data_dir),
+            "TOKEN_SIM_NVM": nvm_path(data_dir),
+            "TOKEN_SIM_GHOSTS": ghost_path(data_dir),
             "TOKEN_SIM_FONT": font,
             "PYTHONPATH": os.pathsep.join(board_path(firmware))}
+
+
+def drive_dir(data_dir):
+    """The folder of the simulator's data dir that is the drive (its data)."""
+    return os.path.join(os.path.abspath(data_dir), "data")
+
+
+def nvm_path(data_dir):
+    """microcontroller.nvm's sector (cpy_hw/microcontroller.py), beside the drive."""
+    return os.path.join(os.path.abspath(data_dir), "nvm.bin")
+
+
+def ghost_path(data_dir):
+    """The drive's ghost log (SimDrive), beside the drive, not on it."""
+    return os.path.join(os.path.abspath(data_dir), "drive-ghosts.bin")
+
+
+def flash_dump(data_dir):
+    """What a dump of the board's flash could show, as bytes: the nvm sector
+    (blank 0xFF until first written), every file now on the drive (paths in
+    sorted order), then the ghost log (old contents, oldest first)."""
+    try:
+        with open(nvm_path(data_dir), "rb") as f:
+            out = bytearray(f.read())
+    except FileNotFoundError:
+        out = bytearray(b"\xff" * NVM_SIZE)
+    root = drive_dir(data_dir)
+    paths = [os.path.join(top, name) for top, _, files in os.walk(root) for name in files]
+    for path in sorted(paths, key=lambda p: os.path.relpath(p, root).split(os.sep)):
+        with open(path, "rb") as f:
+            out += f.read()
+    try:
+        with open(ghost_path(data_dir), "rb") as f:
+            out += f.read()
+    except FileNotFoundError:
+        pass
+    return bytes(out)
 
 
 DRIVE_BLOCK = 512  # FAT sectors, as on a CIRCUITPY drive
@@ -68,12 +111,37 @@ class SimDrive:
     capacity (writes past it fail with ENOSPC, and statvfs reports it), each
     write, rename, removal and mkdir announced to the host first (notice()),
     like the MicroPython board's flash block writes (boards/sim.py), so the
-    simulator's power cuts land between them."""
+    simulator's power cuts land between them.
 
-    def __init__(self, root, notice, capacity=DRIVE_BYTES):
+    Old contents: the drive is FAT on flash without wear levelling. Bytes
+    overwritten in place (a file opened "r+b", written within its length)
+    are replaced on the chip, but a removed file, a file renamed over,
+    truncated ("w" modes, truncate()) leaves its old clusters' bytes on the
+    chip until they are reused. The host directory keeps none of that, so
+    each such call first appends the bytes it drops to the ghost log
+    (`ghosts`, a file beside the drive, not on it; by default
+    drive-ghosts.bin in the drive's parent), after the notice: as if no
+    freed cluster were ever reused, which errs on the side of finding a
+    stale copy."""
+
+    def __init__(self, root, notice, capacity=DRIVE_BYTES, ghosts=None):
         self.root = os.path.abspath(root)
         self.notice = notice
         self.capacity = capacity
+        self.ghosts = os.path.abspath(ghosts) if ghosts else os.path.join(
+            os.path.dirname(self.root), "drive-ghosts.bin")
+
+    def drop(self, path, keep=0):
+        """The bytes of the file at `path` past its first `keep` are about to
+        leave it: into the ghost log (nothing when it is no file)."""
+        if not os.path.isfile(path):
+            return
+        with open(path, "rb") as f:
+            f.seek(keep)
+            gone = f.read()
+        if gone:
+            with open(self.ghosts, "ab") as g:
+                g.write(gone)
 
     def ours(self, path):
         try:
@@ -119,6 +187,14 @@ class _WatchedFile:
         self._drive.room_for(len(data))
         return self._f.write(data)
 
+    def truncate(self, size=None):
+        self._f.flush()
+        if size is None:
+            size = self._f.tell()
+        self._drive.notice()
+        self._drive.drop(self._f.name, size)  # the cut tail
+        return self._f.truncate(size)
+
     def __getattr__(self, name):
         return getattr(self._f, name)
 
@@ -143,14 +219,35 @@ def install_drive(drive):
             return real_open(file, mode, *args, **kwargs)
         if "w" in mode or "x" in mode or not exists(file):
             drive.notice()  # creating or truncating is a write too
+        if "w" in mode:
+            drive.drop(file)  # truncated: the old clusters are freed
         return _WatchedFile(real_open(file, mode, *args, **kwargs), drive)
 
-    def announced(fn, writes_if):
+    def announced(fn, writes_if, drops=False):
         def call(path, *args, **kwargs):
             if drive.ours(path) and writes_if(path):  # a failing call writes nothing
                 drive.notice()
+                if drops:
+                    drive.drop(path)
             return fn(path, *args, **kwargs)
         return call
+
+    def renamed(fn):
+        def call(src, dst, *args, **kwargs):
+            if drive.ours(src) and exists(src):
+                drive.notice()
+                if drive.ours(dst):
+                    drive.drop(dst)  # the file renamed over, if any
+            return fn(src, dst, *args, **kwargs)
+        return call
+
+    real_truncate = os.truncate
+
+    def truncate(path, length):
+        if drive.ours(path) and exists(path):
+            drive.notice()
+            drive.drop(path, length)
+        return real_truncate(path, length)
 
     real_statvfs = os.statvfs
 
@@ -158,9 +255,13 @@ def install_drive(drive):
         return drive.statvfs() if drive.ours(path) else real_statvfs(path)
 
     builtins.open = open_
-    for name in ("rename", "replace", "remove", "unlink", "rmdir"):
-        setattr(os, name, announced(getattr(os, name), exists))
+    for name in ("rename", "replace"):
+        setattr(os, name, renamed(getattr(os, name)))
+    for name in ("remove", "unlink"):
+        setattr(os, name, announced(getattr(os, name), exists, drops=True))
+    os.rmdir = announced(os.rmdir, exists)
     os.mkdir = announced(os.mkdir, lambda p: not exists(p))
+    os.truncate = truncate
     os.statvfs = statvfs
 
 
@@ -171,7 +272,8 @@ def run(board="cp_sim"):
     sys.modules["tokenboard"] = importlib.import_module(board)
     import _simwire
     capacity = int(os.getenv("TOKEN_SIM_DRIVE_BYTES") or DRIVE_BYTES)
-    install_drive(SimDrive(sys.modules["tokenboard"].DATA_DIR, _simwire.flash_notice, capacity))
+    install_drive(SimDrive(sys.modules["tokenboard"].DATA_DIR, _simwire.flash_notice, capacity,
+                           os.getenv("TOKEN_SIM_GHOSTS")))
     # CircuitPython's gc has MicroPython's heap figures; CPython's heap isn't
     # the board's, so the simulated board reports none.
     import gc

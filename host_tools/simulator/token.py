@@ -37,6 +37,7 @@ LONG_PRESS_S = 1.0
 DEBOUNCE_S = 0.025  # firmware/button.py
 LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
 RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
+CONFIRM_PROMPT = "hold: yes"  # firmware/screens.py, while a request waits for a hold
 MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
@@ -48,13 +49,17 @@ class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
                  heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
                  announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True,
-                 keyboard=True, runtime="micropython"):
+                 keyboard=True, runtime="micropython", auto_confirm=None):
         """data_dir keeps the flash image and the RTC state between runs
         (default: a new temporary directory, removed by stop()). announce:
         write a state file (simstate.py) so provision.py finds the port.
         display=None: no display on the bus (the firmware still expects a
         128x64 one at 0x3C); rtc=False: no DS3231 on the bus. keyboard=False:
-        a board without native USB (boards/sim.py make_keyboard gives None)."""
+        a board without native USB (boards/sim.py make_keyboard gives None).
+        auto_confirm: a hand on the token that holds the button whenever the
+        screen asks for a hold to confirm (frames.CONFIRMED: pin set, wipe,
+        ...); default from $TOKEN_SIM_AUTO_CONFIRM ("1"), which the tests
+        set, so only the tests of that confirmation press by themselves."""
         self._own_dir = data_dir is None
         # Absolute: the firmware runs with the data directory as its cwd.
         self.data_dir = os.path.abspath(data_dir or tempfile.mkdtemp(prefix="token-sim-"))
@@ -83,6 +88,13 @@ class SimulatedToken:
         self.rtc = DS3231Model()
         self._load_rtc()
         self.has_keyboard = keyboard
+        if auto_confirm is None:
+            auto_confirm = os.environ.get("TOKEN_SIM_AUTO_CONFIRM") == "1"
+        self.auto_confirm = auto_confirm
+        self.confirmations = 0  # holds the auto_confirm hand made
+        # One finger at a time: the auto_confirm hand's hold can still be
+        # going on when the confirmed request's reply reaches the test.
+        self._finger = threading.Lock()
         # The host's end of the USB keyboard: what it received and its lock
         # LEDs outlive a restart of the firmware, as on a real computer.
         self.keyboard = HidKeyboardSink()
@@ -173,6 +185,8 @@ class SimulatedToken:
         if not held:
             self._wait_ready()
         threading.Thread(target=self._watch, args=(self.proc,), daemon=True).start()
+        if self.auto_confirm:
+            threading.Thread(target=self._hand, args=(self.proc,), daemon=True).start()
         if self.announce:
             self._state_file = simstate.register(self.port, self.data_dir)
 
@@ -190,6 +204,24 @@ class SimulatedToken:
             except SimulatorError as e:
                 self.reset_error = e
             self.resets += 1
+
+    def _hand(self, proc):
+        """auto_confirm: hold the button when the screen asks for a hold."""
+        last = None
+        while self.proc is proc and proc.poll() is None:
+            time.sleep(0.05)
+            with self.lock:
+                ram = bytes(self.oled.ram) if self.oled is not None and self.oled.display_on else b""
+            if ram == last:
+                continue
+            last = ram
+            if ram and CONFIRM_PROMPT in decode_text(ram, *self.display_size):
+                try:
+                    self.long_press()
+                    self.confirmations += 1
+                except (SimulatorError, OSError, AttributeError):
+                    return  # powered off meanwhile
+                last = None
 
     def wait_reset(self, resets=1, timeout=30.0):
         """Wait until the firmware has reset `resets` times in all and is up again."""
@@ -320,9 +352,21 @@ class SimulatedToken:
     def flash_writes(self):
         return self.bus.flash_writes if self.bus else 0
 
+    def flash_dump(self):
+        """What a dump of the board's flash shows (cpy_launch.flash_dump on CircuitPython)."""
+        if self.runtime == "circuitpython":
+            from host_tools.simulator import cpy_launch
+            return cpy_launch.flash_dump(self.data_dir)
+        with open(self.flash_image, "rb") as f:
+            return f.read()
+
     # -- the user's hands ------------------------------------------------------
 
     def _press(self, hold_s):
+        with self._finger:
+            self._press_now(hold_s)
+
+    def _press_now(self, hold_s):
         if not self.running:
             raise SimulatorError("the token is not running")
         self.bus.button_down = True

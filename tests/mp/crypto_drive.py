@@ -145,3 +145,31 @@ def sha_digests(data, split):
         assert h.digest() == first  # digest() leaves the object as it was
         out.append(first)
     return out
+
+
+def x25519_iterate(n):
+    """RFC 7748 5.2's iteration: k, u = X25519(k, u), k; from k = u = 9."""
+    import x25519
+    k = u = b"\x09" + bytes(31)
+    for _ in range(n):
+        k, u = x25519.x25519(k, u), k
+    return k
+
+
+def x25519_in_steps(scalar, u, bits):
+    """The same product worked `bits` ladder bits at a time."""
+    import x25519
+    ladder = x25519.Ladder(scalar, u)
+    turns = 1
+    while not ladder.step(bits):
+        turns += 1
+    return [ladder.result(), turns]
+
+
+def x25519_error(scalar, u):
+    import x25519
+    try:
+        x25519.shared(scalar, u)
+    except ValueError as e:
+        return str(e)
+    return None

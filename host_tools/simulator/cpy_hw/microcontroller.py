@@ -1,7 +1,9 @@
 # Stands for CircuitPython's `microcontroller` module: Pin, ResetReason,
 # cpu.reset_reason (UNKNOWN here: the simulator can't tell, as MicroPython's
-# unix port can't), and reset(), which ends the process with the code the
-# simulator restarts on.
+# unix port can't), reset(), which ends the process with the code the
+# simulator restarts on, and nvm (a ByteArray in the file $TOKEN_SIM_NVM,
+# which cpy_launch.environment() sets; without it there is no nvm, as on a
+# port that has none).
 import os
 import sys
 
@@ -56,3 +58,92 @@ def reset():
         except (OSError, ValueError):
             pass
     os._exit(RESET_EXIT)
+
+
+NVM_SIZE = 4096  # RP2040: one flash sector of its own, outside CIRCUITPY
+
+
+def _flash_notice():
+    import _simwire  # on the simulated board's path (cpy_launch.py)
+    _simwire.flash_notice()
+
+
+class ByteArray:
+    """microcontroller.nvm: `size` bytes of flash, blank 0xFF. Reads index
+    and slice (an int, a bytearray); a write (nvm[i] = v, or nvm[a:b] = data
+    of exactly b - a bytes, step 1) erases the sector and programs it again,
+    so once it has completed the old contents are gone from the chip. Each
+    write is announced first (notice(): the simulator may cut power there,
+    and then it never lands) and reaches the file whole (a new file renamed
+    over it), as the sector is seen after the write or not at all."""
+
+    def __init__(self, path, notice=_flash_notice, size=NVM_SIZE):
+        self._path = os.path.abspath(path)
+        self._notice = notice
+        self._size = size
+        self._mem = None
+
+    def _load(self):
+        if self._mem is None:
+            mem = bytearray(b"\xff" * self._size)
+            try:
+                with open(self._path, "rb") as f:
+                    got = f.read(self._size)
+                mem[:len(got)] = got
+            except FileNotFoundError:
+                pass
+            self._mem = mem
+        return self._mem
+
+    def __len__(self):
+        return self._size
+
+    def _span(self, key):
+        start, stop, step = key.indices(self._size)
+        if step != 1:
+            raise NotImplementedError("only slices with step=1 (aka None) are supported")
+        return start, max(start, stop)
+
+    def __getitem__(self, key):
+        mem = self._load()
+        if isinstance(key, slice):
+            start, stop = self._span(key)
+            return bytearray(mem[start:stop])
+        return mem[self._index(key)]
+
+    def _index(self, key):
+        i = key.__index__()
+        if i < 0:
+            i += self._size
+        if not 0 <= i < self._size:
+            raise IndexError("index out of range")
+        return i
+
+    def __setitem__(self, key, value):
+        mem = self._load()
+        if isinstance(key, slice):
+            start, stop = self._span(key)
+            data = bytes(memoryview(value).cast("B"))
+            if len(data) != stop - start:
+                raise ValueError("Slice and value different lengths.")
+        else:
+            start = self._index(key)
+            if not 0 <= value <= 255:
+                raise ValueError("Array values should be single bytes.")
+            data = bytes((value,))
+            stop = start + 1
+        self._notice()  # a power cut here: nothing of this write lands
+        new = bytearray(mem)
+        new[start:stop] = data
+        tmp = self._path + ".new"
+        with open(tmp, "wb") as f:
+            f.write(new)
+        os.replace(tmp, self._path)
+        self._mem = new
+
+    def __delitem__(self, key):
+        raise TypeError("'ByteArray' object doesn't support item deletion")
+
+
+if os.getenv("TOKEN_SIM_NVM"):
+    nvm = ByteArray(os.getenv("TOKEN_SIM_NVM"))

@@ -8,6 +8,7 @@ import fcntl
 import os
 import select
 import struct
+import sys
 import termios
 import time
 
@@ -168,6 +169,9 @@ def _set(console_on, data_on):
     global data, console
     enabled["console"] = console_on
     enabled["data"] = data_on
+    # Into the simulator's log, where tests read which ports the board has.
+    sys.stderr.write("usb_cdc: console port %s, data port %s\n"
+                     % ("on" if console_on else "off", "on" if data_on else "off"))
     console = _Console() if console_on else None
     if data_on and data is None:
         fd = int(os.getenv("TOKEN_SIM_CDC_FD") or "0")
