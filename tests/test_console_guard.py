@@ -22,10 +22,11 @@ def recorded(monkeypatch):
     monkeypatch.setitem(sys.modules, "micropython", fake)
     real_import = builtins.__import__
 
-    def importing(name, *a, **k):
-        if name != "micropython":
+    def importing(name, globals=None, *a, **k):
+        # only main.py's own imports (not pytest plugins importing lazily meanwhile)
+        if name != "micropython" and (globals or {}).get("__name__") == "not_main":
             events.append(("import", name))
-        return real_import(name, *a, **k)
+        return real_import(name, globals, *a, **k)
     monkeypatch.setattr(builtins, "__import__", importing)
     return events
 
