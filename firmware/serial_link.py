@@ -87,12 +87,16 @@ class SerialLink:
             extra = self._reply_extra(e.extra)
             reply = frames.encode_error(req_id, e.code, e.message, extra)
         except Exception as e:  # a bug: report it, keep running
-            self.diag["errors"] += 1
-            self.diag["last_error"] = type(e).__name__
-            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
-            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
-                                        self._reply_extra())
+            reply = self._internal_error(req_id, e)
         self._send(reply)
+
+    def _internal_error(self, req_id, e):
+        """The reply to a request a bug stopped; counted and logged by name."""
+        self.diag["errors"] += 1
+        self.diag["last_error"] = type(e).__name__
+        self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
+        return frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
+                                   self._reply_extra())
 
     def _send(self, reply):
         self.write(reply)
@@ -117,11 +121,7 @@ class SerialLink:
         except CommandError as e:
             reply = frames.encode_error(req_id, e.code, e.message, self._reply_extra(e.extra))
         except Exception as e:  # a bug: report it, keep running
-            self.diag["errors"] += 1
-            self.diag["last_error"] = type(e).__name__
-            self.log.event(eventlog.ERROR, 1, text=type(e).__name__)
-            reply = frames.encode_error(req_id, frames.E_INTERNAL, "internal error: " + type(e).__name__,
-                                        self._reply_extra())
+            reply = self._internal_error(req_id, e)
         self.screens.redraw()
         self._send(reply)
 

@@ -86,6 +86,14 @@ def _wrapping_candidates(salt, iterations, v, pins):
     yield "v-as-w", v
 
 
+def _data_keys(salt, iterations, v, wrapped, pins):
+    """(how, DK) for every candidate W that unwraps `wrapped`."""
+    for how, w in _wrapping_candidates(salt, iterations, v, pins):
+        dk = _open(w, wrapped, b"dk")
+        if dk is not None:
+            yield how, dk
+
+
 def _open(key32, blob, aad):
     try:
         return tc.unseal(key32, blob, aad)
@@ -103,10 +111,7 @@ def _key_pages(image, report, pins):
         report.key_pages.append(at)
         iterations = struct.unpack_from(">I", page, 12)[0]
         salt, v, wrapped = page[24:40], page[40:72], page[72:128]
-        for how, w in _wrapping_candidates(salt, iterations, v, pins):
-            dk = _open(w, wrapped, b"dk")
-            if dk is None:
-                continue
+        for how, dk in _data_keys(salt, iterations, v, wrapped, pins):
             table = _open(tc.hmac_sha256(dk, b"table"), page[_TABLE:_TABLE + _TABLE_LEN],
                           b"table")
             found.append((how, dk, table))
@@ -124,10 +129,8 @@ def _legacy_files(image, report, pins):
         report.legacy_key_files.append(at)
         iterations = struct.unpack_from(">I", f, 8)[0]
         salt, wrapped, v = f[16:32], f[32:88], f[88:120]
-        for how, w in _wrapping_candidates(salt, iterations, v, pins):
-            dk = _open(w, wrapped, b"dk")
-            if dk is not None:
-                found.append(("legacy-" + how, dk, None))
+        for how, dk in _data_keys(salt, iterations, v, wrapped, pins):
+            found.append(("legacy-" + how, dk, None))
     return found
 
 

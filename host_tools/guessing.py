@@ -62,10 +62,10 @@ def warning(digits, iterations=REFERENCE_ITERATIONS):
     cpu, gpu = seconds_to_exhaust(digits, iterations)
     if gpu >= 365.25 * 86400:
         return None
-    return ("a %d-digit PIN stops someone with only the button (the retry counter), but "
-            "anyone who dumps the flash can try every %d-digit PIN offline in %s on one "
+    return ("a PIN of %d digits stops someone with only the button (the retry counter), "
+            "but anyone who dumps the flash can try every such PIN offline in %s on one "
             "GPU (%s on one PC core); %d or more digits put that out of reach"
-            % (digits, digits, duration(gpu), duration(cpu), SAFE_DIGITS))
+            % (digits, duration(gpu), duration(cpu), SAFE_DIGITS))
 
 
 if __name__ == "__main__":
