@@ -161,6 +161,10 @@ class Token:
         store = self.store
         keys = self.keys
         store.finish_rekey()
+        if keys.renewal_mark is not None:
+            self._busy("Resealing", "accounts...")
+            store.renew(lambda done, total: self._busy(
+                "Resealing", "accounts %d%%" % (100 * done // total)))
         migrated = store.plain
         if store.plain or store.legacy:
             self._busy("Updating", "accounts...")

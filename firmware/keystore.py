@@ -13,6 +13,13 @@
 # (store.py), so every old copy of the deleted record, wherever littlefs left
 # it, is under a key that no longer exists. A wipe or the last wrong PIN
 # makes a new DK and table: everything before is unreadable at once.
+# A new PIN (set or changed) brings a new DK too (a renewal), so whoever read
+# the flash before, without a PIN or knowing the old one, cannot open what
+# is added afterwards: the old DK stays in the page (wrapped under the new W)
+# only while store.renew() reseals the records bucket by bucket, buckets
+# below the renewal mark under the new DK, the rest under the old; the bucket
+# keys stay, K_b changes with DK. Older firmware's DK is replaced the same
+# way when its records are moved under the bucket keys.
 #
 # Host logins (docs/security.md): an X25519 key agreement per login, the
 # token's half made fresh for each challenge and kept in RAM only
@@ -29,8 +36,10 @@
 # Page (big-endian; keyarea.py fills magic, format, sequence and check):
 #     0 b"TKKA"  4 format  5 flags  6 tries_max  7 tries_left  8 sequence u32
 #    12 iterations u32  16 lock_after_s u32  20 bucket being rekeyed u16
+#    22 renewal mark u16 (0: none; m: buckets below m - 1 are under the new DK)
 #    24 salt[16]  40 V[32]  72 seal(W, DK, "dk") [56]
 #   128 seal(HMAC(DK, "table"), next key[16] || bucket keys[BUCKETS x 16], "table")
+#  4008 seal(W, old DK, "dk") [56] during a renewal, else zeros
 #  4092 check
 # Older firmware's key file (`keys`, magic TKKY) is read once and replaced:
 # its DK is kept, the records it sealed (version 2) are resealed under the
@@ -74,12 +83,15 @@ _TRIES_LEFT = const(7)
 _ITER = const(12)
 _LOCK = const(16)
 _PENDING = const(20)
+_RENEW = const(22)
 _SALT = const(24)
 _V = const(40)
 _WRAPPED = const(72)
 _TABLE = const(128)
 _TABLE_PLAIN = 16 + 16 * BUCKETS
 _TABLE_SEALED = _TABLE_PLAIN + crypto.SEAL_OVERHEAD
+_OLD = _TABLE + _TABLE_SEALED
+_WRAP_LEN = const(56)
 _ENOSPC = const(28)
 _ZERO_KEY = bytes(32)
 _LEGACY_MAGIC = b"TKKY"
@@ -177,6 +189,7 @@ class Keystore:
         self._ticks_diff = ticks_diff
         self.listen(None, None)
         self.data_key = None      # DK while the screen or a host session is unlocked
+        self._old_dk = None       # the DK a renewal replaces, while it runs
         self._table = None        # the bucket keys, with DK
         self._cache = {}          # bucket -> seal keys of its record key
         self.version = 0          # bumped whenever a record key may have changed
@@ -266,6 +279,7 @@ class Keystore:
         p[_WRAPPED:_WRAPPED + 56] = crypto.seal(w, dk, b"dk")
         table = bytearray(_TABLE_PLAIN)
         table[16:] = crypto.random_bytes(_TABLE_PLAIN - 16)
+        self._old_dk = None
         self._keep(dk, table)
         self._seal_table()
         self._commit()
@@ -300,25 +314,43 @@ class Keystore:
 
     def _unwrap(self, w):
         """DK (and the table) under w, or None."""
+        p = self.page
         try:
-            dk = crypto.unseal(w, bytes(self.page[_WRAPPED:_WRAPPED + 56]), b"dk")
+            dk = crypto.unseal(w, bytes(p[_WRAPPED:_WRAPPED + 56]), b"dk")
         except crypto.CryptoError:
             return None
-        sealed = memoryview(self.page)[_TABLE:_TABLE + _TABLE_SEALED]
+        sealed = memoryview(p)[_TABLE:_TABLE + _TABLE_SEALED]
         if self.flags & F_LEGACY and not any(sealed[:crypto.NONCE_SIZE]):
-            table = bytearray(_TABLE_PLAIN)  # taken over from older firmware: a first table
+            # Taken over from older firmware: a first table, and a new DK
+            # (old copies of its key file hold the old one); the old stays
+            # beside it until its records are moved (end_legacy).
+            table = bytearray(_TABLE_PLAIN)
             table[16:] = crypto.random_bytes(_TABLE_PLAIN - 16)
-            self._keep(dk, table)
+            self._wrap_new(w, dk)
+            self._keep(self.data_key, table)
             self._seal_table()
             self._commit()
-            return dk
+            return self.data_key
         table = bytearray(_TABLE_PLAIN)
         try:
             crypto.unseal_into(self._table_keys(dk), sealed, b"table", table)
+            old = None
+            if any(p[_OLD:_OLD + _WRAP_LEN]):
+                old = crypto.unseal(w, bytes(p[_OLD:_OLD + _WRAP_LEN]), b"dk")
         except crypto.CryptoError:
             raise AuthError("tampered", "the key area failed its authenticity check")
+        self._old_dk = old
         self._keep(dk, table)
         return dk
+
+    def _wrap_new(self, w, old):
+        """A new DK in the page under w, the old one beside it; in RAM both."""
+        p = self.page
+        dk = crypto.random_bytes(32)
+        p[_WRAPPED:_WRAPPED + _WRAP_LEN] = crypto.seal(w, dk, b"dk")
+        p[_OLD:_OLD + _WRAP_LEN] = crypto.seal(w, old, b"dk")
+        self.data_key = dk
+        self._old_dk = old
 
     # ---- state ----
 
@@ -365,6 +397,7 @@ class Keystore:
         """Drop DK and the table from RAM unless something still needs them."""
         if self.pin and not self.screen_unlocked and self._rk is None:
             self.data_key = None
+            self._old_dk = None
             self._table = None
             self._cache = {}
             self.version += 1
@@ -392,9 +425,16 @@ class Keystore:
 
     # ---- the record keys (store.py asks) ----
 
-    def _bucket_keys(self, b, key16):
+    def _bucket_keys(self, b, key16, dk=None):
         return crypto.seal_keys(crypto.hmac_sha256(
-            self.data_key, b"bucket" + bytes((b >> 8, b & 0xFF)) + key16))
+            dk or self.data_key, b"bucket" + bytes((b >> 8, b & 0xFF)) + key16))
+
+    def _dk_of(self, b):
+        """The DK bucket b is under: during a renewal, the old one above the mark."""
+        m = self.renewal_mark
+        if m is not None and b >= m and self._old_dk is not None:
+            return self._old_dk
+        return self.data_key
 
     def seal_keys(self, b):
         """Seal keys for the records of bucket b, or None while locked."""
@@ -403,11 +443,52 @@ class Keystore:
         keys = self._cache.get(b)
         if keys is None:
             t = self._table
-            keys = self._bucket_keys(b, bytes(t[16 + 16 * b:32 + 16 * b]))
+            keys = self._bucket_keys(b, bytes(t[16 + 16 * b:32 + 16 * b]), self._dk_of(b))
             if len(self._cache) >= 4:  # a few buckets' worth: a fragmented heap notices
                 self._cache = {}
             self._cache[b] = keys
         return keys
+
+    def other_keys(self, b):
+        """The other key bucket b's records may be under after a cut: its
+        next key during its rekey, the other DK during a renewal."""
+        if self.data_key is None:
+            return None
+        if self.pending_bucket == b:
+            return self.next_keys()
+        if self.renewal_mark is not None and self._old_dk is not None:
+            dk = self.data_key if self._dk_of(b) is self._old_dk else self._old_dk
+            return self._bucket_keys(b, bytes(self._table[16 + 16 * b:32 + 16 * b]), dk)
+        return None
+
+    # ---- renewal: a new DK under a new PIN (store.renew reseals) ----
+
+    @property
+    def renewal_mark(self):
+        """None, or the first bucket still under the old DK."""
+        m = struct.unpack_from(">H", self.page, _RENEW)[0]
+        return None if m == 0 else m - 1
+
+    def renewal_keys(self, b):
+        """Seal keys for bucket b under the new DK."""
+        return self._bucket_keys(b, bytes(self._table[16 + 16 * b:32 + 16 * b]))
+
+    def renewed(self, b):
+        """Buckets below b are under the new DK: commit the mark."""
+        struct.pack_into(">H", self.page, _RENEW, b + 1)
+        self._commit()
+        self._cache = {}
+
+    def end_renewal(self):
+        """Every record is under the new DK: the old leaves the chip."""
+        p = self.page
+        for i in range(_OLD, _OLD + _WRAP_LEN):
+            p[i] = 0
+        struct.pack_into(">H", p, _RENEW, 0)
+        self._commit()
+        self._old_dk = None
+        self._cache = {}
+        self.version += 1
 
     @property
     def pending_bucket(self):
@@ -425,7 +506,7 @@ class Keystore:
         """Seal keys of older firmware's records (version 2)."""
         if self.data_key is None:
             return None
-        return crypto.seal_keys(crypto.subkey(self.data_key, b"records"))
+        return crypto.seal_keys(crypto.subkey(self._old_dk or self.data_key, b"records"))
 
     def begin_rekey(self, b):
         """Commit a next key for bucket b (a delete's first step)."""
@@ -455,10 +536,15 @@ class Keystore:
         self._commit()
 
     def end_legacy(self):
-        """Every record is under a bucket key now; old copies of the legacy
-        key file still hold DK, so the free flash is scrubbed next."""
+        """Every record is under a bucket key (and the new DK) now; old
+        copies of the legacy key file still hold the old DK, which opens
+        only the old records' copies: the free flash is scrubbed next."""
+        p = self.page
+        for i in range(_OLD, _OLD + _WRAP_LEN):
+            p[i] = 0
         self._set_flags(F_SCRUB, F_LEGACY)
         self._commit()
+        self._old_dk = None
 
     # ---- PIN checks (button and host share the counter) ----
 
@@ -598,20 +684,35 @@ class Keystore:
     # ---- changes (the caller has checked authority) ----
 
     def set_pin(self, salt, w, v):
-        """Wrap DK under a new W (first PIN or a change). The page with DK
-        under the old W (or the zero key) is erased by this commit."""
+        """A new PIN (the first or a change): a new DK under the new W, the
+        old DK beside it until store.renew() has resealed every record and
+        calls end_renewal(). The page with DK under the old W (or the zero
+        key) is erased by this commit."""
         dk = self.data_key
         if dk is None:
             raise AuthError("auth_required", "the token is locked")
+        if self.renewal_mark is not None or self.pending_bucket is not None or self.legacy:
+            raise AuthError("busy", "the token is still resealing its accounts")
         p = self.page
-        p[_WRAPPED:_WRAPPED + 56] = crypto.seal(w, dk, b"dk")
+        self._wrap_new(w, dk)
+        self._keep(self.data_key, self._table)
+        self._seal_table()
+        struct.pack_into(">H", p, _RENEW, 1)
         p[_SALT:_SALT + 16] = salt
         p[_V:_V + 32] = v
         if not self.iterations:
             struct.pack_into(">I", p, _ITER, self.default_iterations)
         self._set_flags(F_PIN, F_ERASED)
         p[_TRIES_LEFT] = self.tries_max
-        self._commit()
+        try:
+            self._commit()
+        except AuthError:
+            self.area.load()  # not committed: back to the page on flash and its DK
+            self.data_key = dk
+            self._old_dk = None
+            self._cache = {}
+            self.version += 1
+            raise
         self.screen_unlocked = True
         self.end_session()
 
@@ -619,6 +720,8 @@ class Keystore:
         dk = self.data_key
         if dk is None:
             raise AuthError("auth_required", "the token is locked")
+        if self.renewal_mark is not None or self.legacy:
+            raise AuthError("busy", "the token is still resealing its accounts")
         p = self.page
         p[_WRAPPED:_WRAPPED + 56] = crypto.seal(_ZERO_KEY, dk, b"dk")
         p[_SALT:_SALT + 48] = bytes(48)  # salt and V

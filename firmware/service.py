@@ -450,7 +450,7 @@ class Service:
         k = self.keys
         if tries is not None:
             k.configure(tries_max=tries)
-        k.set_pin(salt, w, v)
+        self._new_pin(salt, w, v)
         k.clear_erased()
         self.screens.lock_changed()
         self.log.event(eventlog.PIN_SET, 1)
@@ -460,10 +460,22 @@ class Service:
         k = self.keys
         blob = _hex(args, "new", 16 + 32 + 32 + 24)
         plain = k.open_sealed(blob, b"pin-change")
-        k.set_pin(plain[:16], plain[16:48], plain[48:80])
+        self._new_pin(plain[:16], plain[16:48], plain[48:80])
         self.screens.lock_changed()
         self.log.event(eventlog.PIN_SET, 1)
         return {"pin": True, "tries_left": k.tries_left}
+
+    def _new_pin(self, salt, w, v):
+        """The new PIN brings a new data key: every record is resealed under
+        it (whoever read the flash before learns nothing of what comes
+        next). A cut or a full flash leaves the rest to the next unlock."""
+        self.keys.set_pin(salt, w, v)
+        if self.store.count:
+            self.screens.busy("Resealing...")
+        try:
+            self.store.renew(self.screens.progress if self.store.count else None)
+        except (OSError, StoreError):
+            pass  # the PIN is set; the renewal mark says where to go on
 
     def pin_remove(self, args, received):
         if not self.keys.pin:

@@ -50,6 +50,10 @@
 # leaves the bucket under one of the two keys and the rekey pending, and
 # finish_rekey() completes it as soon as the keys are open again.
 #
+# A new PIN brings a new data key (keystore.py): renew() reseals bucket by
+# bucket under it, and a cut leaves each bucket under one of the two, both
+# of which the key area holds until the last bucket is done.
+#
 # Crash safety: a file is only ever replaced by writing <file>.new in full
 # and renaming it over the old one (atomic on littlefs and POSIX), and the
 # index is the commit point of every change:
@@ -268,9 +272,12 @@ def _is_bucket(name):
 
 
 class Store:
+    renew_step = 8  # buckets resealed per committed renewal mark
+
     def __init__(self, root, capacity=1000, keys=None):
-        """keys: the record keys (keystore.Keystore's seal_keys, next_keys,
-        legacy_keys, pending_bucket, begin_rekey, end_rekey)."""
+        """keys: the record keys (keystore.Keystore's seal_keys, other_keys,
+        next_keys, legacy_keys, pending_bucket, begin_rekey, end_rekey,
+        renewal_mark, renewal_keys, renewed, end_renewal)."""
         if type(capacity) is not int or not 1 <= capacity <= rules.MAX_ACCOUNTS:
             raise _bad("capacity must be 1..%d" % rules.MAX_ACCOUNTS)
         while len(root) > 1 and root[-1] == "/":
@@ -633,8 +640,7 @@ class Store:
         if rec[1] == _DK_VERSION:
             tries = (self.keys.legacy_keys(),)
         else:
-            tries = (self._record_key(s), self.keys.next_keys()
-                     if self.keys.pending_bucket == s // _PER else None)
+            tries = (self._record_key(s), self.keys.other_keys(s // _PER))
         if tries[0] is None:
             raise self._locked()
         blob = bytes(rec[_NONCE:_NONCE + 8]) + bytes(rec[_SECRET:_SECRET + n]) + bytes(rec[_TAG:_TAG + 16])
@@ -684,6 +690,27 @@ class Store:
             return False
         self._reseal_bucket(b, self.keys.next_keys())
         self.keys.end_rekey()
+        return True
+
+    def renew(self, progress=None):
+        """After a new PIN (keystore.set_pin): reseal every bucket still
+        under the old DK under the new one, then drop the old DK. Each
+        bucket is one atomic rewrite and opens under either DK, so a cut
+        anywhere just means the next unlock goes on from the committed
+        mark (every renew_step buckets: a mark costs a key-area commit).
+        progress(done, total) after each bucket. True if there was one."""
+        keys = self.keys
+        m = keys.renewal_mark if keys is not None else None
+        if m is None or keys.data_key is None:
+            return False
+        for b in range(m, self._nb):
+            if any(self._is_used(s) for s in range(b * _PER, b * _PER + _PER)):
+                self._reseal_bucket(b, keys.renewal_keys(b))
+            if (b + 1) % self.renew_step == 0 and b + 1 < self._nb:
+                keys.renewed(b + 1)
+            if progress is not None:
+                progress(b + 1, self._nb)
+        keys.end_renewal()
         return True
 
     def migrate(self, progress=None):

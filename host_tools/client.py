@@ -10,6 +10,10 @@ from firmware import frames
 LIST_PAGE = 16  # the protocol's maximum `list` page
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
 SCRUB_TIMEOUT = 180.0  # s: writing a board's whole free flash
+# A new PIN brings a new data key: the token reseals every account before it
+# answers (about 30 s for 1000 on an RP2040; `make bench`).
+RESEAL_TIMEOUT = 120.0
+_RESEALING = ("pin-set", "pin-change")
 # An id-null bad_frame/bad_json answers a line the token could not read: ours,
 # torn by stray bytes, or a stray line before it. Ours follows within this if
 # it was the stray line's; otherwise ours is sent again (once).
@@ -232,6 +236,8 @@ class TokenClient:
             timeout = max(timeout, frames.CONFIRM_S + 5.0)
             if self.on_confirm is not None:
                 self.on_confirm(cmd)
+        if cmd in _RESEALING:
+            timeout += RESEAL_TIMEOUT
         self.link.write(frame)
         deadline = time.monotonic() + timeout
         noise = False

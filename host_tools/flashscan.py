@@ -10,7 +10,11 @@ repeat here.
 
 Keys an attacker gets from a dump: the zero key (a token without a PIN), W
 for every PIN they know or guessed (earlier PINs included), and, as the
-attack of a recorded login tried, each stored V used as if it were W.
+attack of a recorded login tried, each stored V used as if it were W. Each
+page may hold a second wrapped DK (the one being replaced while a PIN change
+reseals the records). Dumps taken earlier (`earlier=`, `--earlier`) give
+their keys too: someone who read the token once, before its PIN or under a
+PIN they learned, tries what they got then against what is on it now.
 
     python -m host_tools.flashscan IMAGE [--pin P ...] [--json]
 
@@ -28,6 +32,7 @@ PAGE = 4096
 _BUCKETS = 240
 _TABLE = 128
 _TABLE_LEN = 16 + 16 * _BUCKETS + tc.SEAL_OVERHEAD
+_OLD_DK = _TABLE + _TABLE_LEN  # the DK a renewal replaces, wrapped like the other
 _REC = 192
 
 
@@ -111,10 +116,14 @@ def _key_pages(image, report, pins):
         report.key_pages.append(at)
         iterations = struct.unpack_from(">I", page, 12)[0]
         salt, v, wrapped = page[24:40], page[40:72], page[72:128]
+        old = page[_OLD_DK:_OLD_DK + 56]
         for how, dk in _data_keys(salt, iterations, v, wrapped, pins):
             table = _open(tc.hmac_sha256(dk, b"table"), page[_TABLE:_TABLE + _TABLE_LEN],
                           b"table")
             found.append((how, dk, table))
+            if any(old):
+                for how_old, old_dk in _data_keys(salt, iterations, v, old, pins):
+                    found.append(("old-" + how_old, old_dk, table))
     return found
 
 
@@ -161,11 +170,19 @@ def _records(image):
             yield at, rec
 
 
-def scan(image, pins=()):
-    """The Report for a dump `image` (bytes), trying `pins` besides no PIN."""
+def _keys_in(image, report, pins):
+    return _key_pages(image, report, pins) + _legacy_files(image, report, pins)
+
+
+def scan(image, pins=(), earlier=()):
+    """The Report for a dump `image` (bytes), trying `pins` besides no PIN,
+    and the keys that the dumps in `earlier` open as well."""
     image = bytes(image)
     report = Report()
-    opened_keys = _key_pages(image, report, pins) + _legacy_files(image, report, pins)
+    opened_keys = _keys_in(image, report, pins)
+    for before in earlier:
+        opened_keys += [("earlier-" + how, dk, table) for how, dk, table
+                        in _keys_in(bytes(before), Report(), pins)]
     seen_dk = set()
     for how, dk, _ in opened_keys:
         if dk not in seen_dk:
@@ -189,8 +206,8 @@ def scan(image, pins=()):
     return report
 
 
-def opened_secrets(image, pins=()):
-    return {o.secret for o in scan(image, pins).opened}
+def opened_secrets(image, pins=(), earlier=()):
+    return {o.secret for o in scan(image, pins, earlier).opened}
 
 
 def main(argv=None):
@@ -199,10 +216,16 @@ def main(argv=None):
                                             "(counts only; no secret is ever printed).")
     p.add_argument("image")
     p.add_argument("--pin", action="append", default=[], help="a PIN the attacker knows")
+    p.add_argument("--earlier", action="append", default=[], metavar="IMAGE",
+                   help="a dump taken before: its keys are tried too")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    earlier = []
+    for path in args.earlier:
+        with open(path, "rb") as f:
+            earlier.append(f.read())
     with open(args.image, "rb") as f:
-        report = scan(f.read(), args.pin)
+        report = scan(f.read(), args.pin, earlier)
     d = report.as_dict()
     print(json.dumps(d) if args.json else "\n".join("%s: %s" % kv for kv in d.items()))
     return 0

@@ -59,6 +59,22 @@ def _pages_on(image):
 # Scenarios: scenario(env); env.pages() gives the two pages (on the same
 # flash across env.reboot()), env.image() the whole flash as bytes.
 
+def _old_dks(image, w):
+    """Every DK that some page copy holds in its renewal slot under W."""
+    import crypto
+    found = []
+    i = image.find(b"TKKA")
+    while i >= 0:
+        page = image[i:i + 4096]
+        if len(page) == 4096 and any(page[4008:4064]):
+            try:
+                found.append(crypto.unseal(w, page[4008:4064], b"dk"))
+            except crypto.CryptoError:
+                pass
+        i = image.find(b"TKKA", i + 1)
+    return found
+
+
 def scenario_fresh_then_pin(env):
     import keystore
     k = _new_keys(env.pages())
@@ -71,22 +87,47 @@ def scenario_fresh_then_pin(env):
     assert _dks(env.image(), zero) == [dk]
     w, v = keystore.derive("24681357", b"s" * 16, 10)
     k.set_pin(b"s" * 16, w, v)
+    # A new PIN, a new DK; the old one waits beside it, under the new W,
+    # while the records are resealed (store.renew), then goes.
+    dk1 = k.data_key
+    assert dk1 != dk and k.renewal_mark == 0
+    assert k.seal_keys(3) == b3 and k.renewal_keys(3) != b3
     img = env.image()
-    assert _dks(img, zero) == [], "a copy of DK under the zero key outlived pin set"
-    assert _dks(img, w) == [dk]
+    assert _dks(img, zero) == [] and _old_dks(img, zero) == [], \
+        "a copy of a DK under the zero key outlived pin set"
+    assert _dks(img, w) == [dk1] and _old_dks(img, w) == [dk]
+    k.renewed(2)
+    assert k.renewal_mark == 2 and k.seal_keys(1) == k.renewal_keys(1)
+    assert k.seal_keys(3) == b3 and k.other_keys(3) == k.renewal_keys(3)
+    k.end_renewal()
+    img = env.image()
+    assert _old_dks(img, w) == [] and _dks(img, w) == [dk1]
     assert _pages_on(img) == 1
+    b3 = k.seal_keys(3)
     env.reboot()
     k = _new_keys(env.pages())
     assert k.pin and k.data_key is None and not k.created
     assert k.seal_keys(3) is None  # locked
     k.unlock_with_pin("24681357")
-    assert k.data_key == dk and k.seal_keys(3) == b3
+    assert k.data_key == dk1 and k.seal_keys(3) == b3 and k.renewal_mark is None
     w2, v2 = keystore.derive("1357", b"t" * 16, 10)
     k.set_pin(b"t" * 16, w2, v2)
+    dk2 = k.data_key
     img = env.image()
-    assert _dks(img, w) == [] and _dks(img, w2) == [dk]
+    assert _dks(img, w) == [] and _old_dks(img, w) == []
+    assert _dks(img, w2) == [dk2] and _old_dks(img, w2) == [dk1]
+    try:
+        k.remove_pin()
+        raise AssertionError("the PIN went while the records were half resealed")
+    except keystore.AuthError as e:
+        assert e.code == "busy"
+    env.reboot()  # a cut mid-renewal: the next unlock has both DKs again
+    k = _new_keys(env.pages())
+    k.unlock_with_pin("1357")
+    assert k.data_key == dk2 and k.renewal_mark == 0 and k.other_keys(3) is not None
+    k.end_renewal()
     k.remove_pin()
-    assert _dks(env.image(), w2) == [] and _dks(env.image(), zero) == [dk]
+    assert _dks(env.image(), w2) == [] and _dks(env.image(), zero) == [dk2]
     return "ok"
 
 
@@ -176,14 +217,17 @@ def scenario_legacy_key_file(env):
     except OSError:
         pass
     k.unlock_with_pin("97531")
-    assert k.data_key == dk and k.seal_keys(0) is not None
+    # a new DK for the bucket keys; the old one opens only the old records
+    assert k.data_key != dk and k.seal_keys(0) is not None
     assert k.legacy_keys() == crypto.seal_keys(crypto.subkey(dk, b"records"))
+    assert _old_dks(env.image(), w) == [dk] and _dks(env.image(), w) == [k.data_key]
     k.end_legacy()
     assert not k.legacy and k.scrub_due
+    assert _old_dks(env.image(), w) == [] and _dks(env.image(), w) != [dk]
     return "ok"
 
 
-SHARED = [_new_keys, _dks, _pages_on]
+SHARED = [_new_keys, _dks, _old_dks, _pages_on]
 SCENARIOS = [scenario_fresh_then_pin, scenario_wrong_pin_and_log, scenario_rekey,
              scenario_legacy_key_file]
 
@@ -294,7 +338,8 @@ def mp_sweep(torn):
         assert _pages_on(img) == 1, n
         if k.pin:
             seen["new"] += 1
-            assert _dks(img, zero) == [] and _dks(img, w) == [dk], n
+            assert _dks(img, zero) == [] and _old_dks(img, zero) == [], n
+            assert _old_dks(img, w) == [dk] and len(_dks(img, w)) == 1, n
         else:
             seen["old"] += 1
             assert _dks(img, zero) == [dk] and _dks(img, w) == [], n

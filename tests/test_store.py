@@ -56,6 +56,14 @@ def _keys(root, dev=None):
     return keystore.Keystore(keyarea.KeyArea(pages), 10)
 
 
+def _open_keys(root, dev, pin="2468"):
+    """The keys after a reboot, unlocked as the owner would (if a PIN is set)."""
+    k = _keys(root, dev)
+    if k.pin:
+        k.unlock_with_pin(pin)
+    return k
+
+
 def _raises(mod, code, fn, *args):
     try:
         fn(*args)
@@ -654,7 +662,7 @@ def scenario_add_many(mod, env):
     assert _dump(s) == good
 
 
-SHARED = [_key, _keys, _unlist_last, _add, _raises, _dump, _tree, _bf, _lingers, _zero_slot]
+SHARED = [_key, _keys, _open_keys, _unlist_last, _add, _raises, _dump, _tree, _bf, _lingers, _zero_slot]
 SCENARIOS = [scenario_add_get_meta, scenario_restart, scenario_duplicates,
              scenario_find, scenario_delete, scenario_set_counter, scenario_move,
              scenario_rename, scenario_wipe, scenario_capacity, scenario_bad_args,
@@ -766,6 +774,7 @@ def sweep(mod, op, torn):
 
     class Store(mod.Store):
         trap = False
+        renew_step = 1  # a mark after every bucket: every commit is cut once
 
         def _write_index(self, n, parts):
             if self.trap:  # as if the flash were full until the old index goes
@@ -796,6 +805,11 @@ def sweep(mod, op, torn):
             st.rename(4, "renamed", "Other")
         elif op == "wipe":
             st.wipe()
+        elif op == "renew":  # a new PIN: a new DK, every record resealed under it
+            import keystore
+            w, v = keystore.derive("2468", b"s" * 16, 10)
+            st.keys.set_pin(b"s" * 16, w, v)
+            st.renew()
         return st
 
     def boot(image):
@@ -809,7 +823,7 @@ def sweep(mod, op, torn):
     new = _dump(act())
     total = d.writes
     assert total > 0
-    assert new != old or op == "load"
+    assert new != old or op in ("load", "renew")
     seen_old = 0
     seen_new = 0
     for n in range(total + 1):
@@ -823,15 +837,18 @@ def sweep(mod, op, torn):
         done = not d.dead
         assert done == (n == total), where
         d = boot(d.snapshot())
-        st = mod.Store(root, keys=_keys(root, d))
+        st = mod.Store(root, keys=_open_keys(root, d))
         st.finish_rekey()  # as the token does once its keys are open (app.Token._settle)
+        st.renew()
+        assert st.keys.renewal_mark is None and st.keys._old_dk is None, where
         got = _dump(st)
         assert got == old or got == new, where
         assert not done or got == new, where
         assert st.damaged == 0, where
         for name in _tree(root):
             assert not name.endswith(".new"), where
-        if got == new:
+        # (a renewal changes no account: the PIN says which side it is on)
+        if (st.keys.pin if op == "renew" else got == new):
             for sec in gone:
                 assert not _lingers(root, sec, st.keys), where
             seen_new += 1
@@ -842,13 +859,13 @@ def sweep(mod, op, torn):
         _add(st, "after", "", secret=b"\x01")
         want = got + [("after", "", b"\x01", "totp", "SHA1", 6, 30, 0)]
         mount(d)
-        st = mod.Store(root, keys=_keys(root, d))
+        st = mod.Store(root, keys=_open_keys(root, d))
         assert _dump(st) == want, where
     return {"writes": total, "old": seen_old, "new": seen_new}
 
 
 SWEEP_OPS = ["add", "add_new_bucket", "add_many", "delete", "delete_bucket", "delete_nospace",
-             "set_counter", "move", "rename", "wipe", "load"]
+             "set_counter", "move", "rename", "wipe", "renew", "load"]
 
 
 @pytest.mark.parametrize("torn", [False, True], ids=["clean", "torn"])
