@@ -22,7 +22,7 @@
 #       PAGE-4 check: sha256(bytes before it)[:4]
 from digests import sha256
 
-from keypages import PAGE
+from keypages import ERASED, PAGE
 
 try:
     from micropython import const
@@ -50,10 +50,11 @@ def _seq(buf):
 def _state(buf):
     if buf[:4] == MAGIC and buf[4] == FORMAT and buf[_CHECK:] == _check(buf):
         return _VALID
-    for i in range(0, PAGE, 256):  # blank is all 0xFF; most pages differ early
-        if buf[i] != 0xFF:
+    n = len(ERASED)
+    for i in range(0, PAGE, n):  # blank is all 0xFF; piece by piece, no 4 KB allocation
+        if buf[i:i + n] != ERASED:
             return _OTHER
-    return _BLANK if buf == b"\xff" * PAGE else _OTHER
+    return _BLANK
 
 
 class KeyArea:

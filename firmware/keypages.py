@@ -30,6 +30,11 @@ _BLOCK_COUNT = const(4)
 _LOC_MAGIC = b"TKKL"
 _PAGE_MAGIC = b"TKKP"  # a new page file's first bytes, until the page is first written
 _LOC_SIZE = const(28)  # magic 4, tag 16, block a u16, block b u16, check 4
+# Erasing writes this small run of 0xFF over and over: a whole erased page
+# in one piece is a 4 KB allocation, which a fragmented heap on a board with
+# 1000 accounts loaded may not have.
+CHUNK = const(256)
+ERASED = b"\xff" * CHUNK
 
 
 class BlockPage:
@@ -60,7 +65,8 @@ class BytesPage:
         buf[:] = self.mem[self.start:self.start + PAGE]
 
     def erase(self):
-        self.mem[self.start:self.start + PAGE] = b"\xff" * PAGE
+        for at in range(self.start, self.start + PAGE, CHUNK):
+            self.mem[at:at + CHUNK] = ERASED
 
     def program(self, buf):
         self.mem[self.start:self.start + PAGE] = buf
@@ -77,7 +83,8 @@ class FilePage:
         except OSError:
             pass
         with open(path, "wb") as f:  # new (or not ours): an erased page
-            f.write(b"\xff" * PAGE)
+            for _ in range(PAGE // CHUNK):
+                f.write(ERASED)
 
     def read_into(self, buf):
         with open(self.path, "rb") as f:
@@ -88,7 +95,9 @@ class FilePage:
             f.write(data)
 
     def erase(self):
-        self._write(b"\xff" * PAGE)
+        with open(self.path, "r+b") as f:
+            for _ in range(PAGE // CHUNK):
+                f.write(ERASED)
 
     def program(self, buf):
         self._write(buf)

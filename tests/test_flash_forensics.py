@@ -4,51 +4,13 @@ nvm, the drive and the drive's freed clusters on CircuitPython) is scanned
 by host_tools/flashscan.py after each command that changes keys or records,
 trying the zero key, every PIN used so far and every stored V against every
 record copy on the chip."""
-import base64
-import contextlib
-import io
-import json
-import os
-
 import pytest
 
-from host_tools import flashscan, provision
+from host_tools import flashscan
 from host_tools.simulator import SimulatedToken
+from tests.forensics import add, cli, opened
 
 PINS = ["24681357", "97531864", "11223344"]
-
-
-def cli(tok, *args, pin=None, new_pin=None):
-    env = {"TOKEN_PIN": pin, "TOKEN_NEW_PIN": new_pin}
-    saved = {k: os.environ.get(k) for k in env}
-    out = io.StringIO()
-    try:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            code = provision.main(["--port", tok.port, "--json", "--timeout", "120"] + list(args))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    doc = json.loads(out.getvalue().strip().splitlines()[-1])
-    return code, doc
-
-
-def add(tok, name, pin=None):
-    secret = os.urandom(20)
-    code, doc = cli(tok, "add", name, "--secret", base64.b32encode(secret).decode(), pin=pin)
-    assert code == 0, doc
-    return secret
-
-
-def opened(tok, pins):
-    return flashscan.opened_secrets(tok.flash_dump(), pins)
 
 
 @pytest.fixture(params=["micropython", "circuitpython"])
@@ -127,35 +89,3 @@ def test_last_try_erase_leaves_nothing_to_open(tok):
     assert cli(tok, "info")[0] == 0  # answered once the scrub is done
     assert opened(tok, [p1, "0000"]) == set()
     assert a not in tok.flash_dump()
-
-
-def test_power_cut_at_every_write_of_a_pin_change_leaves_no_old_key(tmp_path):
-    """MicroPython: cut the power at write n of `pin change`, for every n;
-    after the reboot whichever PIN is current, the other opens nothing."""
-    p1, p2 = PINS[0], PINS[1]
-    with SimulatedToken(data_dir=str(tmp_path / "t")) as tok:
-        tok.set_time(1_900_000_000)
-        a = add(tok, "a")
-        assert cli(tok, "pin", "set", new_pin=p1)[0] == 0
-        current = p1
-        for n in range(1, 80):
-            other = p2 if current == p1 else p1
-            tok.cut_power_at_write(n)
-            try:
-                code = cli(tok, "pin", "change", pin=current, new_pin=other)[0]
-            except Exception:  # the pty hung up under the client: the power went
-                code = None
-            if code == 0:
-                tok.cut_power_at_write(10 ** 6)
-                assert opened(tok, [current]) == set()
-                assert opened(tok, [other]) == {a}
-                return
-            assert tok.wait_power_cut(timeout=10)
-            tok.restart()
-            ok = cli(tok, "sync-time", pin=current)[0] == 0
-            if not ok:
-                current = other
-                assert cli(tok, "sync-time", pin=current)[0] == 0
-            assert opened(tok, [p1 if current == p2 else p2]) == set(), n
-            assert opened(tok, [current]) == {a}, n
-        pytest.fail("pin change took 80 flash writes")

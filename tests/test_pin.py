@@ -17,6 +17,7 @@ import serial
 from firmware import frames
 from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
+from tests.forensics import pins_in_env
 
 PIN = "2468"
 SEED = b"12345678901234567890"
@@ -28,26 +29,15 @@ def b32(raw):
 
 def cli(tok, *args, pin=None, new_pin=None, stdin=""):
     """provision.py in-process; the PIN from $TOKEN_PIN as a script gives it."""
-    env = {"TOKEN_PIN": pin, "TOKEN_NEW_PIN": new_pin}
-    saved = {k: os.environ.get(k) for k in env}
     out = io.StringIO()
     old_stdin = os.sys.stdin
     try:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         os.sys.stdin = io.StringIO(stdin)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        with pins_in_env(pin, new_pin), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(io.StringIO()):
             code = provision.main(["--port", tok.port, "--json"] + list(args))
     finally:
         os.sys.stdin = old_stdin
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     doc = json.loads(out.getvalue().strip().splitlines()[-1])
     return code, (doc.get("data") if doc.get("ok") else doc)
 

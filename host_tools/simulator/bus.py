@@ -37,6 +37,7 @@ class BusServer:
         self.flash_writes = 0
         self.cut_after = None  # flash writes still allowed before the power cut
         self.on_power_cut = None
+        self.before_flash_write = None  # called with n before write n lands
         self.power_cut = False
         self.error = None
         self.keyboard = keyboard if keyboard is not None else HidKeyboardSink()
@@ -101,6 +102,8 @@ class BusServer:
         if op == OP_FLASH_WRITE:
             with self.lock:
                 self.flash_writes += 1
+                if self.before_flash_write:
+                    self.before_flash_write(self.flash_writes)
                 if self.cut_after is not None:
                     if self.cut_after <= 0:
                         self.power_cut = True

@@ -121,8 +121,8 @@ class SimDrive:
     each such call first appends the bytes it drops to the ghost log
     (`ghosts`, a file beside the drive, not on it; by default
     drive-ghosts.bin in the drive's parent), after the notice: as if no
-    freed cluster were ever reused, which errs on the side of finding a
-    stale copy."""
+    freed cluster were reused before the drive is full (then all were),
+    which errs on the side of finding a stale copy."""
 
     def __init__(self, root, notice, capacity=DRIVE_BYTES, ghosts=None):
         self.root = os.path.abspath(root)
@@ -164,7 +164,12 @@ class SimDrive:
         return n
 
     def room_for(self, nbytes):
-        if self.used() + nbytes > self.capacity:
+        used = self.used()
+        if used + nbytes > self.capacity:
+            if used >= self.capacity:
+                # Every cluster now belongs to a live file, so every freed
+                # one was reused: no old contents are left on the chip.
+                open(self.ghosts, "wb").close()
             raise OSError(28, "No space left on device")  # ENOSPC, as FAT says
 
     def statvfs(self):

@@ -336,9 +336,23 @@ class SimulatedToken:
 
     def cut_power_at_write(self, n):
         """Arm a power cut: the firmware is killed at its n-th flash block
-        write from now (n=1: the next one), before that write lands."""
+        write from now (n=1: the next one), before that write lands; None
+        disarms it."""
         with self.lock:
-            self.bus.cut_after = n - 1
+            self.bus.cut_after = None if n is None else n - 1
+
+    def dumps_before_writes(self, pick=lambda n: True):
+        """From now on, the flash dump as it stands just before each picked
+        write (n=1: the next one) lands: what a power cut at that write would
+        leave. Returns the dict n -> dump that fills as the firmware writes."""
+        dumps = {}
+        start = self.bus.flash_writes
+
+        def record(count):
+            if pick(count - start):
+                dumps[count - start] = self.flash_dump()
+        self.bus.before_flash_write = record
+        return dumps
 
     def wait_power_cut(self, timeout=10.0):
         deadline = time.monotonic() + timeout
