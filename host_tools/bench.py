@@ -3,6 +3,7 @@
 Everything runs in the simulator (the real firmware on the MicroPython unix
 port). It prints figures and asserts nothing about speed.
 """
+import json
 import os
 import shutil
 import statistics
@@ -383,6 +384,107 @@ def bench_crypto():
     row("  a record's seal there (keys derived once)", "%.1f ms" % RP2040_RECORD_SEAL_MS, "")
 
 
+# What the lock's commands cost on an RP2040: _LOCK_SCRIPT run by
+# `python -m host_tools.bench --rp2emu PORT` at the maintenance REPL of the
+# deployed .mpy firmware on ../shared/rp2emu (emulated time, 3600 PBKDF2
+# iterations, 1000 accounts with 20-byte secrets). Measured 2026-12-03:
+RP2040_LOCK_MS = {
+    "add_1000_ms": 39795, "derive_ms": 2867, "set_pin_commit_ms": 197,
+    "renew_1000_ms": 28487, "change_1000_ms": 29091, "x25519_keypair_ms": 784,
+    "x25519_shared_ms": 850, "unlock_ms": 2926, "delete_ms": 850, "wipe_1000_ms": 2411,
+}
+
+_LOCK_SCRIPT = """
+import time, json, gc
+import hal, tokenboard, app, keystore, erase, crypto, x25519
+T = time.ticks_ms
+D = time.ticks_diff
+rt = hal.Runtime(tokenboard)
+tok = app.Token(rt, tokenboard)
+s, k = tok.store, tok.keys
+out = {"iterations": k.default_iterations}
+N = 1000
+t = T()
+for i in range(N):
+    s.add("a%04d" % i, "Bench", crypto.random_bytes(20), "totp", "SHA1", 6, 30, 0)
+    if i % 100 == 99:
+        print("added", i + 1, D(T(), t))
+out["add_1000_ms"] = D(T(), t)
+gc.collect()
+salt = crypto.random_bytes(16)
+t = T()
+w, v = keystore.derive("24681357", salt, k.default_iterations)
+out["derive_ms"] = D(T(), t)
+t = T()
+k.set_pin(salt, w, v)
+out["set_pin_commit_ms"] = D(T(), t)
+t = T()
+s.renew()
+out["renew_1000_ms"] = D(T(), t)
+salt2 = crypto.random_bytes(16)
+w2, v2 = keystore.derive("97531864", salt2, k.default_iterations)
+t = T()
+k.set_pin(salt2, w2, v2)
+s.renew()
+out["change_1000_ms"] = D(T(), t)
+# a login's key agreement: our half is ready (made between loop passes);
+# the shared secret with the host's half is the cost a login adds
+priv = crypto.random_bytes(32)
+t = T()
+pub = x25519.public_key(priv) if hasattr(x25519, "public_key") else x25519.shared(priv, b"\\x09" + bytes(31))
+out["x25519_keypair_ms"] = D(T(), t)
+t = T()
+x25519.shared(crypto.random_bytes(32), pub)
+out["x25519_shared_ms"] = D(T(), t)
+k.lock_screen()
+t = T()
+k.unlock_with_pin("97531864")
+out["unlock_ms"] = D(T(), t)
+t = T()
+s.delete(s.find("a0500", "Bench"))
+out["delete_ms"] = D(T(), t)
+t = T()
+erase.wipe(k, s, False)
+out["wipe_1000_ms"] = D(T(), t)
+print("BENCH", json.dumps(out))
+"""
+
+
+def measure_lock_on(port):
+    """Run _LOCK_SCRIPT on a token at its maintenance REPL; its figures."""
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(_LOCK_SCRIPT)
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    out = subprocess.run([mpremote, "connect", port, "run", f.name], capture_output=True,
+                         text=True, timeout=3600).stdout
+    os.unlink(f.name)
+    line = [x for x in out.splitlines() if x.startswith("BENCH ")]
+    if not line:
+        raise SystemExit("no figures from %s:\n%s" % (port, out[-2000:]))
+    return json.loads(line[-1][6:])
+
+
+def bench_lock(figures=None):
+    r = figures or RP2040_LOCK_MS
+    print("The lock on an RP2040 (../shared/rp2emu, emulated time; %s)"
+          % ("just measured" if figures else "measured with --rp2emu, see RP2040_LOCK_MS"))
+    row("pin set, 1000 accounts (commit + reseal all)",
+        "%.1f s" % ((r["set_pin_commit_ms"] + r["renew_1000_ms"]) / 1000.0),
+        "progress on screen; resumes after a cut")
+    row("pin change, 1000 accounts", "%.1f s" % (r["change_1000_ms"] / 1000.0), "")
+    row("delete, 1 of 1000 (its bucket rekeyed)", "%.2f s" % (r["delete_ms"] / 1000.0), "")
+    row("wipe, 1000 accounts (no scrub)", "%.1f s" % (r["wipe_1000_ms"] / 1000.0), "")
+    row("login, on the token: X25519 shared secret", "%.2f s" % (r["x25519_shared_ms"] / 1000.0),
+        "<= 1 s")
+    row("  the token's key pair (made ahead, between loop passes)",
+        "%.2f s" % (r["x25519_keypair_ms"] / 1000.0), "")
+    row("button unlock (PBKDF2 there), 1000 accounts", "%.2f s" % (r["unlock_ms"] / 1000.0),
+        "<= 2 s (%.2f s on an empty token)" % RP2040_UNLOCK_S)
+    row("add, 1000 accounts one by one", "%.1f s" % (r["add_1000_ms"] / 1000.0), "")
+
+
 def bench_keyboard():
     print("Typing the code (USB boot keyboard, simulator: reports reach the host model)")
     with SimulatedToken() as tok, TokenClient(SerialLink(tok.port)) as c:
@@ -416,11 +518,16 @@ SECTIONS = {
     "memory": bench_provision_and_heap,
     "crypto": bench_crypto,
     "keyboard": bench_keyboard,
+    "lock": bench_lock,
 }
 
 
 def main(argv=None):
-    names = (argv if argv is not None else sys.argv[1:]) or list(SECTIONS)
+    names = list(argv if argv is not None else sys.argv[1:])
+    if names[:1] == ["--rp2emu"] and len(names) == 2:  # measure the lock there, now
+        bench_lock(measure_lock_on(names[1]))
+        return 0
+    names = names or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         print("unknown section(s): %s; choose from %s" % (", ".join(unknown), ", ".join(SECTIONS)))

@@ -75,6 +75,16 @@ def ptok():
     t.close()
 
 
+def test_a_pin_change_says_the_token_reseals_its_accounts(ptok):
+    # A new PIN brings a new data key: the wait gets a reason and a size.
+    err = io.StringIO()
+    with pins_in_env(PIN, "97531864"), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(err):
+        assert provision.main(["--port", ptok.port, "pin", "change"]) == 0
+    assert "reseals its 1 account under the new key" in err.getvalue()
+    assert listing(ptok, pin="97531864") == [("Ex", "alice")]
+
+
 def test_pin_set_locks_the_token_after_power_up(ptok):
     info = lock_info(ptok)
     assert info["pin"] is True and info["tries_left"] == info["tries_max"] == 8

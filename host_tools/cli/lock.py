@@ -69,6 +69,19 @@ def ask_for_hold(cmd):
     sys.stderr.flush()
 
 
+RESEAL_S_PER_ACCOUNT = 0.03  # an RP2040 (make bench, section lock)
+
+
+def say_resealing(client):
+    """A new PIN brings a new data key: say what the wait is for."""
+    n = client.status().get("accounts") or 0
+    if n:
+        sys.stderr.write("The token reseals its %d account%s under the new key (about %d s on "
+                         "an RP2040; its screen shows how far it is)...\n"
+                         % (n, "" if n == 1 else "s", max(1, round(n * RESEAL_S_PER_ACCOUNT))))
+        sys.stderr.flush()
+
+
 def read_new_pin():
     """A new PIN: twice at the terminal, once from a pipe or $TOKEN_NEW_PIN."""
     env = os.environ.get("TOKEN_NEW_PIN")
@@ -116,6 +129,7 @@ def run_pin(args, connect):
                 raise CommandError("a PIN is already set: use `pin change`", "pin_set",
                                    EXIT_REFUSED)
             pin = read_new_pin()
+            say_resealing(client)
             data = client.pin_set(pin, args.tries)
             text = "PIN set: the token locks at power-up; %d wrong tries erase it" % (
                 data.get("tries_left") or 0)
@@ -125,6 +139,7 @@ def run_pin(args, connect):
                 raise CommandError("no PIN is set: use `pin set`", "no_pin", EXIT_REFUSED)
             client.authenticate()  # the current PIN, before asking for the new one
             pin = read_new_pin()
+            say_resealing(client)
             data = client.pin_change(pin)
             text = "PIN changed" + _dump_warning(pin, data, auth)
         else:
