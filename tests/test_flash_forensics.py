@@ -5,8 +5,11 @@ by host_tools/flashscan.py after each command that changes keys or records,
 trying the zero key, every PIN used so far and every stored V against every
 record copy on the chip."""
 import pytest
+import serial
 
-from host_tools import flashscan
+from firmware import frames
+from host_tools import flashscan, pinauth
+from host_tools import tokencrypto as tc
 from host_tools.simulator import SimulatedToken
 from tests.forensics import add, cli, opened
 
@@ -89,3 +92,47 @@ def test_last_try_erase_leaves_nothing_to_open(tok):
     assert cli(tok, "info")[0] == 0  # answered once the scrub is done
     assert opened(tok, [p1, "0000"]) == set()
     assert a not in tok.flash_dump()
+
+
+def _recorded_login(tok, pin):
+    """What someone listening on the USB cable sees of one login: the
+    token's challenge reply and the host's `auth` arguments."""
+    with serial.Serial(tok.port, 115200, timeout=5) as s:
+        def req(i, cmd, **args):
+            s.write(frames.encode_request(i, cmd, args))
+            while True:
+                reply = frames.decode_reply(s.readline())
+                if reply is not None:
+                    return reply
+        challenge = req(1, "auth-challenge")["data"]
+        args, _ = pinauth.answer_challenge(pin, challenge)
+        assert req(2, "auth", **args)["ok"]
+    return challenge, args
+
+
+def test_a_recorded_login_and_a_dump_open_nothing(tok):
+    # Issue 15 #3: with V on the flash, a session key made from V and the
+    # challenge alone opened W from a recorded login. Now it also needs
+    # the X25519 secret of that login, which only ever existed in RAM.
+    pin = PINS[0]
+    add(tok, "a")
+    assert cli(tok, "pin", "set", new_pin=pin)[0] == 0
+    challenge, args = _recorded_login(tok, pin)
+    dump = tok.flash_dump()
+    c, theirs, ours = (bytes.fromhex(x) for x in (challenge["challenge"], challenge["public"],
+                                                   args["public"]))
+    sealed = bytes.fromhex(args["key"])
+    tried = 0
+    at = dump.find(b"TKKA")
+    while at >= 0:
+        v = dump[at + 40:at + 72]  # flashscan's page layout
+        for sk in (tc.hmac_sha256(v, b"session" + c),  # the old scheme
+                   tc.hmac_sha256(v, b"session" + c + theirs + ours),
+                   *(tc.hmac_sha256(v, b"session" + c + theirs + ours + z)
+                     for z in (bytes(32), theirs, ours)), v):
+            tried += 1
+            with pytest.raises(tc.CryptoError):
+                tc.unseal(sk, sealed, c)
+        at = dump.find(b"TKKA", at + 1)
+    assert tried >= 6
+    assert opened(tok, []) == set()
