@@ -14,6 +14,9 @@ MAX_TEXT = 40  # bytes of UTF-8 in a name or an issuer
 PER_BUCKET = 16  # account records per bucket file (store.py)
 BUCKETS = 240  # bucket keys in the key area (keystore.py): one page of flash
 MAX_ACCOUNTS = PER_BUCKET * BUCKETS  # 3840: the most a token can hold
+# Request sizes, both sides of the wire:
+LIST_PAGE = 8  # accounts per `list` reply: under frames.MAX_REPLY with 40-byte names
+ADD_MANY = PER_BUCKET  # accounts per `add-many`: one bucket's worth, all or none
 
 
 def digits_range(kind):

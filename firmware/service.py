@@ -12,6 +12,7 @@ import eventlog
 import frames
 from keystore import (AuthError, PIN_MAX, PIN_MIN, TRIES_MAX, TRIES_MIN,
                       LOCK_MAX_S)
+from rules import ADD_MANY, LIST_PAGE
 from store import StoreError
 
 VERSION = "0.1.0"
@@ -24,8 +25,6 @@ PRIVILEGED = ("add", "add-many", "delete", "rename", "move", "set-time", "calibr
               "pin-change", "pin-remove", "config", "reboot-maintenance") + diagcmd.PRIVILEGED
 PRIVATE_READS = ("list", "log")  # names: behind the PIN too with config --private-list
 KEYBOARD_SETTINGS = ("typing", "layout", "keypad", "enter", "interval_ms")  # kbdconf.py
-LIST_PAGE = 8  # keeps a reply under frames.MAX_REPLY with 40-byte names
-ADD_MANY = 16  # accounts per add-many: one bucket's worth (store._PER)
 
 
 def _account(args):

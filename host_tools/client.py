@@ -6,8 +6,9 @@ see link.py), so tests drive this module with a fake. Nothing here prints.
 import time
 
 from firmware import frames
+from firmware.rules import ADD_MANY, LIST_PAGE
+from host_tools.errors import EXIT_DEVICE, EXIT_REFUSED, EXIT_USAGE
 
-LIST_PAGE = 16  # the protocol's maximum `list` page
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
 SCRUB_TIMEOUT = 180.0  # s: writing a board's whole free flash
 # A new PIN brings a new data key: the token reseals every account before it
@@ -24,7 +25,7 @@ _RESYNC = (frames.E_BAD_FRAME, frames.E_BAD_JSON)
 class TokenError(Exception):
     """Base of every error this library raises; carries a short machine code
     and the exit code a CLI should use."""
-    exit_code = 3
+    exit_code = EXIT_DEVICE
 
     def __init__(self, message, code="error", exit_code=None):
         Exception.__init__(self, message)
@@ -36,7 +37,7 @@ class TokenError(Exception):
 
 class NoDeviceError(TokenError):
     def __init__(self, message, code="no_device"):
-        TokenError.__init__(self, message, code, 3)
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
 
 
 class PortBusyError(TokenError):
@@ -44,17 +45,17 @@ class PortBusyError(TokenError):
 
     def __init__(self, port):
         TokenError.__init__(self, "the port %s is in use by another program" % port,
-                            "port_busy", 3)
+                            "port_busy", EXIT_DEVICE)
 
 
 class NotTokenError(TokenError):
     def __init__(self, message, code="not_token"):
-        TokenError.__init__(self, message, code, 3)
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
 
 
 class LinkLostError(TokenError):
     def __init__(self, message, code="link_lost"):
-        TokenError.__init__(self, message, code, 3)
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
 
 
 class DeviceError(TokenError):
@@ -62,7 +63,7 @@ class DeviceError(TokenError):
     `tries_left` comes with PIN failures."""
 
     def __init__(self, code, message, tries_left=None):
-        TokenError.__init__(self, message, code, 1)
+        TokenError.__init__(self, message, code, EXIT_REFUSED)
         self.tries_left = tries_left
 
 
@@ -91,7 +92,7 @@ class RequestTooLongError(TokenError):
     """A request that would not fit in one frame; caught before sending."""
 
     def __init__(self, message):
-        TokenError.__init__(self, message, frames.E_TOO_LONG, 2)
+        TokenError.__init__(self, message, frames.E_TOO_LONG, EXIT_USAGE)
 
 
 def check_fits(cmd, args):
@@ -108,7 +109,6 @@ def check_fits(cmd, args):
             % (size, frames.MAX_REQUEST))
 
 
-ADD_MANY = 16  # accounts per add-many request (firmware/service.py)
 # What the token assumes for a member an add leaves out (firmware/service.py).
 _ADD_DEFAULTS = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0}
 

@@ -49,7 +49,7 @@ def f_fixed64(number, data=b"\x01\x02\x03\x04\x05\x06\x07\x08"):
     return key(number, 1) + data
 
 
-# Google's enums (REFERENCE.md section 3).
+# Google's MigrationPayload enums.
 ALGO = {"SHA1": 1, "SHA256": 2, "SHA512": 3, "MD5": 4}
 DIGITS = {6: 1, 8: 2}
 TYPE = {"hotp": 1, "totp": 2}

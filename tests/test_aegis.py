@@ -1,7 +1,7 @@
 """host_tools/formats/aegis.py and backup/vault.py: Aegis vaults, plain and encrypted, and the host-side backup.
 
 Reading is checked against vaults built here from the format description
-(REFERENCE.md section 3 and the Aegis notes), not against our own writer, and
+(Aegis's published vault format), not against our own writer, and
 the writer's output is decrypted here by the same description. Most tests use
 scrypt n=1024 to stay fast; one uses Aegis's real n=32768.
 """

@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 
-from firmware import frames
+from firmware import frames, rules
 from host_tools import client as client_module
 from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
                                PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
@@ -353,13 +353,16 @@ def test_delete_wipe_and_set_time_arguments():
     ]
 
 
-@pytest.mark.parametrize("total, pages", [(0, 1), (1, 1), (16, 1), (17, 2), (40, 3)])
+P = rules.LIST_PAGE
+
+
+@pytest.mark.parametrize("total, pages", [(0, 1), (1, 1), (P, 1), (P + 1, 2), (5 * P, 5)])
 def test_list_pages_until_total(total, pages):
     token = FakeToken(accounts=total)
     accounts = TokenClient(token).list_accounts()
     assert [a["index"] for a in accounts] == list(range(total))
     assert [r[2] for r in token.requests] == [
-        {"start": 16 * i, "limit": 16} for i in range(pages)]
+        {"start": P * i, "limit": P} for i in range(pages)]
 
 
 def test_list_stops_when_the_store_shrinks_mid_way():
@@ -594,7 +597,7 @@ def test_batches_keep_order_and_fit_a_request_line():
                  for _ in range(12)]
     out = client_module.batches(accounts)
     assert [a for b in out for a in b] == accounts
-    assert len(out) > 1 and all(1 <= len(b) <= client_module.ADD_MANY for b in out)
+    assert len(out) > 1 and all(1 <= len(b) <= rules.ADD_MANY for b in out)
     for b in out:
         client_module.check_fits("add-many", {"accounts": [client_module.compact_args(a)
                                                            for a in b], "show": False})

@@ -1,6 +1,7 @@
 """Aegis vault files, read and written: a user's export, and the format of
 the token's host-side backup (host_tools.backup.vault keeps that file).
-Format notes: REFERENCE.md section 3.
+Format notes: Aegis's published vault format (its docs/vault.md); the
+fields read here are the ones its encrypted export carries.
 
 Error messages and rejection reasons never contain a secret.
 """

@@ -1,6 +1,6 @@
 """Google Authenticator exports: otpauth-migration://offline?data=BASE64.
 
-`data` is a protobuf MigrationPayload (REFERENCE.md section 3). Reading the
+`data` is a protobuf MigrationPayload (Google Authenticator's export QR). Reading the
 wire format takes a few dozen lines, so there is no protobuf dependency and no
 generated code. A large export is split over several QR codes; parse each with
 parse_migration_uri() and join them with combine_batches().

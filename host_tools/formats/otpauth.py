@@ -79,7 +79,7 @@ class Account:
 
     @classmethod
     def from_uri(cls, uri):
-        """Parse otpauth://TYPE/LABEL?secret=...; see REFERENCE.md section 3.
+        """Parse otpauth://TYPE/LABEL?secret=...; the Key Uri Format of Google Authenticator's wiki.
 
         Raises ValueError for a malformed URI. Field limits are checked by
         validate(), so a caller may still rename before validating."""

@@ -1,0 +1,70 @@
+"""Issue 16: each request-size rule is written once, in firmware/rules.py,
+and both sides read it: a copy elsewhere fails here, and the token really
+serves the page size the host asks for."""
+import os
+import re
+
+from firmware import rules
+from host_tools.client import TokenClient
+from host_tools.link import SerialLink
+from host_tools.mpy import REPO
+from host_tools.simulator import SimulatedToken
+
+RULES = ("LIST_PAGE", "ADD_MANY")
+
+
+def _python_files():
+    for top in ("firmware", "host_tools", "boards"):
+        for d, _, files in os.walk(os.path.join(REPO, top)):
+            for name in files:
+                if name.endswith(".py"):
+                    yield os.path.join(d, name)
+
+
+def test_no_second_definition_of_a_request_size():
+    copies = []
+    for path in _python_files():
+        if path.endswith(os.path.join("firmware", "rules.py")):
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for name in RULES:
+            if re.search(r"^\s*%s\s*=" % name, text, re.M):
+                copies.append("%s: %s" % (os.path.relpath(path, REPO), name))
+    assert copies == []
+
+
+def test_the_token_serves_list_pages_of_the_rule_and_the_host_reads_them_all():
+    with SimulatedToken() as tok:
+        with TokenClient(SerialLink(tok.port), timeout=10) as client:
+            n = rules.LIST_PAGE * 2 + 3
+            wanted = [{"name": "u%02d" % i, "secret": os.urandom(20).hex()} for i in range(n)]
+            for at in range(0, n, 8):  # 8 such accounts fit one request line
+                client.request("add-many", accounts=wanted[at:at + 8])
+            page = client.request("list", start=0, limit=rules.LIST_PAGE * 4)
+            assert len(page["accounts"]) == rules.LIST_PAGE and page["total"] == n
+            assert [a["name"] for a in client.list_accounts()] == ["u%02d" % i for i in range(n)]
+
+
+def test_nothing_cites_a_file_the_repository_does_not_have():
+    # REFERENCE.md is the developers' notes beside the repository, not in it.
+    cites = []
+    for path in _python_files():
+        with open(path, encoding="utf-8") as f:
+            if "REFERENCE.md" in f.read():
+                cites.append(os.path.relpath(path, REPO))
+    assert cites == []
+
+
+def test_exit_codes_are_named_in_one_place():
+    # host_tools/errors.py names them; elsewhere a bare number is a copy.
+    bare = re.compile(r"exit_code\s*=\s*\d|Error\.__init__\(self, [^)]*, \d+\)")
+    found = []
+    for path in _python_files():
+        if path.endswith(os.path.join("host_tools", "errors.py")):
+            continue
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                if bare.search(line):
+                    found.append("%s:%d" % (os.path.relpath(path, REPO), i))
+    assert found == []
