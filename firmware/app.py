@@ -107,7 +107,7 @@ class Token:
             self.clock = Clock(self.rtc, rt.ticks_ms, rt.ticks_diff, rt.sleep_ms, rt.ticks_add)
         except OSError as e:
             raise fault.BootError(fault.describe("RTC", board.RTC_ADDR, e))
-        factory.leftover(data_dir)  # a fill cut short by a power cut holds all free space
+        erase.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         # The store makes the data dir; its load needs no key.
         self.store = store = Store(data_dir, getattr(board, "CAPACITY", 1000))
         self.keys = keys = Keystore(KeyArea(rt.key_pages(data_dir)),

@@ -29,7 +29,7 @@
 # to force aes.py (the tests compare the two).
 import os
 
-from otp import hmac_padded, hmac_pads
+from digests import hmac_padded, hmac_pads
 
 try:
     from micropython import const

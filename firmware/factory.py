@@ -14,17 +14,16 @@
 # with zeros and released again: littlefs never overwrites in place, so old
 # copies of a file live on in free blocks until something reuses them; the
 # fill reuses them all. A power cut part way leaves a token that can be reset
-# again; a half-done fill file is removed at the next boot (leftover()).
-import os
+# again; a half-done fill file is removed at the next boot (erase.leftover()).
+# The erasing itself is erase.py's; this module is the screens around it.
+import erase
 
 # In the data directory: asks the next boot (once) to stay at the REPL
 # (MicroPython) or to give the drive back (CircuitPython).
 MAINTENANCE_FLAG = "maintenance"
 HOLD_S = 10
 CONFIRM_S = 10
-FILL = "wipe.tmp"      # the fill file, inside the data directory
 _DEBOUNCE_MS = 50
-_CHUNK = 512
 
 
 def _steady(rt, read, want, ms=_DEBOUNCE_MS):
@@ -89,101 +88,7 @@ def maintenance(rt, board, read):
         pages = rt.key_pages(data_dir)
     except Exception:
         pages = ()  # no key area yet (or unreadable): nothing to erase there
-    erase(data_dir, pages)
+    erase.factory_reset(data_dir, pages)
     ui.message(("ERASED.", "Starting fresh."))
     _wait(rt, read, False, 30)
     return "boot"
-
-
-def _scrub(path):
-    """Overwrite a file with zeros, then remove it; a directory's contents
-    first."""
-    st = os.stat(path)
-    if st[0] & 0x4000:
-        for name in os.listdir(path):
-            _scrub(path + "/" + name)
-        os.rmdir(path)
-        return
-    zero = bytes(_CHUNK)
-    try:
-        with open(path, "r+b") as f:
-            for _ in range((st[6] + _CHUNK - 1) // _CHUNK):
-                f.write(zero)
-    except OSError:
-        pass  # full or damaged: removing it is what is left
-    os.remove(path)
-
-
-def fill(path, progress=None):
-    """Write zeros to `path` until the flash is full, then remove it.
-    Returns the bytes written. progress(done, total): every 64 KB."""
-    zero = bytes(_CHUNK)
-    n = 0
-    total = 0
-    if progress is not None:
-        try:
-            st = os.statvfs(path[:path.rfind("/")] or "/")
-            total = st[0] * st[4]
-        except OSError:
-            pass
-    try:
-        f = open(path, "wb")
-    except OSError:
-        return 0
-    try:
-        while True:
-            f.write(zero)
-            n += _CHUNK
-            if progress is not None and not n % 65536:
-                progress(n, max(total, n))
-    except OSError:
-        pass  # ENOSPC: every free block now holds zeros
-    try:
-        f.close()
-    except OSError:
-        pass
-    _remove(path)
-    return n
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        try:  # a full littlefs may need the data freed before the entry goes
-            open(path, "wb").close()
-            os.remove(path)
-        except OSError:
-            pass
-
-
-def erase(root, pages=()):
-    """Erase the key pages, the data directory `root` and the flash's free
-    space; leaves an empty directory with a fresh log saying a factory
-    reset happened. Returns the bytes of free space filled."""
-    for p in pages:
-        p.erase()
-    try:
-        _scrub(root)
-    except OSError:
-        pass  # not there (never used): nothing to remove
-    os.mkdir(root)
-    filled = fill(root + "/" + FILL)
-    try:
-        import eventlog
-        log = eventlog.EventLog(root + "/log")
-        log.event(eventlog.FACTORY_RESET, filled // 1024)
-        log.flush(True)
-    except Exception:
-        pass  # a reset token without a log is still a reset token
-    return filled
-
-
-def leftover(root):
-    """At boot: remove a fill file a power cut left behind (it holds the
-    whole free space)."""
-    try:
-        os.stat(root + "/" + FILL)
-    except OSError:
-        return
-    _remove(root + "/" + FILL)

@@ -7,9 +7,8 @@
 #   steam(secret, unix_time, period=30)                     -> "2TC8B"
 #   generate(kind, algorithm, digits, secret, counter)      (counter = moving factor)
 #
-# MicroPython has no hmac module and no SHA-512, so HMAC is done here and
-# SHA-512 comes from sha512.py (used on CPython too, so tests cover it).
-import digests
+# HMAC is digests.py's (the PIN and encryption stack uses it too).
+from digests import hmac_digest
 from rules import ALGORITHMS, KINDS  # noqa: F401 (re-exported: defined once there)
 
 try:
@@ -23,63 +22,6 @@ MAX_DIGITS = const(10)  # the 31-bit truncated value has at most 10 digits
 STEAM_CHARS = "23456789BCDFGHJKMNPQRTVWXY"
 STEAM_LEN = const(5)
 _COUNTER_LIMIT = 1 << 64  # the moving factor is an unsigned 64-bit number
-
-
-def _hash_and_block(algorithm):
-    # Returns (constructor, block size). Looked up per call rather than at
-    # import so a port lacking sha1 can still import this module.
-    if algorithm == "SHA1":
-        fn = digests.sha1
-        block = 64
-    elif algorithm == "SHA256":
-        fn = digests.sha256
-        block = 64
-    elif algorithm == "SHA512":
-        # Imported on first use: its round constants cost RAM that a token
-        # without SHA-512 accounts never needs to spend.
-        from sha512 import sha512
-        return sha512, 128
-    else:
-        raise ValueError("unknown algorithm %r (expected SHA1, SHA256 or SHA512)"
-                         % (algorithm,))
-    if fn is None:
-        raise ValueError("algorithm %s is not available in this port's hashlib"
-                         % algorithm)
-    return fn, block
-
-
-def hmac_pads(algorithm, key):
-    """The key-dependent half of HMAC (RFC 2104): (hash constructor, ipad,
-    opad). Worked out once when many messages share a key, as in PBKDF2."""
-    new, block = _hash_and_block(algorithm)
-    if len(key) > block:
-        # Over-long keys are replaced by their hash, as RFC 2104 says.
-        key = new(key).digest()
-    n = len(key)
-    ipad = bytearray(block)
-    opad = bytearray(block)
-    for i in range(block):
-        k = key[i] if i < n else 0
-        ipad[i] = k ^ 0x36
-        opad[i] = k ^ 0x5C
-    return new, ipad, opad
-
-
-def hmac_padded(new, ipad, opad, msg):
-    """HMAC of msg from hmac_pads()' result; returns bytes."""
-    # Fresh objects each time: MicroPython's digest() finalises the object
-    # and its hash objects have no copy().
-    inner = new(ipad)
-    inner.update(msg)
-    outer = new(opad)
-    outer.update(inner.digest())
-    return outer.digest()
-
-
-def hmac_digest(algorithm, key, msg):
-    """HMAC (RFC 2104) of msg under key with the named hash; returns bytes."""
-    new, ipad, opad = hmac_pads(algorithm, key)
-    return hmac_padded(new, ipad, opad, msg)
 
 
 def _check_digits(digits):
