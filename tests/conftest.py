@@ -4,14 +4,16 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIRMWARE = os.path.join(REPO, "firmware")
-# Firmware modules are top-level on the device; import them the same way here.
-if FIRMWARE not in sys.path:
-    sys.path.insert(0, FIRMWARE)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from host_tools import mpy  # noqa: E402
 from host_tools.mpy import Worker  # noqa: E402
+
+# Firmware modules are top-level on the device; import them the same way here.
+for _d in mpy.PORTABLE_DIRS[::-1]:
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
 
 @pytest.fixture(scope="session")

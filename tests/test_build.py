@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
+from host_tools import mpy
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIRMWARE_FILES = sorted(glob.glob(os.path.join(REPO, "firmware", "*.py"))
-                        + glob.glob(os.path.join(REPO, "firmware", "runtime", "micropython", "*.py")))
+FIRMWARE_FILES = [path for path, _ in mpy.firmware_sources("micropython")]
 BOARD_FILES = sorted(glob.glob(os.path.join(REPO, "boards", "*.py")))
 BOARD_KEYS = ("NAME", "DISPLAY_WIDTH", "DISPLAY_HEIGHT", "DISPLAY_ADDR", "RTC_ADDR",
               "BUTTON_PIN", "BUTTON_ACTIVE_LOW", "IDLE_OFF_S", "DATA_DIR", "I2C_FREQ")

@@ -68,3 +68,22 @@ def test_exit_codes_are_named_in_one_place():
                 if bare.search(line):
                     found.append("%s:%d" % (os.path.relpath(path, REPO), i))
     assert found == []
+
+
+def test_the_firmware_folders_are_listed_once():
+    # host_tools/mpy.py (PORTABLE_DIRS, firmware_dirs) is the list; the
+    # build, the simulators and the tests' import paths read it.
+    listing = re.compile(r'firmware/\*\.py|"firmware", "\*\.py"|FIRMWARE, (mpy\.)?RUNTIME_MP')
+    found = []
+    paths = list(_python_files()) + [os.path.join(REPO, "Makefile")]
+    for top in ("tests",):
+        for d, _, files in os.walk(os.path.join(REPO, top)):
+            paths += [os.path.join(d, n) for n in files if n.endswith(".py")]
+    for path in paths:
+        if path.endswith(os.path.join("host_tools", "mpy.py")):
+            continue
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                if listing.search(line) and "listing = re.compile" not in line:
+                    found.append("%s:%d" % (os.path.relpath(path, REPO), i))
+    assert found == []

@@ -8,8 +8,10 @@ import os
 
 import pytest
 
+from host_tools import mpy
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORTABLE = sorted(glob.glob(os.path.join(REPO, "firmware", "*.py")))
+PORTABLE = mpy.portable_sources()
 RUNTIME_DIRS = sorted(glob.glob(os.path.join(REPO, "firmware", "runtime", "*")))
 
 # Modules every runtime has (CPython too, for the tests and the simulator).

@@ -1,5 +1,5 @@
 """Static check against the real platform APIs (issue 9): pyright reads the
-pure firmware modules (firmware/*.py) and each runtime
+pure firmware modules (host_tools/mpy.py PORTABLE_DIRS) and each runtime
 (firmware/runtime/<name>/) against the published stubs of every target
 (typecheck/<target>.json), so a module, attribute or call that a port does
 not have fails here instead of on a board. `make venv` installs pyright, its

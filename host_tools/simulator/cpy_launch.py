@@ -46,8 +46,12 @@ def command(board="cp_sim"):
 def board_path(firmware=FIRMWARE):
     """The import path as the board sees it, in front of the interpreter's
     own (stdlib, and site-packages with the adafruit libraries): the
-    stand-ins first, then what the drive holds. Not the repository: no host
-    code."""
+    stand-ins first, then what the drive holds (`firmware`: a folder of it
+    flattened, or the repository's folders as host_tools/mpy.py lists them).
+    Not the repository itself: no host code."""
+    if firmware == FIRMWARE:
+        from host_tools import mpy  # the host side only: the board never asks
+        return [CPY_HW] + mpy.firmware_dirs("circuitpython")[::-1] + [BOARDS]
     return [CPY_HW, CPY_RUNTIME, firmware, BOARDS]
 
 

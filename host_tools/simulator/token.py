@@ -72,7 +72,7 @@ class SimulatedToken:
         self.heapsize = heapsize
         self.check_alloc = check_alloc
         # A compiled firmware folder is flat; the sources keep the runtime apart.
-        self.firmware_path = [firmware_dir] if firmware_dir else [mpy.FIRMWARE, mpy.RUNTIME_MP]
+        self.firmware_path = [firmware_dir] if firmware_dir else mpy.firmware_dirs()
         self.firmware_dir = firmware_dir
         self.runtime = runtime  # "circuitpython": the firmware under cpy_launch.py
         self.boot_timeout = boot_timeout
