@@ -12,6 +12,7 @@
 import json
 
 VERSION = 1
+RELEASE = "0.1.0"  # the firmware's and the host tools' release, written once here
 REQ_PREFIX = b"TOK> "
 REPLY_PREFIX = b"TOK< "
 MAX_REQUEST = 1024  # bytes per request line, enforced before parsing (room for 40-byte names sent as \uXXXX escapes)

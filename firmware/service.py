@@ -15,7 +15,6 @@ from keystore import (AuthError, PIN_MAX, PIN_MIN, TRIES_MAX, TRIES_MIN,
 from rules import ADD_MANY, LIST_PAGE
 from store import StoreError
 
-VERSION = "0.1.0"
 FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8", "pin")
 AUTH_SCHEME = "pin-x25519-1"  # docs/security.md
 # Commands that change the token or its clock: with a PIN set, each needs an
@@ -191,7 +190,7 @@ class Service:
         t = self.device
         return {
             "firmware": "totp-token",
-            "version": VERSION,
+            "version": frames.RELEASE,
             "protocol": frames.VERSION,
             "board": t.board_name,
             "runtime": t.runtime,

@@ -1,4 +1,5 @@
 """Host-side tools for the TOTP token: provisioning CLI, protocol library, simulator."""
 
-# The package version: pyproject.toml reads it from here, `provision.py --version` prints it.
-__version__ = "0.1.0"
+# The release, defined once in firmware/frames.py (the token reports the same
+# one in `info`): pyproject.toml reads it there, `provision.py --version` prints it.
+from firmware.frames import RELEASE as __version__  # noqa: F401

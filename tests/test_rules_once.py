@@ -87,3 +87,18 @@ def test_the_firmware_folders_are_listed_once():
                 if listing.search(line) and "listing = re.compile" not in line:
                     found.append("%s:%d" % (os.path.relpath(path, REPO), i))
     assert found == []
+
+
+def test_the_token_and_the_host_carry_the_one_release():
+    import host_tools
+    from firmware import frames
+    assert host_tools.__version__ == frames.RELEASE
+    with SimulatedToken() as tok:
+        with TokenClient(SerialLink(tok.port), timeout=10) as client:
+            assert client.info()["version"] == frames.RELEASE
+    found = []
+    for path in _python_files():
+        with open(path, encoding="utf-8") as f:
+            if re.search(r'^\s*(__version__|VERSION)\s*=\s*"', f.read(), re.M):
+                found.append(os.path.relpath(path, REPO))
+    assert found == []
