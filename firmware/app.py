@@ -118,7 +118,7 @@ class Token:
         self.drift = Drift(data_dir + "/clock.json")
         self.log = eventlog.EventLog(data_dir + "/log", self.log_time, rt.ticks_ms, rt.ticks_diff)
         self.logged_lost = self.clock.lost
-        keys.listen(self._pin_failure, self._settle)
+        keys.listen(self._pin_failure, self._settle, self._erased)
         self._recover()
         eventlog.boot(self.log, self.store, self.clock, rt.reset_cause())
         self.typist = CodeTyper(rt.keyboard, data_dir + "/keyboard.json", rt.ticks_diff)
@@ -185,6 +185,13 @@ class Token:
 
     def _busy(self, *lines):
         self.ui.message(lines + ("", "Do not unplug."))
+
+    def _erased(self):
+        """The last wrong PIN erased the keys: the records go now; the
+        free-flash scrub takes seconds, so the main loop runs it (scrub())
+        once the reply or the screen is out."""
+        erase.finish_wipe(self.keys, self.store)
+        self.screens.erased()
 
     def _pin_failure(self, e):
         """A spent try's failure, on flash before its verdict shows (e is

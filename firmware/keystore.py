@@ -562,8 +562,9 @@ class Keystore:
             if left == 0:
                 e = AuthError("erased", "wrong PIN: that was the last try; the token erased itself", 0)
                 self._failed(e)
-                # The caller finishes the erase (store, free flash) on "erased".
                 self.erase()
+                if self.on_erased is not None:
+                    self.on_erased()  # the records now; the free flash from the main loop
                 raise e
             e = AuthError("wrong_pin", "wrong PIN", left)
             self._failed(e)
@@ -597,12 +598,15 @@ class Keystore:
         self.screen_unlocked = True
         self._opened()
 
-    def listen(self, on_failure, on_open):
+    def listen(self, on_failure, on_open, on_erased=None):
         """on_failure(AuthError, or None for a check a cut interrupted): log
         a spent try before its verdict commits; on_open(): the keys were
-        just opened by a PIN."""
+        just opened by a PIN; on_erased(): the last wrong PIN has just erased
+        the keys (the token finishes the erase there, whichever path the PIN
+        came by: button or host)."""
         self.on_failure = on_failure
         self.on_open = on_open
+        self.on_erased = on_erased
 
     def _opened(self):
         if self.on_open is not None:

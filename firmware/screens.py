@@ -3,7 +3,6 @@
 # refresh. It draws through ui.UI and takes its ticks from the runtime; the
 # serial loop and the services tell it when something changed.
 import button as btn
-import erase
 import otp
 import pinpad
 import timeutil
@@ -238,13 +237,8 @@ class Screens:
         try:
             self.keys.unlock_with_pin(pin)  # (the keystore logs a failure)
             self.pin_note = None
-        except AuthError as e:
-            if e.code == "erased":
-                # The keys are gone already; the records go now, and the
-                # main loop scrubs the free flash next (app.Token.scrub).
-                erase.finish_wipe(self.keys, self.store)
-                self.index = 0
-            else:
+        except AuthError as e:  # (the last wrong PIN: app.Token._erased did the rest)
+            if e.code != "erased":
                 self.pin_note = "wrong PIN"
         self.redraw()
 

@@ -171,18 +171,11 @@ class Service:
 
     def confirmed(self, fn, *args):
         """fn(*args) with the store's and the lock's refusals as CommandError."""
-        keys = self.keys
         try:
             return fn(*args)
         except StoreError as e:
             raise CommandError(e.code, e.message)
-        except AuthError as e:
-            if e.code == frames.E_ERASED:
-                # The last wrong PIN (the keystore logged it and changed the
-                # keys): the records go now; the free-flash scrub takes
-                # seconds, so the main loop runs it once the reply is out.
-                erase.finish_wipe(keys, self.store)
-                self.screens.erased()
+        except AuthError as e:  # (the last wrong PIN: app.Token._erased did the rest)
             extra = None if e.tries_left is None else {"tries_left": e.tries_left}
             raise CommandError(e.code, e.message, extra)
 

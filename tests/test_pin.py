@@ -17,7 +17,8 @@ import serial
 from firmware import frames
 from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
-from tests.forensics import pins_in_env
+from tests.forensics import opened, pins_in_env
+from tests.waiting import wait_for
 
 PIN = "2468"
 SEED = b"12345678901234567890"
@@ -125,6 +126,20 @@ def test_wrong_pin_on_the_button_costs_a_try_and_shows_it(ptok):
     ptok.enter_pin(PIN)
     assert "alice" in ptok.screen_text()
     assert lock_info(ptok)["tries_left"] == 8
+
+
+def test_the_last_wrong_pin_on_the_button_erases_the_token(ptok):
+    # The erase a button try ends in is the same one a host try ends in
+    # (app.Token._erased): keys, records, then the free flash.
+    assert cli(ptok, "config", "--tries", "3", pin=PIN)[0] == 0
+    ptok.restart()
+    for _ in range(3):
+        ptok.enter_pin("1111")
+    wait_for(lambda: "ERASED" in ptok.screen_text(), "the erased screen")
+    info = lock_info(ptok, timeout="60")  # (answered once the free-flash scrub is done)
+    assert info["erased"] and not info["pin"], info
+    assert listing(ptok) == []
+    assert opened(ptok, [PIN, "1111"]) == set()
 
 
 PRIVILEGED = [
