@@ -14,9 +14,17 @@ MAX_TEXT = 40  # bytes of UTF-8 in a name or an issuer
 PER_BUCKET = 16  # account records per bucket file (store.py)
 BUCKETS = 240  # bucket keys in the key area (keystore.py): one page of flash
 MAX_ACCOUNTS = PER_BUCKET * BUCKETS  # 3840: the most a token can hold
+# What `add` assumes for a member left out (the host leaves these out to
+# keep requests short; the token fills them in):
+ADD_DEFAULTS = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0}
 # Request sizes, both sides of the wire:
 LIST_PAGE = 8  # accounts per `list` reply: under frames.MAX_REPLY with 40-byte names
 ADD_MANY = PER_BUCKET  # accounts per `add-many`: one bucket's worth, all or none
+
+
+def default_digits(kind):
+    """The usual code length of `kind` (what `add` assumes without digits)."""
+    return STEAM_DIGITS if kind == "steam" else 6
 
 
 def digits_range(kind):

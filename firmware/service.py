@@ -12,7 +12,7 @@ import eventlog
 import frames
 from keystore import (AuthError, PIN_MAX, PIN_MIN, TRIES_MAX, TRIES_MIN,
                       LOCK_MAX_S)
-from rules import ADD_MANY, LIST_PAGE
+from rules import ADD_DEFAULTS, ADD_MANY, LIST_PAGE, default_digits
 from store import StoreError
 
 FEATURES = ("totp", "hotp", "steam", "SHA1", "SHA256", "SHA512", "digits6-8", "pin")
@@ -28,18 +28,19 @@ KEYBOARD_SETTINGS = ("typing", "layout", "keypad", "enter", "interval_ms")  # kb
 
 def _account(args):
     """An add's arguments as store.add takes them (defaults filled in)."""
+    d = ADD_DEFAULTS
     name = _str(args, "name", required=True)
-    issuer = _str(args, "issuer", "")
-    kind = _str(args, "kind", "totp")
-    algorithm = _str(args, "algorithm", "SHA1")
+    issuer = _str(args, "issuer", d["issuer"])
+    kind = _str(args, "kind", d["kind"])
+    algorithm = _str(args, "algorithm", d["algorithm"])
     secret_hex = _str(args, "secret", required=True)
     try:
         secret = binascii.unhexlify(secret_hex)
     except Exception:
         raise _bad("'secret' must be hex")
-    digits = _int(args, "digits", 5 if kind == "steam" else 6)
-    period = _int(args, "period", 30)
-    counter = _int(args, "counter", 0)
+    digits = _int(args, "digits", default_digits(kind))
+    period = _int(args, "period", d["period"])
+    counter = _int(args, "counter", d["counter"])
     return name, issuer, secret, kind, algorithm, digits, period, counter
 
 

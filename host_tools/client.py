@@ -6,7 +6,7 @@ see link.py), so tests drive this module with a fake. Nothing here prints.
 import time
 
 from firmware import frames
-from firmware.rules import ADD_MANY, LIST_PAGE
+from firmware.rules import ADD_DEFAULTS, ADD_MANY, LIST_PAGE, default_digits
 from host_tools.errors import EXIT_DEVICE, EXIT_REFUSED, EXIT_USAGE
 
 TIME_SAMPLES = 5  # get-time round trips per offset measurement; the fastest wins
@@ -110,18 +110,15 @@ def check_fits(cmd, args):
 
 
 # What the token assumes for a member an add leaves out (firmware/service.py).
-_ADD_DEFAULTS = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0}
-
-
 def compact_args(account):
     """An account's `add` arguments without the members the token would
     assume anyway: every byte of a request costs the token time to read
     (on an RP2040 ~0.1 ms: it can only read the USB port a byte at a time)."""
     args = account.to_args()
-    for key, value in _ADD_DEFAULTS.items():
+    for key, value in ADD_DEFAULTS.items():
         if key in args and type(args[key]) is type(value) and args[key] == value:
             del args[key]
-    if args.get("digits") == (5 if args.get("kind") == "steam" else 6):
+    if args.get("digits") == default_digits(args.get("kind", ADD_DEFAULTS["kind"])):
         del args["digits"]
     return args
 

@@ -102,3 +102,21 @@ def test_the_token_and_the_host_carry_the_one_release():
             if re.search(r'^\s*(__version__|VERSION)\s*=\s*"', f.read(), re.M):
                 found.append(os.path.relpath(path, REPO))
     assert found == []
+
+
+def test_add_defaults_are_the_tokens_own():
+    # The host leaves out what the token assumes: both read firmware/rules.py.
+    from host_tools.client import compact_args
+    from host_tools.formats.otpauth import Account
+    a = Account("x", b"k" * 20)
+    assert {k: getattr(a, k) for k in rules.ADD_DEFAULTS} == rules.ADD_DEFAULTS
+    assert a.digits == rules.default_digits("totp")
+    assert set(compact_args(a)) == {"name", "secret"}
+    found = []
+    for path in _python_files():
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                if re.search(r'"steam"\s+else\s+6|_ADD_DEFAULTS\s*=', line) \
+                        and not path.endswith(os.path.join("firmware", "rules.py")):
+                    found.append("%s:%d" % (os.path.relpath(path, REPO), i))
+    assert found == []

@@ -62,16 +62,17 @@ class Account:
     name: str
     # repr=False: an Account printed while debugging must not show the key.
     secret: bytes = dataclasses.field(default=b"", repr=False)
-    issuer: str = ""
-    kind: str = "totp"
-    algorithm: str = "SHA1"
-    digits: int = None  # None: the kind's usual length (steam 5, else 6)
-    period: int = 30
-    counter: int = 0
+    # The defaults are the token's own (firmware/rules.py ADD_DEFAULTS).
+    issuer: str = rules.ADD_DEFAULTS["issuer"]
+    kind: str = rules.ADD_DEFAULTS["kind"]
+    algorithm: str = rules.ADD_DEFAULTS["algorithm"]
+    digits: int = None  # None: the kind's usual length (rules.default_digits)
+    period: int = rules.ADD_DEFAULTS["period"]
+    counter: int = rules.ADD_DEFAULTS["counter"]
 
     def __post_init__(self):
         if self.digits is None:
-            self.digits = STEAM_DIGITS if self.kind == "steam" else 6
+            self.digits = rules.default_digits(self.kind)
 
     @property
     def label(self):
