@@ -29,7 +29,7 @@ PIN, NEW_PIN, WRONG = "24681357", "97531864", "11223344"
 RUNTIMES = ["micropython", "circuitpython"]
 KEYS = ([], [PIN], [NEW_PIN], [WRONG])  # no PIN, the first PIN, the new one, a wrong one
 WINDOW = 2  # writes between programming a key page and erasing the old one
-BETWEEN = 3  # boots at evenly spaced writes besides the ones where the dump changes
+BETWEEN = 2  # boots at evenly spaced writes besides the ones where the dump changes
 
 
 def _listed(tok, pin):
@@ -179,6 +179,25 @@ def test_cut_pin_change(tmp_path, runtime):
     _sweep(tmp_path, runtime, setup,
            lambda tok, ctx: cli(tok, "pin", "change", pin=PIN, new_pin=NEW_PIN), check,
            first=("", "ab", "", ""), last=("", "", "ab", ""))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_cut_pin_remove(tmp_path, runtime):
+    # Without a PIN the key is beside the secrets (docs/security.md): what
+    # must hold is that the token is one or the other, and loses nothing.
+    setup = _pinned("a", "b")
+
+    def check(tok, ctx, done):
+        pin = cli(tok, "info")[1]["data"]["auth"]["pin"]
+        assert not done or not pin
+        if pin:
+            assert opened(tok, []) == set()
+            assert _shut_to_others(tok, ctx, PIN) == {"a", "b"}
+        else:
+            assert _listed(tok, None) == {"a", "b"}
+            assert opened(tok, []) == set(ctx.values())
+    _sweep(tmp_path, runtime, setup, lambda tok, ctx: cli(tok, "pin", "remove", pin=PIN),
+           check, first=("", "ab", "", ""), last=("ab", "ab", "ab", "ab"))
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
