@@ -20,6 +20,7 @@ from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 
 from clock_checks import synced
+from tests.rawwire import request
 from tests.waiting import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -455,11 +456,7 @@ def test_add_many_is_all_or_none_and_names_the_refused_account():
         s.reset_input_buffer()
 
         def req(i, cmd, **args):
-            s.write(frames.encode_request(i, cmd, args))
-            while True:
-                reply = frames.decode_reply(s.readline())
-                if reply is not None:
-                    return reply
+            return request(s, i, cmd, **args)
 
         r = req(1, "add-many", accounts=[acc("a"), acc("b", issuer="I", kind="hotp", counter=4),
                                          acc("c", digits=8, algorithm="SHA256")], show=False)

@@ -7,11 +7,11 @@ record copy on the chip."""
 import pytest
 import serial
 
-from firmware import frames
 from host_tools import flashscan, pinauth
 from host_tools import tokencrypto as tc
 from host_tools.simulator import SimulatedToken
 from tests.forensics import add, cli, opened
+from tests.rawwire import request
 
 PINS = ["24681357", "97531864", "11223344"]
 
@@ -98,15 +98,9 @@ def _recorded_login(tok, pin):
     """What someone listening on the USB cable sees of one login: the
     token's challenge reply and the host's `auth` arguments."""
     with serial.Serial(tok.port, 115200, timeout=5) as s:
-        def req(i, cmd, **args):
-            s.write(frames.encode_request(i, cmd, args))
-            while True:
-                reply = frames.decode_reply(s.readline())
-                if reply is not None:
-                    return reply
-        challenge = req(1, "auth-challenge")["data"]
+        challenge = request(s, 1, "auth-challenge")["data"]
         args, _ = pinauth.answer_challenge(pin, challenge)
-        assert req(2, "auth", **args)["ok"]
+        assert request(s, 2, "auth", **args)["ok"]
     return challenge, args
 
 
