@@ -269,6 +269,6 @@ def mount_storage():
     vfs.mount(fs, "/flash")
     _mounted = True
     return DATA_DIR
-# Factory reset at power-up (firmware/factory.py): tests shorten the waits.
+# Factory reset at power-up (firmware/bootmodes/factory.py): tests shorten the waits.
 RESET_HOLD_S = int(os.getenv("TOKEN_SIM_RESET_HOLD_S") or "10")
 RESET_CONFIRM_S = int(os.getenv("TOKEN_SIM_RESET_CONFIRM_S") or "10")

@@ -292,7 +292,7 @@ RP2040_IMPORT_1000_S = 34.2
 RP2040_IMPORT_100_S = 3.5  # the same file's first 100 (10.7 s before): linear
 RP2040_IMPORT_1000_BEFORE_S = 106.0
 
-# PBKDF2-HMAC-SHA256 on an RP2040: firmware/crypto.py measured on the emulated
+# PBKDF2-HMAC-SHA256 on an RP2040: firmware/crypt/crypto.py measured on the emulated
 # Pico (../shared/rp2emu; 1874 ms for 3600 iterations). The unix port's own
 # speed says nothing about a Cortex-M0+.
 RP2040_PBKDF2_MS_PER_ITER = 0.52

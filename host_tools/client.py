@@ -5,7 +5,7 @@ see link.py), so tests drive this module with a fake. Nothing here prints.
 """
 import time
 
-from firmware import frames
+from firmware.protocol import frames
 from firmware.rules import ADD_DEFAULTS, ADD_MANY, LIST_PAGE, default_digits
 from host_tools.errors import EXIT_DEVICE, EXIT_REFUSED, EXIT_USAGE
 
@@ -109,7 +109,7 @@ def check_fits(cmd, args):
             % (size, frames.MAX_REQUEST))
 
 
-# What the token assumes for a member an add leaves out (firmware/service.py).
+# What the token assumes for a member an add leaves out (firmware/protocol/service.py).
 def compact_args(account):
     """An account's `add` arguments without the members the token would
     assume anyway: every byte of a request costs the token time to read

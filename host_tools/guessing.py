@@ -19,7 +19,7 @@ CPU_CORE_RATE = 1000.0  # guesses per second per core at REFERENCE_ITERATIONS
 GPU_RATE = 3.1e6  # guesses per second on one GPU at REFERENCE_ITERATIONS
 SAFE_DIGITS = 14  # from here on, one GPU needs a year or more
 
-# firmware/pinpad.py: each digit cycles _ 0 1 ... 9 on short presses and a hold
+# firmware/screen/pinpad.py: each digit cycles _ 0 1 ... 9 on short presses and a hold
 # accepts it; a last hold on _ submits. A random digit takes 5.5 presses plus
 # the hold on average.
 _PRESSES_PER_DIGIT = 6.5

@@ -36,7 +36,7 @@ class Item:
                 "delete": self.delete}
 
 
-# Every file the firmware writes in its data directory (firmware/store.py,
+# Every file the firmware writes in its data directory (firmware/flash/store.py,
 # drift.py, eventlog.py, factory.py, kbdconf.py and the PIN's key file).
 TOKEN = [
     Item("bk/ (gNNN/bNNN)", r"bk",

@@ -19,7 +19,26 @@ RUNTIME_MP = os.path.join(RUNTIMES, "micropython")
 
 # The one list of where firmware modules live: everything else (the build,
 # the deploy, the simulators, the tests' import paths) reads it from here.
-PORTABLE_DIRS = [FIRMWARE]  # the modules every runtime runs unchanged
+# The modules every runtime runs unchanged, in folders by job (docs/
+# development.md); a board gets them flattened into one folder, so module
+# names are unique across folders and no folder is named like a module.
+PORTABLE_DIRS = [FIRMWARE] + [os.path.join(FIRMWARE, job) for job in (
+    "crypt",      # hashes, HMAC, AES, PBKDF2 and sealing, X25519
+    "flash",      # what the token keeps: accounts, keys, erasing, the log
+    "protocol",   # framing and the serial commands
+    "screen",     # the button, PIN entry, screens and drawing
+    "keyboard",   # typing the code as a USB keyboard
+    "bootmodes",  # maintenance screen and factory reset; the fault screen
+)]
+
+
+def source(name):
+    """The source path of portable module `name` (as the board names it)."""
+    for folder in PORTABLE_DIRS:
+        path = os.path.join(folder, name + ".py")
+        if os.path.exists(path):
+            return path
+    raise KeyError(name)
 
 
 def firmware_dirs(runtime="micropython"):

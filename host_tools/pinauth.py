@@ -4,7 +4,7 @@ crypto code, so each side checks the other. No I/O here: client.py drives it.
 """
 import os
 
-from firmware import frames
+from firmware.protocol import frames
 from host_tools import tokencrypto as tc
 
 PIN_MIN, PIN_MAX = 4, 16
@@ -50,7 +50,7 @@ class Session:
         return tc.seal(self._rk, plaintext, aad)
 
 
-SCHEME = "pin-x25519-1"  # firmware/service.py AUTH_SCHEME
+SCHEME = "pin-x25519-1"  # firmware/protocol/service.py AUTH_SCHEME
 
 
 def _agree(challenge_reply):

@@ -1,7 +1,7 @@
 """The token's cryptographic primitives on the host, from the `cryptography`
 package alone.
 
-An independent implementation of firmware/crypto.py (it imports nothing from
+An independent implementation of firmware/crypt/crypto.py (it imports nothing from
 the firmware), so the tests can hold each side against the other: a format
 mistake made once cannot pass on both. Same names, same formats:
 
@@ -105,7 +105,7 @@ def unseal(key32, blob, aad=b""):
     return ctr_xor(subkey(key32, b"enc"), nonce, ct)
 
 
-# X25519 (RFC 7748) for the login key agreement; firmware/x25519.py is the
+# X25519 (RFC 7748) for the login key agreement; firmware/crypt/x25519.py is the
 # token's own implementation of the same function.
 def x25519_private():
     from cryptography.hazmat.primitives.asymmetric import x25519 as _x

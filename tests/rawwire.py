@@ -1,6 +1,6 @@
 """The protocol spoken by hand over the serial port, as an old host or a
 listener on the cable sees it: one request line out, the reply line back."""
-from firmware import frames
+from firmware.protocol import frames
 
 
 def request(port, req_id, cmd, **args):

@@ -6,7 +6,8 @@ from collections import deque
 
 import pytest
 
-from firmware import frames, rules
+from firmware import rules
+from firmware.protocol import frames
 from host_tools import client as client_module
 from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
                                PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
@@ -23,7 +24,7 @@ class Refused(Exception):
 
 
 class FakeToken:
-    """A link whose other end is a tiny token built on firmware/frames.py.
+    """A link whose other end is a tiny token built on firmware/protocol/frames.py.
 
     `noise(line)` returns lines sent before the reply (REPL echo and such);
     `reply=False` makes it send only those."""
@@ -570,7 +571,7 @@ def test_sync_time_fails_when_the_clock_stays_lost():
 # ---- compact adds and add-many batches ----
 
 def _service_account(args):
-    import service  # firmware/service.py: the token's own reading of an add
+    import service  # firmware/protocol/service.py: the token's own reading of an add
     return service._account(args)
 
 

@@ -17,7 +17,8 @@ import types
 
 import pytest
 
-from firmware import frames
+from firmware.protocol import frames
+from host_tools import mpy
 from host_tools.simulator import cpy_launch, fontfile
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
@@ -455,11 +456,10 @@ def main(rt, board):
 @pytest.fixture
 def fake_firmware(tmp_path):
     """The portable firmware with the stand-in app in place of the real one."""
-    import glob
     import shutil
     fw = tmp_path / "fw"
     fw.mkdir()
-    for path in glob.glob(os.path.join(cpy_launch.FIRMWARE, "*.py")):
+    for path in mpy.portable_sources():  # flattened, as on a board
         shutil.copy(path, str(fw))
     (fw / "app.py").write_text(FAKE_APP)
     return str(fw)

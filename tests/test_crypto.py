@@ -1,4 +1,4 @@
-"""Cryptographic primitives: firmware/crypto.py and firmware/aes.py under
+"""Cryptographic primitives: firmware/crypt/crypto.py and firmware/crypt/aes.py under
 CPython and the MicroPython unix port (same cases), host_tools/tokencrypto.py
 (built on `cryptography`), and each side against the other."""
 import hashlib

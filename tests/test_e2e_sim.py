@@ -15,7 +15,7 @@ import pyotp
 import pytest
 import serial
 
-from firmware import frames
+from firmware.protocol import frames
 from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 

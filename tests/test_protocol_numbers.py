@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 
 import drive  # noqa: E402
-from firmware import frames  # noqa: E402
+from firmware.protocol import frames  # noqa: E402
 from host_tools.link import SerialLink  # noqa: E402
 
 

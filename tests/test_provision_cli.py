@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import serial.tools.list_ports
 
-from firmware import frames
+from firmware.protocol import frames
 from host_tools import link, provision
 from host_tools.cli import common
 from host_tools.client import (LinkLostError, NoDeviceError, NotTokenError, TokenClient,
@@ -203,7 +203,7 @@ def test_secret_from_the_terminal_uses_getpass(token, capsys, monkeypatch):
 
 def token_view(args):
     """An add's arguments with the token's defaults filled in
-    (firmware/service.py), for comparing what was meant."""
+    (firmware/protocol/service.py), for comparing what was meant."""
     view = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0,
             "digits": 5 if args.get("kind") == "steam" else 6}
     view.update(args)

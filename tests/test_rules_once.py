@@ -1,12 +1,14 @@
 """Issue 16: each request-size rule is written once, in firmware/rules.py,
 and both sides read it: a copy elsewhere fails here, and the token really
 serves the page size the host asks for."""
+import json
 import os
 import re
 
 from firmware import rules
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
+from host_tools import mpy
 from host_tools.mpy import REPO
 from host_tools.simulator import SimulatedToken
 
@@ -89,9 +91,24 @@ def test_the_firmware_folders_are_listed_once():
     assert found == []
 
 
+def test_the_type_check_reads_the_same_folders():
+    # pyright's configs are JSON, so they cannot import the list: they must
+    # name exactly the folders host_tools/mpy.py gives each runtime.
+    for target, runtime in (("rp2", "micropython"), ("esp32", "micropython"),
+                            ("circuitpython", "circuitpython")):
+        path = os.path.join(REPO, "typecheck", target + ".json")
+        with open(path, encoding="utf-8") as f:
+            config = json.loads("".join(line for line in f if not line.lstrip().startswith("//")))
+        typecheck = os.path.dirname(path)
+        want = [os.path.relpath(d, typecheck) for d in mpy.firmware_dirs(runtime)]
+        assert [os.path.dirname(p) for p in config["include"]] \
+            == want[:-1] + [want[-1] + "/**"], target
+        assert config["executionEnvironments"][0]["extraPaths"][:-1] == want[1:], target
+
+
 def test_the_token_and_the_host_carry_the_one_release():
     import host_tools
-    from firmware import frames
+    from firmware.protocol import frames
     assert host_tools.__version__ == frames.RELEASE
     with SimulatedToken() as tok:
         with TokenClient(SerialLink(tok.port), timeout=10) as client:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from firmware import frames
+from firmware.protocol import frames
 from host_tools import pinauth
 from host_tools.mpy import REPO
 
@@ -18,7 +18,7 @@ import session_drive  # noqa: E402
 
 PIN = "24681357"
 MINUTE = 60_000
-IDLE = 5 * MINUTE  # firmware/keystore.py SESSION_IDLE_MS
+IDLE = 5 * MINUTE  # firmware/flash/keystore.py SESSION_IDLE_MS
 
 
 @pytest.fixture(params=["cpython", "micropython"])

@@ -1,4 +1,4 @@
-"""firmware/sha.py: our SHA-1 and SHA-256 for ports whose hashlib lacks them
+"""firmware/crypt/sha.py: our SHA-1 and SHA-256 for ports whose hashlib lacks them
 (CircuitPython without SSL, e.g. on the RP2040 boards), checked against
 hashlib on CPython and on the MicroPython unix port; and digests.py picks
 them only where hashlib has none."""
@@ -53,10 +53,9 @@ def test_without_hashlib_the_codes_still_follow_the_rfcs(monkeypatch):
 def test_only_digests_imports_hashlib():
     """Every hash goes through digests.py, so the fallback covers all of it."""
     import ast
-    import glob
-    fw = os.path.join(os.path.dirname(os.path.dirname(__file__)), "firmware")
+    from host_tools import mpy
     users = []
-    for path in glob.glob(os.path.join(fw, "*.py")):
+    for path in mpy.portable_sources():
         for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, ast.Import) and any(a.name == "hashlib" for a in node.names):
                 users.append(os.path.basename(path))

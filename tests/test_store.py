@@ -1,10 +1,10 @@
-"""The account store (firmware/store.py).
+"""The account store (firmware/flash/store.py).
 
 The behaviour scenarios below are plain functions written in the subset of
 Python that MicroPython runs. Each runs twice: under CPython on a tmp dir,
 and under the MicroPython unix port on littlefs (vfs.VfsLfs2 over the RAM
 block device in tests/mp/ramblockdev.py), its source shipped to a fresh
-MicroPython process that imports the real firmware/store.py. MicroPython
+MicroPython process that imports the real firmware/flash/store.py. MicroPython
 alone: power-cut sweeps, a really full flash, and 1000 accounts in a small
 heap.
 """
@@ -17,7 +17,8 @@ import sys
 import pytest
 
 import store
-from host_tools.mpy import FIRMWARE, REPO, run_json
+from host_tools import mpy
+from host_tools.mpy import REPO, run_json
 
 MP_DIR = os.path.join(REPO, "tests", "mp")
 
@@ -721,7 +722,7 @@ def _mp(body, funcs=(), **kw):
     src += "print(json.dumps({'result': result, 'store': store.__file__}))\n"
     out = run_json(src, extra_path=[MP_DIR], **kw)
     # The real firmware module, not a copy.
-    assert out["store"].replace("\\", "/").endswith("firmware/store.py"), out["store"]
+    assert out["store"].replace("\\", "/").endswith("firmware/flash/store.py"), out["store"]
     return out["result"]
 
 
@@ -999,7 +1000,7 @@ def _mpy_cross():
 
 def test_mpy_cross_compiles(tmp_path):
     out = tmp_path / "store.mpy"
-    proc = subprocess.run([_mpy_cross(), "-o", str(out), os.path.join(FIRMWARE, "store.py")],
+    proc = subprocess.run([_mpy_cross(), "-o", str(out), mpy.source("store")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 1000
@@ -1015,12 +1016,12 @@ def test_micropython_1000_accounts_small_heap(tmp_path):
     # (the seal of every secret) and rules, about 8 KB more than the store alone.
     # Compiling store.py from source needs more heap than the store itself
     # (about 100 KB on this 64-bit port), so this run imports the .mpy that
-    # mpy-cross makes from firmware/store.py, as a board would.
+    # mpy-cross makes from firmware/flash/store.py, as a board would.
     mpy_dir = tmp_path / "mpy"
     mpy_dir.mkdir()
     for name in ("store", "crypto", "otp", "rules", "keystore", "keyarea", "keypages", "digests"):
         subprocess.run([_mpy_cross(), "-o", str(mpy_dir / (name + ".mpy")),
-                        os.path.join(FIRMWARE, name + ".py")], check=True)
+                        mpy.source(name)], check=True)
     src = "import sys\nsys.path.insert(0, %r)\n" % str(mpy_dir)  # ahead of firmware/
     src += MP_PRELUDE + "\n".join(inspect.getsource(f) for f in (_key, _keys, _raises, thousand))
     src += "\nprint(json.dumps({'r': thousand(store, %r, 1000), 'f': store.__file__}))\n" \
@@ -1035,14 +1036,14 @@ def test_micropython_1000_accounts_small_heap(tmp_path):
 
 
 def test_micropython_1000_accounts_from_source(tmp_path):
-    # The same with firmware/store.py compiled at import, in the smallest
+    # The same with firmware/flash/store.py compiled at import, in the smallest
     # heap that compiler needs (160k before the key area's modules; 176k
     # now: keystore.py, keyarea.py and keypages.py are compiled here too).
     src = MP_PRELUDE + "\n".join(inspect.getsource(f) for f in (_key, _keys, _raises, thousand))
     src += "\nprint(json.dumps({'r': thousand(store, %r, 1000), 'f': store.__file__}))\n" \
         % str(tmp_path / "flash.img")
     out = run_json(src, extra_path=[MP_DIR], heapsize="176k", timeout=120)
-    assert out["f"].replace("\\", "/").endswith("firmware/store.py")
+    assert out["f"].replace("\\", "/").endswith("firmware/flash/store.py")
     r = out["r"]
     print("\n1000 accounts under MicroPython, source import:", r)
     assert r["ram_bytes"] < 8192, r

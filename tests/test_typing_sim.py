@@ -8,7 +8,7 @@ import time
 import pyotp
 import pytest
 
-from firmware import keymap
+from firmware.keyboard import keymap
 from host_tools.simulator import SimulatedToken
 from host_tools.simulator.hid_keyboard import LED_NUM_LOCK
 from tests.test_e2e_sim import cli, code_on_screen, pyotp_for

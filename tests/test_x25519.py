@@ -1,4 +1,4 @@
-"""firmware/x25519.py, our own X25519, held against RFC 7748's vectors and
+"""firmware/crypt/x25519.py, our own X25519, held against RFC 7748's vectors and
 against the `cryptography` package, under CPython and the MicroPython unix
 port."""
 import os

@@ -7,7 +7,7 @@ label; write_all() then adds them in order, stopping at the first failure.
 """
 import dataclasses
 
-from firmware.frames import E_UNKNOWN_CMD
+from firmware.protocol.frames import E_UNKNOWN_CMD
 from host_tools.client import (DeviceError, RequestTooLongError, TokenError, batches,
                                  check_fits)
 from host_tools.errors import EXIT_DEVICE

@@ -6,7 +6,8 @@ echo at the terminal, else one line from stdin (scripts).
 import os
 import sys
 
-from firmware import frames, keymap
+from firmware.protocol import frames
+from firmware.keyboard import keymap
 from host_tools import guessing
 from host_tools.cli.common import read_line
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError

@@ -8,7 +8,7 @@ with a given keyboard layout would receive.
 
 The layout tables here are written from the host's side (which character a
 key position gives, as printed on that country's keyboard and as Linux xkb
-and Windows map it), on purpose apart from firmware/keymap.py: a wrong cell
+and Windows map it), on purpose apart from firmware/keyboard/keymap.py: a wrong cell
 in the firmware's table shows up as wrong text, it is not mirrored.
 """
 import threading

@@ -22,7 +22,7 @@ import threading
 import time
 import tty
 
-from firmware import frames
+from firmware.protocol import frames
 from host_tools import mpy, simstate
 from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
@@ -34,10 +34,10 @@ OLED_ADDR = 0x3C
 RTC_ADDR = 0x68
 SHORT_PRESS_S = 0.12
 LONG_PRESS_S = 1.0
-DEBOUNCE_S = 0.025  # firmware/button.py
-LONG_MS_FIRMWARE = 0.7  # firmware/button.py: a press this long is a long press
+DEBOUNCE_S = 0.025  # firmware/screen/button.py
+LONG_MS_FIRMWARE = 0.7  # firmware/screen/button.py: a press this long is a long press
 RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
-CONFIRM_PROMPT = "hold: yes"  # firmware/screens.py, while a request waits for a hold
+CONFIRM_PROMPT = "hold: yes"  # firmware/screen/screens.py, while a request waits for a hold
 MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
@@ -82,7 +82,7 @@ class SimulatedToken:
         self.resets = 0  # resets the firmware asked for (reboot-maintenance)
         self.reset_error = None
         self._life = threading.RLock()  # start/stop vs. a reset's restart
-        self.reset_s = (reset_hold_s, reset_confirm_s)  # firmware/factory.py waits
+        self.reset_s = (reset_hold_s, reset_confirm_s)  # firmware/bootmodes/factory.py waits
         self.lock = threading.RLock()
         self.oled = SSD1306Model(*self.display_size) if self.has_display else None
         self.rtc = DS3231Model()
@@ -416,7 +416,7 @@ class SimulatedToken:
 
     def enter_pin(self, pin, submit=True):
         """Type a PIN on the lock screen with the one button, as a person
-        would (firmware/pinpad.py): digit d is d+1 short presses from the
+        would (firmware/screen/pinpad.py): digit d is d+1 short presses from the
         blank, a long press accepts it; a long press on the blank submits."""
         for ch in pin:
             for _ in range(int(ch) + 1):

@@ -1,4 +1,4 @@
-# Drives firmware/crypto.py and firmware/aes.py from plain data (bytes travel
+# Drives firmware/crypt/crypto.py and firmware/crypt/aes.py from plain data (bytes travel
 # as hex through tests/mp/worker.py), so the same cases run under CPython and
 # inside MicroPython.
 import aes
@@ -135,7 +135,7 @@ def backend_lookups(n):
 
 
 def sha_digests(data, split):
-    """Our pure-Python SHA-1 and SHA-256 (firmware/sha.py), fed in two parts."""
+    """Our pure-Python SHA-1 and SHA-256 (firmware/crypt/sha.py), fed in two parts."""
     import sha
     out = []
     for new in (sha.sha1, sha.sha256):

@@ -1,4 +1,4 @@
-# Drives firmware/typer.py from plain data, so the same cases run under
+# Drives firmware/keyboard/typer.py from plain data, so the same cases run under
 # CPython and (through tests/mp/worker.py) inside MicroPython. Time is a
 # counter that moves 1 ms per step; the host is a preallocated log.
 import keymap

@@ -1,4 +1,4 @@
-# Drives firmware/eventlog.py from plain data, so the same cases run under
+# Drives firmware/flash/eventlog.py from plain data, so the same cases run under
 # CPython and (through tests/mp/worker.py) inside MicroPython, on a file of
 # the host's filesystem.
 import os

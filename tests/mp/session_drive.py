@@ -1,4 +1,4 @@
-# Drives firmware/keystore.py's host session on a clock the test moves
+# Drives firmware/flash/keystore.py's host session on a clock the test moves
 # (issue 15 #5), from plain data (bytes as hex through tests/mp/worker.py),
 # so the same steps run under CPython and inside MicroPython.
 import crypto

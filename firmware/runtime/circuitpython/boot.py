@@ -5,7 +5,7 @@
 #   while the firmware runs (a Ctrl-C on the console would stop code.py).
 # - The CIRCUITPY drive holds the store: in normal operation the USB host does
 #   not see it at all, and the firmware has it read-write.
-# - Button held at plug-in: the maintenance screen (firmware/factory.py), as
+# - Button held at plug-in: the maintenance screen (firmware/bootmodes/factory.py), as
 #   on MicroPython. Released early, or a maintenance request from the host
 #   (the flag file `provision.py maintenance` leaves before it resets the
 #   token): the drive is the host's again, read-write for updates, and code.py

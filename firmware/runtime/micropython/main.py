@@ -5,7 +5,7 @@
 # Maintenance: hold the button while plugging the token in. A screen counts
 # down: let go and the firmware does not start, the MicroPython REPL stays on
 # the USB serial port (for mpremote); keep holding for the factory reset
-# (firmware/factory.py). A running token can also be asked
+# (firmware/bootmodes/factory.py). A running token can also be asked
 # (`provision.py maintenance`, which leaves a one-shot flag file and resets
 # it). From the first line on Ctrl-C is ignored, so a stray (or
 # hostile) 0x03 can't drop anyone into a REPL.
