@@ -24,6 +24,7 @@ import pytest
 from host_tools import flashscan
 from host_tools.simulator import SimulatedToken
 from tests.forensics import add, cli, opened
+from tests.waiting import wait_for
 
 PIN, NEW_PIN, WRONG = "24681357", "97531864", "11223344"
 RUNTIMES = ["micropython", "circuitpython"]
@@ -64,27 +65,32 @@ def _old_page_goes_at_once(dumps, written):
         assert run <= WINDOW, "write %d: the replaced key page is still on the flash" % n
 
 
-def _boots_at(states, count):
+def _boots_at(states, count, between=BETWEEN):
     """Which cuts to boot from: 1-based write numbers around every change."""
-    picks = {1, count, *(count * k // (BETWEEN + 1) for k in range(1, BETWEEN + 1))}
+    picks = {1, count, *(count * k // (between + 1) for k in range(1, between + 1))}
     for n in range(1, len(states)):
         if states[n] != states[n - 1]:
             picks.update((n, n + 1))  # states[n] is the dump a cut at write n + 1 leaves
     return sorted(n for n in picks if 1 <= n <= count)
 
 
-def _sweep(tmp_path, runtime, setup, act, check, first, last, pick=None):
+def _sweep(tmp_path, runtime, setup, act, check, first, last, pick=None, ready=None,
+           between=BETWEEN, **sim):
     """setup(tok) -> ctx {name: secret} on a new token, saved; act(tok, ctx)
     once, the dump before every (or every picked) write kept; `first` and
     `last`: what KEYS open before and after the command. Then boot from a
-    cut at the chosen writes and check(tok, ctx, done)."""
+    cut at the chosen writes and check(tok, ctx, done). ready(tok), when
+    given, brings the token to where the command starts (e.g. a power-up
+    with the button held) before the writes are counted."""
     base = str(tmp_path / "base")
-    with SimulatedToken(data_dir=base, runtime=runtime) as tok:
+    with SimulatedToken(data_dir=base, runtime=runtime, **sim) as tok:
         tok.set_time(1_900_000_000)
         ctx = setup(tok)
     work = str(tmp_path / "work")
     shutil.copytree(base, work)
-    with SimulatedToken(data_dir=work, runtime=runtime) as tok:
+    with SimulatedToken(data_dir=work, runtime=runtime, **sim) as tok:
+        if ready:
+            ready(tok)
         dumps = tok.dumps_before_writes(pick or (lambda n: True))
         act(tok, ctx)
         tok.bus.before_flash_write = None
@@ -100,11 +106,13 @@ def _sweep(tmp_path, runtime, setup, act, check, first, last, pick=None):
         assert state[3] == state[0], "write %s: a wrong PIN opens more than none" % n
     _moves_forward(states)
     _old_page_goes_at_once(dumps, written)
-    for i in _boots_at(states, len(written)):
+    for i in _boots_at(states, len(written), between):
         n = written[i - 1]
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(base, work)
-        with SimulatedToken(data_dir=work, runtime=runtime) as tok:
+        with SimulatedToken(data_dir=work, runtime=runtime, **sim) as tok:
+            if ready:
+                ready(tok)
             tok.cut_power_at_write(n)
             try:
                 act(tok, ctx)
@@ -245,6 +253,12 @@ def _scrub_pick(n):
     return n <= 15 or n % 29 == 0
 
 
+def _sparse_pick(n):
+    # The same for the erases wipe --scrub has already walked at every 29th
+    # fill write: their fill is the same code (erase.fill).
+    return n <= 15 or n % 97 == 0
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_cut_wipe_scrub(tmp_path, runtime):
     setup = _pinned("a")
@@ -283,3 +297,78 @@ def test_cut_last_try_erase(tmp_path, runtime):
     _sweep(tmp_path, runtime, setup,
            lambda tok, ctx: cli(tok, "--allow-last-try", "sync-time", pin=WRONG), check,
            first=("", "a", "", ""), last=("", "", "", ""))
+
+
+def _erased_or_kept(tok, ctx, done, names):
+    """After an erase the owner did not need the PIN for (the last try, the
+    factory reset): either it is finished (no PIN, nothing listed, nothing
+    opens) or nothing was erased yet and the right PIN still opens it all;
+    never a token between the two."""
+    auth = cli(tok, "info")[1]["data"]["auth"]
+    if auth["pin"]:
+        assert not done, auth
+        assert _shut_to_others(tok, ctx, PIN) == set(names)
+    else:
+        assert opened(tok, [PIN, WRONG]) == set()
+        assert _listed(tok, None) == set()
+
+
+def _until_answered(tok):
+    """Wait for the token to answer `info` again after the erase (its reply
+    waits for the free-flash scrub) or for the power to go."""
+    wait_for(lambda: not tok.running or cli(tok, "info")[0] == 0, "the erase to end")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_cut_button_last_try_erase(tmp_path, runtime):
+    """The last wrong PIN typed on the button: the same erase as the host's
+    (app.Token._erased), started by another path, so the scans run again,
+    the free-flash fill sampled (_sparse_pick); boots only around the
+    changes (the boot path is the one
+    test_cut_last_try_erase already walks at evenly spaced writes)."""
+    def setup(tok):
+        ctx = _accounts(tok, ["a"])
+        assert cli(tok, "pin", "set", "--tries", "3", new_pin=PIN)[0] == 0
+        for _ in range(2):
+            assert cli(tok, "sync-time", pin=WRONG)[1]["error"] == "wrong_pin"
+        return ctx
+
+    def act(tok, ctx):
+        tok.enter_pin("0000", submit=False)  # the shortest PIN: four presses and holds
+        try:
+            tok.long_press()  # submit: the erase starts while the finger lifts
+        except TimeoutError:
+            pass  # the loop is busy erasing (or the power went) and reads no button
+        _until_answered(tok)
+
+    def check(tok, ctx, done):
+        _erased_or_kept(tok, ctx, done, ["a"])
+        if done:
+            assert cli(tok, "info")[1]["data"]["auth"]["erased"]
+    _sweep(tmp_path, runtime, setup, act, check,
+           first=("", "a", "", ""), last=("", "", "", ""), pick=_sparse_pick, between=0)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_cut_factory_reset(tmp_path, runtime):
+    """The factory reset from the maintenance screen (no PIN asked: it is
+    for a lost one), cut at every picked write; its fill of the free flash
+    is sampled (_sparse_pick)."""
+    def ready(tok):
+        tok.stop()
+        tok.start(held=True)
+        tok.wait_for_text("PRESS to ERASE", timeout=60)
+        tok.hold_button(False)
+
+    def act(tok, ctx):
+        tok.hold_button(True)
+        wait_for(lambda: not tok.running or "ERASED" in tok.screen_text(), "the reset to end")
+        tok.hold_button(False)
+        if tok.running:
+            tok.wait_ready()
+
+    def check(tok, ctx, done):
+        _erased_or_kept(tok, ctx, done, ["a", "b"])
+    _sweep(tmp_path, runtime, _pinned("a", "b"), act, check,
+           first=("", "ab", "", ""), last=("", "", "", ""), pick=_sparse_pick, ready=ready,
+           between=0, reset_hold_s=1, reset_confirm_s=30)
