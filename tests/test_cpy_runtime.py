@@ -28,7 +28,8 @@ from host_tools.simulator.ssd1306_model import SSD1306Model
 OLED, RTC = 0x3C, 0x68
 # Module names the stand-ins and the runtime take over while a test runs.
 TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
-         "microcontroller", "micropython", "hal", "tokenboard", "_simwire",
+         "microcontroller", "micropython", "hal", "cpdisplay", "cpclock", "cpkeyboard",
+         "tokenboard", "_simwire",
          "circuitpython_typing", "circuitpython_typing.device_drivers", "typing_extensions")
 
 
