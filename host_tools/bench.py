@@ -17,6 +17,7 @@ from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
+from host_tools.simulator.token import mp_board_path
 
 I2C_HZ = 400_000
 BITS_PER_BYTE = 9  # 8 data bits + ACK
@@ -132,9 +133,9 @@ def code_heap(fw):
     """GC heap held by the firmware's modules alone (imported, nothing run):
     every module a booted token has loaded (hal and its drivers; the typer and its tables,
     since the simulated board has a keyboard)."""
-    src = ("import gc, sys\nsys.path[:0] = [%r, %r]\ngc.collect()\nb = gc.mem_alloc()\n"
-           "import app, sim, hal, ssd1306, ds3231, typer, keymap\ngc.collect()\nprint(gc.mem_alloc() - b)\n"
-           % (fw, mpy.BOARDS))
+    src = ("import gc, sys\nsys.path[:0] = %r\ngc.collect()\nb = gc.mem_alloc()\n"
+           "import app, simboard, hal, ssd1306, ds3231, typer, keymap\ngc.collect()\n"
+           "print(gc.mem_alloc() - b)\n" % mp_board_path([fw]))
     out = subprocess.run([mpy.micropython_exe(), "-c", src], capture_output=True, text=True,
                          env=dict(os.environ, TOKEN_SIM_BUS="unused"))
     return int(out.stdout.split()[-1])

@@ -17,7 +17,7 @@ import pytest
 
 from host_tools import provision
 from host_tools.simulator import SimulatedToken, cpy_launch
-from host_tools.simulator.bus import BusServer
+from host_tools.simulator.bus import WIRE_DIR, BusServer
 
 SIZE = 4096
 
@@ -114,7 +114,7 @@ def test_a_power_cut_before_an_nvm_write_leaves_the_old_bytes(tmp_path):
     bus = BusServer(os.path.join(sock_dir, "bus"), {}, threading.RLock())
     nvm = tmp_path / "nvm.bin"
     env = dict(os.environ, TOKEN_SIM_BUS=bus.path, TOKEN_SIM_NVM=str(nvm),
-               PYTHONPATH=cpy_launch.CPY_HW)
+               PYTHONPATH=os.pathsep.join([cpy_launch.CPY_HW, WIRE_DIR]))
     proc = subprocess.Popen([sys.executable, "-P", "-c", NVM_WRITER], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     bus.on_power_cut = proc.kill

@@ -20,15 +20,17 @@ import pytest
 from firmware.protocol import frames
 from host_tools import mpy
 from host_tools.simulator import cpy_launch, fontfile
-from host_tools.simulator.bus import BusServer
+from host_tools.simulator.bus import WIRE_DIR, BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
 from host_tools.simulator.screen_decode import decode_text, font8x8
 from host_tools.simulator.ssd1306_model import SSD1306Model
+from host_tools.simulator.wire import wirecodes
 
 OLED, RTC = 0x3C, 0x68
 # Module names the stand-ins and the runtime take over while a test runs.
 TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
-         "microcontroller", "micropython", "hal", "tokenboard", "_simwire",
+         "microcontroller", "micropython", "hal", "cpdisplay", "cpclock", "cpkeyboard",
+         "tokenboard", "_simwire", "wirecodes",
          "circuitpython_typing", "circuitpython_typing.device_drivers", "typing_extensions")
 
 
@@ -54,7 +56,7 @@ def cpy(tmp_path, monkeypatch):
     devices = {OLED: oled, RTC: rtc}
     bus = BusServer(os.path.join(sock_dir, "bus"), devices, threading.RLock())
     monkeypatch.setenv("TOKEN_SIM_BUS", bus.path)
-    sys.path[:0] = [cpy_launch.CPY_HW, cpy_launch.CPY_RUNTIME]
+    sys.path[:0] = [cpy_launch.CPY_HW, WIRE_DIR, cpy_launch.CPY_RUNTIME]
     board = types.SimpleNamespace(
         RUNTIME="circuitpython", NAME="cp_test", SDA="SDA", SCL="SCL", I2C_FREQ=400_000,
         BUTTON_PIN="BUTTON", BUTTON_ACTIVE_LOW=True, DATA_DIR=str(tmp_path / "data"),
@@ -369,12 +371,12 @@ def test_runtime_makes_its_data_dir_and_reset_ends_the_process(cpy):
     rt = new_runtime(cpy)
     assert os.path.isdir(rt.data_dir) and rt.name == "circuitpython"
     assert type(rt.keyboard).__name__ == "HidKeyboard"  # usb_hid: the sim board has native USB
-    code = ("import sys; sys.path[:0] = [%r]\nimport microcontroller\nmicrocontroller.reset()\n"
-            "print('still here')" % cpy_launch.CPY_HW)
+    code = ("import sys; sys.path[:0] = %r\nimport microcontroller\nmicrocontroller.reset()\n"
+            "print('still here')" % [cpy_launch.CPY_HW, WIRE_DIR])
     import subprocess
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode == cpy_launch.RESET_EXIT and "still here" not in proc.stdout
+    assert proc.returncode == wirecodes.RESET_EXIT and "still here" not in proc.stdout
 
 
 def test_reset_cause_names_circuitpythons_reset_reason(cpy):

@@ -2,7 +2,7 @@
 (on CPython and on the MicroPython unix port, from the same cases) checked by
 the host-side decoder (host_tools/simulator/hid_keyboard.py), whose layout
 tables are written apart from the firmware's; the simulator's keyboard bus
-op (boards/sim.py, bus.py) and the CircuitPython usb_hid stand-in."""
+op (mp_hw/simboard.py, bus.py) and the CircuitPython usb_hid stand-in."""
 import hashlib
 import hmac
 import importlib.util
@@ -26,6 +26,7 @@ from host_tools import mpy  # noqa: E402
 from host_tools.simulator import hid_keyboard  # noqa: E402
 from host_tools.simulator.bus import BusServer  # noqa: E402
 from host_tools.simulator.hid_keyboard import HidKeyboardSink, decode  # noqa: E402
+from host_tools.simulator.token import mp_board_path  # noqa: E402
 
 LAYOUTS = list(keymap.LAYOUTS)
 NUM = hid_keyboard.LED_NUM_LOCK
@@ -303,8 +304,8 @@ def bus():
 
 
 MP_TYPE = """
-import sim, typer, time
-kb = sim.make_keyboard()
+import simboard, typer, time
+kb = simboard.make_keyboard()
 t = typer.Typer(kb.send, time.ticks_diff, 2)
 print(t.start(%r, %r, %r, kb.leds()))
 while t.step(time.ticks_ms()):
@@ -314,12 +315,12 @@ print(t.result, kb.leds())
 
 
 def test_sim_board_keyboard_over_the_bus(bus, monkeypatch):
-    """The sim board's SimKeyboard (MicroPython) through the bus op into the
+    """The sim board's SimKeyboard (MicroPython, mp_hw/simboard.py) through the bus op into the
     sink, with a busy endpoint and Num Lock off on the host."""
     monkeypatch.setenv("TOKEN_SIM_BUS", bus.path)
     bus.keyboard.refuse = 5
     code = digit_codes()[1]
-    out = mpy.run_script(MP_TYPE % (code, "keypad", True), extra_path=[mpy.BOARDS]).stdout
+    out = mpy.run_script(MP_TYPE % (code, "keypad", True), extra_path=mp_board_path()).stdout
     assert out.split() == ["True", "True", "0"]
     assert bus.keyboard.refused == 5
     assert bus.keyboard.text("de") == code + "\n"
@@ -329,7 +330,8 @@ def test_sim_board_keyboard_over_the_bus(bus, monkeypatch):
 
 def test_sim_board_without_keyboard(monkeypatch):
     monkeypatch.setenv("TOKEN_SIM_KEYBOARD", "0")
-    out = mpy.run_script("import sim\nprint(sim.make_keyboard())", extra_path=[mpy.BOARDS])
+    out = mpy.run_script("import simboard\nprint(simboard.make_keyboard())",
+                         extra_path=mp_board_path())
     assert out.stdout.split() == ["None"]
 
 

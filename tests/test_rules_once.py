@@ -137,3 +137,113 @@ def test_add_defaults_are_the_tokens_own():
                         and not path.endswith(os.path.join("firmware", "rules.py")):
                     found.append("%s:%d" % (os.path.relpath(path, REPO), i))
     assert found == []
+
+
+def _numbers_bound(path):
+    """(name, line) of each name bound to a number literal (alone or in a
+    tuple) in the file, and of each argument whose default is one."""
+    import ast
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+
+    def number(node):
+        if isinstance(node, ast.Tuple):
+            return all(number(e) for e in node.elts)
+        return isinstance(node, ast.Constant) and type(node.value) is int
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and number(node.value):
+            for target in node.targets:
+                for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(t, ast.Name):
+                        yield t.id.lstrip("_"), node.lineno
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args.args[len(node.args.args) - len(node.args.defaults):]
+            for arg, default in zip(args, node.args.defaults):
+                if number(default):
+                    yield arg.arg, node.lineno
+
+
+def _all_python_files():
+    yield from _python_files()
+    for d, _, files in os.walk(os.path.join(REPO, "tests")):
+        yield from (os.path.join(d, n) for n in files if n.endswith(".py"))
+
+
+def test_the_simulators_wire_codes_and_the_button_timings_are_written_once():
+    # host_tools/simulator/wire/wirecodes.py holds the bus's codes for the
+    # host and both board processes; firmware/screen/button.py the timings
+    # the simulator's finger holds a press for (the host's and the tests'
+    # copies are looked for: the factory screen's boot-time debounce is a
+    # firmware value of its own).
+    from firmware.screen import button
+    from host_tools.simulator.wire import wirecodes
+    from host_tools.simulator import token
+    codes = {k for k in vars(wirecodes) if k.isupper()}
+    timings = {"DEBOUNCE_MS", "LONG_MS", "debounce_ms", "long_ms",
+               "DEBOUNCE_S", "LONG_MS_FIRMWARE"}  # the last two: the host's, in seconds
+    home = os.path.join("host_tools", "simulator", "wire", "wirecodes.py")
+    copies = []
+    for path in _all_python_files():
+        rel = os.path.relpath(path, REPO)
+        for name, line in _numbers_bound(path):
+            if (name in codes and rel != home) or \
+                    (name in timings and not rel.startswith("firmware" + os.sep)):
+                copies.append("%s:%d: %s" % (rel, line, name))
+    assert copies == []
+    assert token.DEBOUNCE_S * 1000 == button.DEBOUNCE_MS
+    assert token.LONG_MS_FIRMWARE * 1000 == button.LONG_MS
+
+
+def test_the_exit_codes_of_a_board_process_are_named():
+    # A bare sys.exit(97) / os._exit(99) is a copy of wirecodes.py's.
+    import ast
+    from host_tools.simulator.wire import wirecodes
+    numbers = {wirecodes.RESET_EXIT, wirecodes.HOST_GONE_EXIT}
+    found = []
+    for path in _all_python_files():
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("exit", "_exit") and node.args \
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value in numbers:
+                found.append("%s:%d" % (os.path.relpath(path, REPO), node.lineno))
+    assert found == []
+
+
+def test_board_files_are_data():
+    # Pins, addresses and sizes only (os.getenv for the simulated ones): what
+    # replaces hardware lives with the simulator (mp_hw/, cpy_hw/).
+    import ast
+    import glob
+    found = []
+    for path in sorted(glob.glob(os.path.join(REPO, "boards", "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                continue
+            if isinstance(node, ast.Import) and [a.name for a in node.names] == ["os"]:
+                continue
+            found.append("%s:%d: %s" % (os.path.basename(path), node.lineno,
+                                        type(node).__name__))
+    assert found == []
+
+
+def test_a_boards_flat_folder_has_each_module_name_once():
+    # A board gets its runtime's modules and the portable ones in one
+    # folder: a name twice, or a module named like a folder (a package on
+    # the host), would shadow another. The CircuitPython runtime's also
+    # keep clear of CircuitPython's modules (those cpy_hw stands for) and
+    # the adafruit libraries.
+    import collections
+    folders = {os.path.basename(d) for d in mpy.PORTABLE_DIRS[1:]} | {"runtime"}
+    stand_ins = {n[:-3] if n.endswith(".py") else n
+                 for n in os.listdir(os.path.join(REPO, "host_tools", "simulator", "cpy_hw"))}
+    for runtime in ("micropython", "circuitpython"):
+        names = [name[:-3] for _, name in mpy.firmware_sources(runtime)]
+        twice = [n for n, k in collections.Counter(names).items() if k > 1]
+        assert twice == [] and folders.isdisjoint(names), runtime
+    ours = [n[:-3] for _, n in mpy.firmware_sources("circuitpython")]
+    assert [n for n in ours if n in stand_ins or n.startswith("adafruit_")] == []

@@ -6,9 +6,14 @@ SHORT = 1  # released before LONG_MS
 LONG = 2  # reported while still held, once LONG_MS is reached
 DOUBLE = 3  # two short presses, the second starting within double_ms of the first's release
 
+# The token's timings; the simulator's finger (host_tools/simulator/token.py)
+# reads them from here to hold a press just long enough.
+DEBOUNCE_MS = 25
+LONG_MS = 700
+
 
 class Button:
-    def __init__(self, debounce_ms=25, long_ms=700, ticks_diff=None, double_ms=0):
+    def __init__(self, debounce_ms=DEBOUNCE_MS, long_ms=LONG_MS, ticks_diff=None, double_ms=0):
         """double_ms > 0 turns double presses on: a short press is then
         reported only once double_ms have passed without a second one."""
         self.debounce_ms = debounce_ms

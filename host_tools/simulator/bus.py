@@ -1,6 +1,6 @@
 """The host end of the simulated board's wires.
 
-The firmware's `sim` board (boards/sim.py) sends every I2C transaction,
+The simulated board (mp_hw/simboard.py, cpy_hw/) sends every I2C transaction,
 button-pin read, flash-write notice and USB keyboard report over a Unix
 socket; this server hands them to the register-level device models and the
 keyboard sink (hid_keyboard.py), and counts the traffic. Each connection is
@@ -14,14 +14,15 @@ import time
 import traceback
 
 from host_tools.simulator.hid_keyboard import HidKeyboardSink
+from host_tools.simulator.wire import wirecodes
+from host_tools.simulator.wire.wirecodes import (ACKED, HID_BAD, HID_BUSY, HID_TAKEN,
+                                                 NOT_ACKED, OP_FLASH_WRITE, OP_HID, OP_PIN,
+                                                 OP_READ, OP_READ_MEM, OP_WRITE)
 
-OP_WRITE = 0x57
-OP_READ = 0x52
-OP_READ_MEM = 0x4D
-OP_PIN = 0x50
-OP_FLASH_WRITE = 0x46
-OP_HID = 0x48  # n=8: an input report; n=0: only the LEDs. Reply: status, LED byte
-HID_TAKEN, HID_BUSY, HID_BAD = 0, 1, 2
+# The folder a board process gets on its path to import wirecodes as a module.
+WIRE_DIR = os.path.dirname(os.path.abspath(wirecodes.__file__))
+_ACK = bytes((ACKED,))
+_NACK = bytes((NOT_ACKED,))
 
 
 class BusServer:
@@ -98,7 +99,7 @@ class BusServer:
                 self.pin_reads += 1
                 self.last_pin_read = time.monotonic()
                 self.pin_cond.notify_all()
-            return bytes((0, 0 if self.button_down else 1))  # active low
+            return bytes((ACKED, 0 if self.button_down else 1))  # active low
         if op == OP_FLASH_WRITE:
             with self.lock:
                 self.flash_writes += 1
@@ -111,7 +112,7 @@ class BusServer:
                             self.on_power_cut()
                         return None  # the process is gone; never answer
                     self.cut_after -= 1
-            return b"\x00"
+            return _ACK
         if op == OP_WRITE:
             payload = self._recv_exact(conn, n)
         elif op == OP_READ_MEM:
@@ -122,21 +123,21 @@ class BusServer:
             dev = self.devices.get(addr)
             if dev is None:
                 self._count(addr, 1)  # the address goes out, nobody acks
-                return b"\x01"
+                return _NACK
             if op == OP_WRITE:
                 dev.i2c_write(payload)
                 self._count(addr, 1 + n)
-                return b"\x00"
+                return _ACK
             if op == OP_READ:
                 data = dev.i2c_read(n)
                 self._count(addr, 1 + n)
-                return b"\x00" + bytes(data)
+                return _ACK + bytes(data)
             if op == OP_READ_MEM:
                 dev.i2c_write(payload)
                 data = dev.i2c_read(n)
                 self._count(addr, 2 + len(payload) + n)  # addr+reg, addr+data
-                return b"\x00" + bytes(data)
-        return b"\x01"
+                return _ACK + bytes(data)
+        return _NACK
 
     def _hid(self, conn, n):
         """A USB keyboard input report (n=8) for the sink, or (n=0) a look at

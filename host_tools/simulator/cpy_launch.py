@@ -4,9 +4,9 @@ There is no CircuitPython interpreter here: this process plays the board.
 Its import path is what a CIRCUITPY drive gives the firmware, with CPython
 stand-ins for CircuitPython's platform modules in front:
 
-    cpy_hw/ (board, busio, keypad, usb_cdc, ...)  firmware/runtime/circuitpython/
-    firmware/  boards/ (the board file, imported as tokenboard)  site-packages
-    (the real adafruit driver libraries)
+    cpy_hw/ (board, busio, keypad, usb_cdc, ...)  wire/ (the bus's codes)
+    firmware/runtime/circuitpython/  firmware/  boards/ (the board file,
+    imported as tokenboard)  site-packages (the real adafruit driver libraries)
 
 then it runs boot.py and code.py, as CircuitPython does at power-up, and
 stays up when code.py ends, as a board does. The environment is the
@@ -17,7 +17,7 @@ drive's ghost log, see SimDrive), TOKEN_SIM_FONT, TOKEN_SIM_CDC_FD (the pty's
 master, default 0: stdin) and PYTHONPATH (board_path()). print() and
 tracebacks go to stderr: the console port, not the data port the protocol
 uses. A reset ends the process with
-RESET_EXIT. Writes to the drive are announced to the host first, so the
+wire/wirecodes.py RESET_EXIT. Writes to the drive are announced to the host first, so the
 simulator's power cuts land between them, and the drive has a size (SimDrive).
 What the board's flash holds, for a forensic look: flash_dump(data_dir).
 
@@ -33,7 +33,6 @@ CPY_HW = os.path.join(HERE, "cpy_hw")
 CPY_RUNTIME = os.path.join(REPO, "firmware", "runtime", "circuitpython")
 FIRMWARE = os.path.join(REPO, "firmware")
 BOARDS = os.path.join(REPO, "boards")
-RESET_EXIT = 97  # cpy_hw/microcontroller.py, as boards/sim.py
 NVM_SIZE = 4096  # cpy_hw/microcontroller.py: microcontroller.nvm on an RP2040
 
 
@@ -49,10 +48,11 @@ def board_path(firmware=FIRMWARE):
     stand-ins first, then what the drive holds (`firmware`: a folder of it
     flattened, or the repository's folders as host_tools/mpy.py lists them).
     Not the repository itself: no host code."""
+    from host_tools.simulator.bus import WIRE_DIR  # the host side only: the board never asks
     if firmware == FIRMWARE:
-        from host_tools import mpy  # the host side only: the board never asks
-        return [CPY_HW] + mpy.firmware_dirs("circuitpython")[::-1] + [BOARDS]
-    return [CPY_HW, CPY_RUNTIME, firmware, BOARDS]
+        from host_tools import mpy
+        return [CPY_HW, WIRE_DIR] + mpy.firmware_dirs("circuitpython")[::-1] + [BOARDS]
+    return [CPY_HW, WIRE_DIR, CPY_RUNTIME, firmware, BOARDS]
 
 
 def environment(data_dir, font=None, firmware=FIRMWARE):
@@ -114,7 +114,7 @@ class SimDrive:
     """The CIRCUITPY drive as the simulator sees it: a host directory with a
     capacity (writes past it fail with ENOSPC, and statvfs reports it), each
     write, rename, removal and mkdir announced to the host first (notice()),
-    like the MicroPython board's flash block writes (boards/sim.py), so the
+    like the MicroPython board's flash block writes (mp_hw/simboard.py), so the
     simulator's power cuts land between them.
 
     Old contents: the drive is FAT on flash without wear levelling. Bytes

@@ -23,26 +23,37 @@ import time
 import tty
 
 from firmware.protocol import frames
+from firmware.screen import button
 from host_tools import mpy, simstate
-from host_tools.simulator.bus import BusServer
+from host_tools.simulator.bus import WIRE_DIR, BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
 from host_tools.simulator.hid_keyboard import HidKeyboardSink
 from host_tools.simulator.screen_decode import decode_text, render_png
 from host_tools.simulator.ssd1306_model import SSD1306Model
+from host_tools.simulator.wire.wirecodes import RESET_EXIT
 
 OLED_ADDR = 0x3C
 RTC_ADDR = 0x68
 SHORT_PRESS_S = 0.12
 LONG_PRESS_S = 1.0
-DEBOUNCE_S = 0.025  # firmware/screen/button.py
-LONG_MS_FIRMWARE = 0.7  # firmware/screen/button.py: a press this long is a long press
-RESET_EXIT = 97  # boards/sim.py: the firmware asked for a reset (machine.reset())
+DEBOUNCE_S = button.DEBOUNCE_MS / 1000
+LONG_MS_FIRMWARE = button.LONG_MS / 1000  # a press this long is a long press
+# The simulated MicroPython board's hooks (make_i2c, ...): the module the
+# firmware is given as its board, on top of boards/sim.py's data.
+MP_HW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_hw")
 CONFIRM_PROMPT = "hold: yes"  # firmware/screen/screens.py, while a request waits for a hold
 MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
 class SimulatorError(RuntimeError):
     pass
+
+
+def mp_board_path(firmware_path=None):
+    """The simulated MicroPython board's import path: the firmware (its
+    source folders, or one compiled folder), the board hooks, the bus's
+    codes, then boards/ for sim.py."""
+    return list(firmware_path or mpy.firmware_dirs()) + [MP_HW, WIRE_DIR, mpy.BOARDS]
 
 
 class SimulatedToken:
@@ -55,7 +66,7 @@ class SimulatedToken:
         write a state file (simstate.py) so provision.py finds the port.
         display=None: no display on the bus (the firmware still expects a
         128x64 one at 0x3C); rtc=False: no DS3231 on the bus. keyboard=False:
-        a board without native USB (boards/sim.py make_keyboard gives None).
+        a board without native USB (mp_hw/simboard.py make_keyboard gives None).
         auto_confirm: a hand on the token that holds the button whenever the
         screen asks for a hold to confirm (frames.CONFIRMED: pin set, wipe,
         ...); default from $TOKEN_SIM_AUTO_CONFIRM ("1"), which the tests
@@ -161,12 +172,12 @@ class SimulatedToken:
         # it to the log too so a failing test can show it. A reset ends the
         # process (RESET_EXIT) for _watch to start it again; when main.start
         # returns, the board stays at its REPL: a real MicroPython REPL on the port.
-        boot = ("import sys\nsys.path[:0] = %r\nimport sim\nimport main\n"
-                "try:\n    main.start(sim)\nexcept SystemExit:\n    raise\n"
+        boot = ("import sys\nsys.path[:0] = %r\nimport simboard\nimport main\n"
+                "try:\n    main.start(simboard)\nexcept SystemExit:\n    raise\n"
                 "except BaseException as e:\n"
                 "    sys.print_exception(e, sys.stderr)\n    raise\n"
                 "import os\nos.system(%r)\n"
-                % (self.firmware_path + [mpy.BOARDS], shlex.quote(mpy.micropython_exe())))
+                % (mp_board_path(self.firmware_path), shlex.quote(mpy.micropython_exe())))
         cmd += ["-c", boot]
         if self.runtime == "circuitpython":
             from host_tools.simulator import cpy_launch

@@ -6,7 +6,7 @@ import timeutil
 from clock import Clock
 
 
-def button_run(samples, debounce_ms=25, long_ms=700, double_ms=0):
+def button_run(samples, debounce_ms=button.DEBOUNCE_MS, long_ms=button.LONG_MS, double_ms=0):
     """samples: [[t_ms, pressed], ...] -> [[t_ms, event], ...] for events."""
     b = button.Button(debounce_ms, long_ms, double_ms=double_ms)
     out = []

@@ -1,9 +1,10 @@
 # The MicroPython runtime: everything the app needs from the board, built
 # from the constants of a board file (docs/runtime.md). Our own drivers on
 # machine.I2C, the button on machine.Pin, the protocol on the USB REPL port.
-# A board file may provide make_i2c() / make_button() / make_keyboard() /
-# mount_storage() / reset() itself: the simulator's board does, to replace
-# the hardware at the lowest layer.
+# The board module may provide make_i2c() / make_button() / make_keyboard() /
+# mount_storage() / flash_device() / reset() itself: the simulator's does
+# (host_tools/simulator/mp_hw/simboard.py), to replace the hardware at the
+# lowest layer.
 import sys
 import time
 

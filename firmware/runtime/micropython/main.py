@@ -1,6 +1,7 @@
 # Entry point on MicroPython. A board runs this file at boot; `make deploy`
 # copies the chosen board file beside it as tokenboard.py. The simulator
-# calls start() with its `sim` board. (CircuitPython starts from code.py.)
+# calls start() with its board module (host_tools/simulator/mp_hw/
+# simboard.py). (CircuitPython starts from code.py.)
 #
 # Maintenance: hold the button while plugging the token in. A screen counts
 # down: let go and the firmware does not start, the MicroPython REPL stays on

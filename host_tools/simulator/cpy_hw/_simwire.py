@@ -1,16 +1,22 @@
 # Not a CircuitPython module: the one socket to the simulator's bus server
 # (host_tools/simulator/bus.py) that busio, digitalio and keypad share. The
-# protocol is boards/sim.py's: op, address, length (16-bit LE), payload; the
-# host answers a status byte (0 = acked) and any data read.
+# protocol is the MicroPython sim board's (wire/wirecodes.py): op, address,
+# length (16-bit LE), payload; the host answers a status byte (0 = acked)
+# and any data read.
 import os
 import socket
 import struct
 
-OP_WRITE = 0x57
-OP_READ = 0x52
-OP_READ_MEM = 0x4D  # one register byte written, then a repeated-start read
-OP_PIN = 0x50
-OP_FLASH_WRITE = 0x46  # announced before each write to the drive; the host may cut power
+try:
+    import wirecodes  # on the simulated board's path (cpy_launch.board_path)
+except ImportError:  # a stand-in loaded on its own in a host process (tests)
+    from host_tools.simulator.wire import wirecodes
+
+OP_WRITE = wirecodes.OP_WRITE
+OP_READ = wirecodes.OP_READ
+OP_READ_MEM = wirecodes.OP_READ_MEM
+OP_PIN = wirecodes.OP_PIN
+OP_FLASH_WRITE = wirecodes.OP_FLASH_WRITE  # before each write to the drive; the host may cut power
 
 _sock = None
 
@@ -72,4 +78,4 @@ def flash_notice():
     s = _connect()
     s.sendall(bytes((OP_FLASH_WRITE, 0, 0, 0)))
     if not s.recv(1):
-        os._exit(99)  # the host is gone: power is off
+        os._exit(wirecodes.HOST_GONE_EXIT)

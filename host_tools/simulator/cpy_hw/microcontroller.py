@@ -7,8 +7,6 @@
 import os
 import sys
 
-RESET_EXIT = 97  # host_tools/simulator/token.py power-cycles a process ending so
-
 
 class Pin:
     """A microcontroller pin; `number` is the GPIO the bus's pin op names."""
@@ -57,7 +55,8 @@ def reset():
             f.flush()
         except (OSError, ValueError):
             pass
-    os._exit(RESET_EXIT)
+    import _simwire  # on the simulated board's path (cpy_launch.py)
+    os._exit(_simwire.wirecodes.RESET_EXIT)  # the simulator starts the process again
 
 
 NVM_SIZE = 4096  # RP2040: one flash sector of its own, outside CIRCUITPY

@@ -1,6 +1,6 @@
 # Stands for CircuitPython's `usb_hid` module on the simulated board. Only the
 # keyboard is wired: its input reports go to the simulator's bus server as the
-# `sim` board's keyboard op (boards/sim.py, host_tools/simulator/bus.py), and
+# MicroPython sim board's keyboard op (wire/wirecodes.py OP_HID), and
 # the LED output report the host sets comes back in each answer. The module
 # opens a bus connection of its own (the server serves each on its thread).
 # TOKEN_SIM_KEYBOARD=0 is a board without native USB: there CircuitPython has
@@ -12,28 +12,30 @@ import time
 if os.getenv("TOKEN_SIM_KEYBOARD") == "0":
     raise ImportError("no module named 'usb_hid'")
 
-_OP_HID = 0x48  # n=8: an input report; n=0: only the LEDs. Reply: status, LED byte
-_BUSY = 1
 _BUSY_WAIT_S = 2.0  # CircuitPython waits this long for a busy endpoint, then raises
 
 _sock = None
 
 
+def _wire():
+    try:
+        import _simwire  # on the simulated board's path (cpy_launch.py)
+    except ImportError:
+        from host_tools.simulator.cpy_hw import _simwire  # loaded on its own (tests)
+    return _simwire
+
+
 def _bus():
     global _sock
     if _sock is None:
-        try:
-            import _simwire  # on the simulated board's path (cpy_launch.py)
-        except ImportError:
-            from host_tools.simulator.cpy_hw import _simwire  # loaded on its own (tests)
-        _sock = _simwire.open_bus()  # its own connection, beside the I2C one
+        _sock = _wire().open_bus()  # its own connection, beside the I2C one
     return _sock
 
 
 def _exchange(report):
     """One keyboard op: (status, LED byte)."""
     s = _bus()
-    s.sendall(struct.pack("<BBH", _OP_HID, 0, len(report)) + bytes(report))
+    s.sendall(struct.pack("<BBH", _wire().wirecodes.OP_HID, 0, len(report)) + bytes(report))
     reply = b""
     while len(reply) < 2:
         chunk = s.recv(2 - len(reply))
@@ -71,7 +73,7 @@ class Device:
         deadline = time.monotonic() + _BUSY_WAIT_S
         while True:
             status, leds = _exchange(report)
-            if status != _BUSY:
+            if status != _wire().wirecodes.HID_BUSY:
                 break
             if time.monotonic() >= deadline:
                 raise OSError("USB busy")
