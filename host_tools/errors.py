@@ -1,13 +1,74 @@
-"""The errors the host package shares outside the protocol library (whose
-own, TokenError and kin, live in client.py), and the CLI's exit codes.
+"""Every error the host package raises on purpose, and the CLI's exit codes.
 
-FormatError and PasswordError come from reading files (host_tools.formats,
-the backup); CommandError is a command that failed, with the exit code the
-CLI returns. No message ever contains a secret.
+TokenError and its kin come from talking to a token (the transport in
+link.py, the protocol library in client.py and beside it); FormatError and
+PasswordError from reading files (host_tools.formats, the backup);
+CommandError is a command that failed, with the exit code the CLI returns.
+They live here, apart from any module that raises them, so the transport
+need not import the protocol library for its errors. No message ever
+contains a secret.
 """
+from firmware.protocol import frames
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
+
+
+class TokenError(Exception):
+    """Base of every error from talking to a token; carries a short machine
+    code and the exit code a CLI should use."""
+    exit_code = EXIT_DEVICE
+
+    def __init__(self, message, code="error", exit_code=None):
+        Exception.__init__(self, message)
+        self.message = message
+        self.code = code
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class NoDeviceError(TokenError):
+    def __init__(self, message, code="no_device"):
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
+
+
+class PortBusyError(TokenError):
+    """Another program holds the port (a second provision.py, a serial monitor)."""
+
+    def __init__(self, port):
+        TokenError.__init__(self, "the port %s is in use by another program" % port,
+                            "port_busy", EXIT_DEVICE)
+
+
+class NotTokenError(TokenError):
+    def __init__(self, message, code="not_token"):
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
+
+
+class LinkLostError(TokenError):
+    def __init__(self, message, code="link_lost"):
+        TokenError.__init__(self, message, code, EXIT_DEVICE)
+
+
+class DeviceError(TokenError):
+    """The token answered and refused; `code` is its named error (name_taken, ...).
+    `tries_left` comes with PIN failures."""
+
+    def __init__(self, code, message, tries_left=None):
+        TokenError.__init__(self, message, code, EXIT_REFUSED)
+        self.tries_left = tries_left
+
+
+class RequestTooLongError(TokenError):
+    """A request that would not fit in one frame; caught before sending."""
+
+    def __init__(self, message):
+        TokenError.__init__(self, message, frames.E_TOO_LONG, EXIT_USAGE)
+
+
+# What an erased token's refusal says; provision.py says it again at the end.
+ERASED_MESSAGE = ("the token erased itself after too many wrong PINs: its accounts and "
+                  "keys are gone. Set it up again from your backup (provision.py restore)")
 
 
 class FormatError(ValueError):

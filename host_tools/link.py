@@ -12,7 +12,7 @@ import serial
 from serial.tools import list_ports
 
 from host_tools import simstate
-from host_tools.client import LinkLostError, NoDeviceError, PortBusyError, TokenError
+from host_tools.errors import LinkLostError, NoDeviceError, PortBusyError, TokenError
 
 # USB (VID, PID) of the boards the token firmware runs on, or their USB-serial chips.
 KNOWN_BOARDS = {

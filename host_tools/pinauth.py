@@ -1,6 +1,6 @@
 """The host half of the token's PIN scheme (docs/security.md), built on
 `cryptography` (host_tools/tokencrypto.py) and never on the firmware's own
-crypto code, so each side checks the other. No I/O here: client.py drives it.
+crypto code, so each side checks the other. No I/O here: pinsession.py drives it.
 """
 import os
 

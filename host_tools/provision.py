@@ -21,8 +21,9 @@ if not __package__:
 
 from host_tools import __version__, completion, link, terminal  # noqa: E402
 from host_tools.cli import accounts, clock, device, lock, log, transfer  # noqa: E402
-from host_tools.client import ERASED_MESSAGE, TokenClient, TokenError  # noqa: E402
-from host_tools.errors import EXIT_INTERRUPTED, EXIT_OK, CommandError, UsageError  # noqa: E402
+from host_tools.client import TokenClient  # noqa: E402
+from host_tools.errors import (ERASED_MESSAGE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: E402
+                               CommandError, TokenError, UsageError)
 
 EPILOG = """exit codes:
   0  done

@@ -7,7 +7,8 @@ import base64
 import os
 
 from host_tools import provision
-from host_tools.client import DeviceError, TokenClient
+from host_tools.client import TokenClient
+from host_tools.errors import DeviceError
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
 

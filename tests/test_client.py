@@ -1,4 +1,5 @@
-"""host_tools/client.py against a fake link, and host_tools/link.py over a pty."""
+"""host_tools/client.py (with batching.py, pinsession.py and clockmath.py) against a
+fake link, and host_tools/link.py over a pty."""
 import os
 import time
 import types
@@ -8,9 +9,12 @@ import pytest
 
 from firmware import rules
 from firmware.protocol import frames
+from host_tools import batching
 from host_tools import client as client_module
-from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
-                               PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
+from host_tools.batching import check_fits
+from host_tools.client import TokenClient
+from host_tools.errors import (DeviceError, LinkLostError, NoDeviceError, NotTokenError,
+                               PortBusyError, RequestTooLongError, TokenError)
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
 
@@ -543,7 +547,7 @@ def test_a_port_in_use_by_another_process(pty_link, tmp_path):
     import subprocess
     import sys
     master, link = pty_link
-    code = ("import sys\nfrom host_tools.link import SerialLink\nfrom host_tools.client "
+    code = ("import sys\nfrom host_tools.link import SerialLink\nfrom host_tools.errors "
             "import PortBusyError\ntry:\n    SerialLink(sys.argv[1])\nexcept PortBusyError:\n"
             "    sys.exit(7)\n")
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -585,7 +589,7 @@ def _service_account(args):
 ], ids=lambda a: a.name)
 def test_compact_add_args_mean_the_same_to_the_token(account):
     # Members left out are the ones the token assumes: it reads the same account.
-    compact = client_module.compact_args(account)
+    compact = batching.compact_args(account)
     assert _service_account(compact) == _service_account(account.to_args())
     assert len(frames.encode_request(1, "add", compact)) < \
         len(frames.encode_request(1, "add", account.to_args()))
@@ -596,10 +600,10 @@ def test_batches_keep_order_and_fit_a_request_line():
                         secret=os.urandom(20)) for i in range(40)]
     accounts += [Account(name="n" * 40, issuer="i" * 40, secret=os.urandom(64))
                  for _ in range(12)]
-    out = client_module.batches(accounts)
+    out = batching.batches(accounts)
     assert [a for b in out for a in b] == accounts
     assert len(out) > 1 and all(1 <= len(b) <= rules.ADD_MANY for b in out)
     for b in out:
-        client_module.check_fits("add-many", {"accounts": [client_module.compact_args(a)
-                                                           for a in b], "show": False})
+        check_fits("add-many", {"accounts": [batching.compact_args(a)
+                                             for a in b], "show": False})
     assert max(len(b) for b in out[-3:]) < max(len(b) for b in out[:2])  # long ones: fewer

@@ -10,7 +10,8 @@ import pytest
 import serial.tools.list_ports
 
 from host_tools import link, provision, simstate
-from host_tools.client import NoDeviceError, TokenClient, TokenError
+from host_tools.client import TokenClient
+from host_tools.errors import NoDeviceError, TokenError
 from host_tools.simulator import SimulatedToken
 
 

@@ -27,7 +27,7 @@ from host_tools.backup import vault
 from host_tools.cli import common, transfer
 from host_tools.formats import aegis, otpauth
 from host_tools.backup.plan import write_all
-from host_tools.client import DeviceError, LinkLostError
+from host_tools.errors import DeviceError, LinkLostError
 from host_tools.progress import Progress
 from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken

@@ -18,7 +18,8 @@ from firmware import rules  # noqa: E402
 from host_tools import client as client_mod  # noqa: E402
 from host_tools import provision  # noqa: E402
 from host_tools.formats import otpauth  # noqa: E402
-from host_tools.client import DeviceError, TokenClient  # noqa: E402
+from host_tools.client import TokenClient  # noqa: E402
+from host_tools.errors import DeviceError  # noqa: E402
 from host_tools.link import SerialLink  # noqa: E402
 
 EMOJI = "\U0001F600"

@@ -43,3 +43,61 @@ def test_format_names_and_aliases_pick_one_format_each():
     for f in formats.FORMATS:
         for name in (f.kind,) + f.aliases:
             assert formats._BY_NAME[name] is f
+
+
+# ---- which host module may import which (issue 16) ----
+
+TRANSPORT = "host_tools.link"
+# The protocol library: requests and replies, the PIN session, request sizes, the clock.
+PROTOCOL = ("host_tools.client", "host_tools.pinsession", "host_tools.pinauth",
+            "host_tools.batching", "host_tools.clockmath")
+
+
+def _imported(module):
+    """The host_tools modules `module` imports, at any depth of its code
+    (a function-level import counts too), read from its AST."""
+    path = os.path.join(REPO, *module.split(".")) + ".py"
+    if not os.path.exists(path):
+        path = path[:-3] + os.sep + "__init__.py"
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the module's own package up
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            found.update(base + "." + a.name for a in node.names)  # from pkg import module
+    return {m for m in found if m.split(".")[0] == "host_tools" and _is_module(m)}
+
+
+def _is_module(name):
+    path = os.path.join(REPO, *name.split("."))
+    return os.path.exists(path + ".py") or os.path.exists(os.path.join(path, "__init__.py"))
+
+
+def _reach(module):
+    """Every host_tools module that importing `module` imports, directly or not."""
+    seen, todo = set(), [module]
+    while todo:
+        for m in _imported(todo.pop()) - seen:
+            seen.add(m)
+            todo.append(m)
+    return seen
+
+
+def test_the_transport_does_not_import_the_protocol_library():
+    assert "host_tools.errors" in _reach(TRANSPORT)  # the reading works: its errors are found
+    assert not _reach(TRANSPORT) & set(PROTOCOL)
+
+
+def test_the_protocol_library_knows_nothing_of_the_cli():
+    for module in PROTOCOL + (TRANSPORT, "host_tools.errors"):
+        cli = {m for m in _reach(module)
+               if m.startswith("host_tools.cli") or m == "host_tools.provision"}
+        assert not cli, (module, cli)

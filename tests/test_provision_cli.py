@@ -14,8 +14,8 @@ import serial.tools.list_ports
 from firmware.protocol import frames
 from host_tools import link, provision
 from host_tools.cli import common
-from host_tools.client import (LinkLostError, NoDeviceError, NotTokenError, TokenClient,
-                               TokenError)
+from host_tools.client import TokenClient
+from host_tools.errors import LinkLostError, NoDeviceError, NotTokenError, TokenError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET_BYTES = os.urandom(20)

@@ -123,7 +123,7 @@ def test_the_token_and_the_host_carry_the_one_release():
 
 def test_add_defaults_are_the_tokens_own():
     # The host leaves out what the token assumes: both read firmware/rules.py.
-    from host_tools.client import compact_args
+    from host_tools.batching import compact_args
     from host_tools.formats.otpauth import Account
     a = Account("x", b"k" * 20)
     assert {k: getattr(a, k) for k in rules.ADD_DEFAULTS} == rules.ADD_DEFAULTS

@@ -8,9 +8,8 @@ label; write_all() then adds them in order, stopping at the first failure.
 import dataclasses
 
 from firmware.protocol.frames import E_UNKNOWN_CMD
-from host_tools.client import (DeviceError, RequestTooLongError, TokenError, batches,
-                                 check_fits)
-from host_tools.errors import EXIT_DEVICE
+from host_tools.batching import batches, check_fits
+from host_tools.errors import EXIT_DEVICE, DeviceError, RequestTooLongError, TokenError
 from host_tools.formats.otpauth import MAX_NAME
 
 

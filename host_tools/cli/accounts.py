@@ -8,12 +8,12 @@ import argparse
 import sys
 
 from host_tools.backup import vault
+from host_tools.batching import check_fits
 from host_tools.cli.backup_file import (SIM_NOTE, backup_arguments, backup_in_step,
                                         backup_line, open_backup, rename_in_backup,
                                         save_backup, sim_note)
 from host_tools.cli.common import (confirm, plural, positions, read_hidden, reason,
                                    slots_text, stdin_is_tty, table)
-from host_tools.client import check_fits
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
 from host_tools.formats.otpauth import Account, parse_base32
 
@@ -336,9 +336,27 @@ def run_move(args, connect):
             "moved %s to %d/%d" % (label, data["index"] + 1, count))
 
 
+def sort_token(client, key=None):
+    """Reorder the token by (issuer, name), case-insensitively, with the
+    fewest moves. Returns the number of moves made."""
+    key = key or (lambda a: (a["issuer"].casefold(), a["name"].casefold()))
+    current = client.list_accounts()
+    wanted = sorted(current, key=key)
+    order = [(a["issuer"], a["name"]) for a in current]
+    moves = 0
+    for pos, acc in enumerate(wanted):
+        label = (acc["issuer"], acc["name"])
+        at = order.index(label)
+        if at != pos:
+            client.move(acc["name"], pos, issuer=acc["issuer"])
+            order.insert(pos, order.pop(at))
+            moves += 1
+    return moves
+
+
 def run_sort(args, connect):
     with connect() as client:
-        moves = client.sort()
+        moves = sort_token(client)
         accounts = positions(client.list_accounts())
     rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", "")) for a in accounts]
     lines = ["sorted by issuer, then name: %d move%s" % (moves, "" if moves == 1 else "s")]

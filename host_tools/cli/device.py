@@ -5,8 +5,8 @@ import json
 
 from host_tools import link
 from host_tools.cli.common import table
-from host_tools.client import TokenClient, TokenError
-from host_tools.errors import UsageError
+from host_tools.client import TokenClient
+from host_tools.errors import TokenError, UsageError
 
 
 # ---- status / info ----

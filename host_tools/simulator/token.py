@@ -41,6 +41,7 @@ LONG_MS_FIRMWARE = button.LONG_MS / 1000  # a press this long is a long press
 # The simulated MicroPython board's hooks (make_i2c, ...): the module the
 # firmware is given as its board, on top of boards/sim.py's data.
 MP_HW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_hw")
+PRESS_WORK_S = 120.0  # the longest a press's own work may hold the loop (an erase)
 CONFIRM_PROMPT = "hold: yes"  # firmware/screen/screens.py, while a request waits for a hold
 MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
@@ -408,8 +409,11 @@ class SimulatedToken:
         # Handled once the loop has read the released pin, then read it again
         # past the debounce time (the event), and gone round once more (the
         # redraw happens in between).
-        seen = self.bus.wait_pin_reads_after(released, count=1)
-        self.bus.wait_pin_reads_after(seen + DEBOUNCE_S + 0.005, count=2)
+        # What the press starts may keep the loop away from the pin a while
+        # (an unlock's PBKDF2, the last try's erase): wait as long as a
+        # person would, not the few seconds a stalled loop gets elsewhere.
+        seen = self.bus.wait_pin_reads_after(released, count=1, timeout=PRESS_WORK_S)
+        self.bus.wait_pin_reads_after(seen + DEBOUNCE_S + 0.005, count=2, timeout=PRESS_WORK_S)
 
     def press(self):
         """A short press: next account (or wake the screen)."""
