@@ -2,9 +2,9 @@
 # drift) and calibrate. Plugged into service.Service; setting or trimming
 # the clock needs the PIN.
 import diagcmd
-import drift as driftrules
 import frames
 from argcheck import bad, integer, number, text
+from drift import AUTO_TRIM_S
 from service import CommandError
 
 # Both ends of a sync lie in 2000..2199 (what the DS3231 holds): no clock
@@ -56,7 +56,7 @@ class Commands:
         reply = {"unix_ms": written, "before_ms": before, "measured_ppm": measured,
                  "trimmed": None}
         if measured is not None and trim == "auto" and \
-                self.drift.syncs[-2][0] <= now - driftrules.AUTO_TRIM_S:
+                self.drift.syncs[-2][0] <= now - AUTO_TRIM_S:
             reply["trimmed"] = self._trim()
         diagcmd.synced(self.log, None if was_lost else offset, aging, reply["trimmed"])
         return reply
