@@ -1,12 +1,17 @@
 # The composition root: builds the token's parts from a runtime (docs/runtime.md)
 # and a board file, and runs the main loop. The screens (screens.py), the
-# protocol (serial_link.py, service.py) and the storage know nothing of the
-# platform; only the runtime does.
+# protocol (serial_link.py, service.py and the command families) and the
+# storage know nothing of the platform; only the runtime does.
+import accountcmd
+import clockcmd
 import crypto
+import devicecmd
+import diagcmd
 import erase
 import eventlog
 import factory
 import fault
+import lockcmd
 from clock import Clock
 from codetyper import CodeTyper
 from drift import Drift
@@ -129,10 +134,20 @@ class Token:
         self.screens = Screens(rt, ui, self.store, self.clock, keys, self.log, self.diag,
                                getattr(board, "IDLE_OFF_S", 30) * 1000,
                                getattr(board, "CHECK_REFRESH_ALLOC", False), self.typist)
-        self.link.attach(Service(self.store, keys, self.clock, self.rtc, self.drift,
-                                 self.log, self.screens, self.device, self.typist),
-                         self.screens)
+        self.link.attach(Service(keys, self._commands()), self.screens)
         self.screens.redraw()
+
+    def _commands(self):
+        """The serial commands by family, each given just the parts it works on."""
+        store, keys, log, screens = self.store, self.keys, self.log, self.screens
+        return (
+            accountcmd.Commands(store, keys, log, screens),
+            clockcmd.Commands(self.clock, self.rtc, self.drift, log, screens),
+            lockcmd.Commands(keys, store, log, screens),
+            devicecmd.Commands(self.device, store, keys, self.clock, self.rtc, self.drift, log,
+                               self.typist),
+            diagcmd.Commands(log, store),
+        )
 
     # -- what a power cut or an update left to do ------------------------------
 

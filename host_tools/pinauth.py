@@ -50,7 +50,7 @@ class Session:
         return tc.seal(self._rk, plaintext, aad)
 
 
-SCHEME = "pin-x25519-1"  # firmware/protocol/service.py AUTH_SCHEME
+SCHEME = "pin-x25519-1"  # firmware/protocol/lockcmd.py AUTH_SCHEME
 
 
 def _agree(challenge_reply):

@@ -575,8 +575,8 @@ def test_sync_time_fails_when_the_clock_stays_lost():
 # ---- compact adds and add-many batches ----
 
 def _service_account(args):
-    import service  # firmware/protocol/service.py: the token's own reading of an add
-    return service._account(args)
+    import accountcmd  # firmware/protocol/accountcmd.py: the token's own reading of an add
+    return accountcmd.parse_account(args)
 
 
 @pytest.mark.parametrize("account", [

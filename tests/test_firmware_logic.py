@@ -1,5 +1,6 @@
-"""Firmware logic (time arithmetic, frames, button, clock, layout) under
-CPython and under the MicroPython unix port, from the same cases."""
+"""Firmware logic (time arithmetic, frames, button, clock, layout, the PIN
+gate over the command families) under CPython and under the MicroPython unix
+port, from the same cases."""
 import calendar
 import os
 import sys
@@ -11,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 import drive  # noqa: E402
 import frames  # noqa: E402
 import layout  # noqa: E402
+from tests.pin_gate import GATED, OPEN, PRIVATE  # noqa: E402
 
 
 @pytest.fixture(params=["cpython", "micropython"])
@@ -260,3 +262,21 @@ def test_line_reader_fed_in_chunks_reads_as_byte_by_byte(call, size):
     want = call("drive", "reader_run", data, 512)
     assert call("drive", "reader_chunks", data, 512, size) == want
     assert want[-3:] == [b"x" * 511, None, b""]  # 513 bytes: over the limit
+
+
+# -- the PIN gate over every command family ---------------------------------------------------
+
+def test_each_family_declares_what_the_gate_holds_back(call):
+    table, stray = call("drive", "command_gate")
+    assert stray == [], "declared by a family that does not serve it: %s" % stray
+    assert set(table) == GATED | PRIVATE | OPEN
+    for cmd, row in table.items():
+        assert len(row["served_by"]) == 1, (cmd, row)  # one family serves each
+        home = row["served_by"]
+        assert row["privileged_in"] == (home if cmd in GATED else []), (cmd, row)
+        assert row["private_in"] == (home if cmd in PRIVATE else []), (cmd, row)
+        assert row["held"] == (cmd in GATED), (cmd, row)
+        assert row["held_private"] == (cmd in GATED | PRIVATE), (cmd, row)
+        assert row["held_no_pin"] is False, (cmd, row)
+        assert row["signed_held"] is False, (cmd, row)
+        assert row["signed_checked"] == (1 if cmd in GATED | PRIVATE else 0), (cmd, row)

@@ -18,6 +18,7 @@ from firmware.protocol import frames
 from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 from tests.forensics import opened, pins_in_env
+from tests.pin_gate import GATED, OPEN, PRIVATE
 from tests.waiting import wait_for
 
 PIN = "2468"
@@ -168,6 +169,28 @@ def test_privileged_commands_need_the_pin(ptok, args):
     assert listing(ptok) == before
     assert abs(ptok.rtc_time() - t_before) < 5  # the clock was not set
     assert lock_info(ptok)["pin"] is True and lock_info(ptok)["tries_max"] == 8
+
+
+def test_the_running_token_holds_back_every_gated_command(ptok):
+    # The composition app.py runs on the simulator (MicroPython), spoken to
+    # without a login: every gated command (tests/pin_gate.py) is refused
+    # before its arguments are read, and none is unknown.
+    raw = Raw(ptok.port)
+    try:
+        for private_list in (False, True):
+            if private_list:
+                assert raw.req("config", list_private=True)["error"] == "auth_required"
+                assert cli(ptok, "config", "--private-list", pin=PIN)[0] == 0
+            for cmd in sorted(GATED | PRIVATE | OPEN):
+                reply = raw.req(cmd)
+                held = cmd in GATED or (private_list and cmd in PRIVATE)
+                error = reply.get("error")
+                assert (error == "auth_required") == held, (cmd, private_list, reply)
+                assert error != "unknown_command", (cmd, reply)
+    finally:
+        raw.s.close()
+    assert listing(ptok, pin=PIN) == [("Ex", "alice")]
+    assert lock_info(ptok)["pin"] is True
 
 
 def test_wrong_pin_from_the_host_says_how_many_tries_are_left(ptok):

@@ -8,8 +8,6 @@ from store import StoreError
 
 LOG_PAGE = 16     # entries per `log` reply: about 60 bytes each
 FILES_PAGE = 48   # names per `files` reply
-# Commands that change or destroy data: behind the same authority as `wipe`.
-PRIVILEGED = ("log-clear", "log-config")
 
 
 def _bad(message):
@@ -24,6 +22,11 @@ def _opt_int(args, key):
 
 
 class Commands:
+    # Commands that change or destroy data: behind the same authority as
+    # `wipe`; the log's names behind the PIN too with config --private-list.
+    privileged = ("log-clear", "log-config")
+    private = ("log",)
+
     def __init__(self, log, store):
         self.events = log  # (self.log is the `log` command)
         self.store = store

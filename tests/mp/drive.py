@@ -221,3 +221,75 @@ def drift_record(path, offsets):
         out.append(d.record(t, off, 0))
         t += 3600
     return [out, d.ppm]
+
+
+def command_gate():
+    """The serial commands as app.Token composes them, each answered by a
+    stand-in so that only service.Service's gate decides. Per command: the
+    families that serve it and that declare it privileged or private; whether
+    an unsigned request is held back with a PIN, with a PIN and
+    --private-list, without a PIN; whether a signed one (PIN and
+    --private-list) is checked and then served. Also [family, command] for
+    each declaration of a command the family does not serve."""
+    import app
+    import frames
+    from service import CommandError, Service
+
+    class Parts:  # until a command runs, the families only keep their parts
+        store = keys = log = screens = clock = rtc = drift = device = typist = None
+
+    class Keys:
+        pin = True
+        list_private = False
+        checked = 0
+
+        def check_request(self, seq, mac, signed):
+            self.checked += 1
+
+    families = app.Token._commands(Parts())
+    keys = Keys()
+    service = Service(keys, families)
+    served = []
+
+    def stand_in(cmd):
+        def fn(args, received):
+            served.append(cmd)
+            return {}
+        return fn
+
+    for cmd in list(service.handlers):
+        service.handlers[cmd] = stand_in(cmd)
+
+    def held(cmd, pin, private, auth=None):
+        keys.pin = pin
+        keys.list_private = private
+        del served[:]
+        try:
+            service.handle(cmd, {}, 0, auth)
+        except CommandError as e:
+            if e.code == frames.E_AUTH:
+                return True
+            raise
+        assert served == [cmd]
+        return False
+
+    out = {}
+    for cmd in service.handlers:
+        row = {
+            "served_by": [i for i, f in enumerate(families) if cmd in f.handlers],
+            "privileged_in": [i for i, f in enumerate(families) if cmd in f.privileged],
+            "private_in": [i for i, f in enumerate(families) if cmd in f.private],
+            "held": held(cmd, True, False),
+            "held_private": held(cmd, True, True),
+            "held_no_pin": held(cmd, False, True),
+        }
+        keys.checked = 0
+        row["signed_held"] = held(cmd, True, True, (b"signed", 1, b"mac"))
+        row["signed_checked"] = keys.checked
+        out[cmd] = row
+    stray = []
+    for i, f in enumerate(families):
+        for cmd in tuple(f.privileged) + tuple(f.private):
+            if cmd not in f.handlers:
+                stray.append([i, cmd])
+    return [out, stray]
