@@ -20,7 +20,7 @@ def check_fits(cmd, args):
             % (size, frames.MAX_REQUEST))
 
 
-# What the token assumes for a member an add leaves out (firmware/protocol/service.py).
+# What the token assumes for a member an add leaves out (firmware/rules.py ADD_DEFAULTS).
 def compact_args(account):
     """An account's `add` arguments without the members the token would
     assume anyway: every byte of a request costs the token time to read

@@ -164,7 +164,9 @@ class BusServer:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("the simulated firmware stopped reading its button")
-                self.pin_cond.wait(left)
+                if self.power_cut:  # it will never read it again
+                    raise TimeoutError("the simulated power was cut")
+                self.pin_cond.wait(min(left, 0.5))
                 if self.pin_reads != last and self.last_pin_read >= t:
                     seen += self.pin_reads - last
                 last = self.pin_reads

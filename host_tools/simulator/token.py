@@ -400,18 +400,18 @@ class SimulatedToken:
         # A loaded machine can stall the firmware's loop, so hold as a finger
         # would until the token reacts: from the firmware's first read of the
         # pressed pin, past the debounce (or long-press) time, read twice.
-        seen = self.bus.wait_pin_reads_after(down, count=1)
+        seen = self.bus.wait_pin_reads_after(down, count=1, timeout=PRESS_WORK_S)
         need = LONG_MS_FIRMWARE + 0.02 if hold_s >= LONG_PRESS_S else DEBOUNCE_S + 0.005
         time.sleep(max(0.0, down + hold_s - time.monotonic()))
-        self.bus.wait_pin_reads_after(seen + need, count=2)
+        self.bus.wait_pin_reads_after(seen + need, count=2, timeout=PRESS_WORK_S)
         self.bus.button_down = False
         released = time.monotonic()
         # Handled once the loop has read the released pin, then read it again
         # past the debounce time (the event), and gone round once more (the
         # redraw happens in between).
-        # What the press starts may keep the loop away from the pin a while
-        # (an unlock's PBKDF2, the last try's erase): wait as long as a
-        # person would, not the few seconds a stalled loop gets elsewhere.
+        # What a press starts (at the long-press time, while still held, or at
+        # the release) may keep the loop away from the pin a while: an
+        # unlock's PBKDF2, the last try's erase. Every wait here allows that.
         seen = self.bus.wait_pin_reads_after(released, count=1, timeout=PRESS_WORK_S)
         self.bus.wait_pin_reads_after(seen + DEBOUNCE_S + 0.005, count=2, timeout=PRESS_WORK_S)
 
