@@ -1,5 +1,5 @@
 # What an account may be, defined once for both sides: the token enforces
-# these rules (store.py) and the host checks against the same values before
+# these rules (records.py) and the host checks against the same values before
 # sending (`from firmware import rules`), so the two can never disagree.
 # Pure logic: runs on MicroPython and CPython.
 KINDS = ("totp", "hotp", "steam")
@@ -11,7 +11,7 @@ MAX_PERIOD = 86400
 MAX_SECRET = 64  # bytes
 MAX_COUNTER = 0x7FFFFFFFFFFFFFFF  # stored as a signed 64-bit value
 MAX_TEXT = 40  # bytes of UTF-8 in a name or an issuer
-PER_BUCKET = 16  # account records per bucket file (store.py)
+PER_BUCKET = 16  # account records per bucket file (store.py, reseal.py)
 BUCKETS = 240  # bucket keys in the key area (keystore.py): one page of flash
 MAX_ACCOUNTS = PER_BUCKET * BUCKETS  # 3840: the most a token can hold
 # What `add` assumes for a member left out (the host leaves these out to

@@ -345,7 +345,7 @@ RP2040_UNLOCK_S = 1.874 + 0.029  # 3600 iterations: derive 1874 ms + unwrap 29 m
 # seal() of a 20-byte secret there (cryptolib AES): 29.6 ms before the AES
 # backend was looked up once (each `import cryptolib` searched the flash).
 RP2040_SEAL_MS = 11.1
-# The store's seal of a record (Store._seal_into, keys from crypto.seal_keys
+# The store's seal of a record (records.seal_into, keys from crypto.seal_keys
 # kept per data key), averaged over 60 adds.
 RP2040_RECORD_SEAL_MS = 2.8
 

@@ -36,8 +36,8 @@ class Item:
                 "delete": self.delete}
 
 
-# Every file the firmware writes in its data directory (firmware/flash/store.py,
-# drift.py, eventlog.py, factory.py, kbdconf.py and the PIN's key file).
+# Every file the firmware writes in its data directory (firmware/flash/store.py
+# and orderindex.py, drift.py, eventlog.py, factory.py, kbdconf.py and the PIN's key file).
 TOKEN = [
     Item("bk/ (gNNN/bNNN)", r"bk",
          "account records, 16 per file bNNN, 8 files per directory gNNN: name, issuer, "

@@ -305,7 +305,7 @@ def _cli(tok, *args):
 
 
 def _record_at(dump, name):
-    """Offsets of store records (firmware/flash/store.py: magic 0x54, version 3, ...,
+    """Offsets of store records (firmware/flash/records.py: magic 0x54, version 3, ...,
     name length at 5, the name at 20) that hold `name`."""
     found = []
     i = dump.find(name)

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
 
 import drive  # noqa: E402
-import store  # noqa: E402
+import records  # noqa: E402
 from firmware import rules  # noqa: E402
 from host_tools import client as client_mod  # noqa: E402
 from host_tools import provision  # noqa: E402
@@ -34,14 +34,24 @@ def test_host_limits_are_the_firmware_limits(mp_worker):
     assert json.loads(json.dumps(host)) == mp_worker.call("drive", "rules_limits")
     assert drive.rules_limits() == json.loads(json.dumps(host))
     # The store's record fields hold what the rules allow, and no more is allowed.
-    assert store._ISSUER - store._NAME == rules.MAX_TEXT == store._MAXTEXT
-    assert store._SECRET - store._ISSUER == rules.MAX_TEXT
-    assert store._MAXSECRET == rules.MAX_SECRET
+    assert records._ISSUER - records._NAME == rules.MAX_TEXT == records._MAXTEXT
+    assert records._SECRET - records._ISSUER == rules.MAX_TEXT
+    assert records._MAXSECRET == rules.MAX_SECRET
+    # The modules that repeat part of the record layout (to have it inlined)
+    # repeat it right.
+    import reseal
+    import store
+    for name in ("_REC", "_NAME", "_ISSUER", "_MAXTEXT", "_VERSION", "_PLAIN_VERSION",
+                 "_DK_VERSION"):
+        assert getattr(store, name) == getattr(records, name), name
+    assert reseal._VERSION == records._VERSION
+    assert store._PER == reseal._PER == rules.PER_BUCKET
+    assert store._BUCKET == store._REC * store._PER
     # (`rules` here is the firmware module as the token imports it, top-level.)
     import otp
-    assert store.KINDS is store.rules.KINDS and store.ALGORITHMS is store.rules.ALGORITHMS
-    assert otp.KINDS is store.rules.KINDS and otp.ALGORITHMS is store.rules.ALGORITHMS
-    assert store.rules.KINDS == rules.KINDS
+    assert records.KINDS is records.rules.KINDS and records.ALGORITHMS is records.rules.ALGORITHMS
+    assert otp.KINDS is records.rules.KINDS and otp.ALGORITHMS is records.rules.ALGORITHMS
+    assert records.rules.KINDS == rules.KINDS
     assert client_mod.frames.MAX_REQUEST >= len(
         client_mod.frames.encode_request(10**9, "rename", {
             k: "\u00e9" * (rules.MAX_TEXT // 2) for k in ("name", "issuer", "new_name",
