@@ -9,7 +9,7 @@ import pytest
 
 from host_tools import wiring
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 DOCS = os.path.join(REPO, "docs", "wiring")
 BOARDS = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "boards"))
                 if f.endswith(".py") and f != "sim.py"

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings, strategies as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+from host_tools.mpy import REPO
+sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 
 import aes  # noqa: E402
 import crypto  # noqa: E402

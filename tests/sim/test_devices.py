@@ -12,6 +12,7 @@ import serial.tools.list_ports
 from host_tools import link, provision, simstate
 from host_tools.client import NoDeviceError, TokenClient, TokenError
 from host_tools.simulator import SimulatedToken
+from host_tools.mpy import REPO
 
 
 @pytest.fixture
@@ -135,7 +136,7 @@ def test_the_simulator_command_announces_its_port(tmp_path):
     """python -m host_tools.simulator, as a user starts it: found while it
     runs, gone once it stops."""
     env = dict(os.environ, TOKEN_SIM_STATE_DIR=str(tmp_path))
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = REPO
     proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "60"],
                             cwd=repo, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True)

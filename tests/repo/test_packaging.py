@@ -9,7 +9,7 @@ import tomllib
 
 import host_tools
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
 
 def _pyproject():

@@ -11,7 +11,7 @@ from host_tools.backup import vault
 from host_tools.formats import aegis
 from host_tools.formats.otpauth import Account
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 FAST_N = 1024
 PASSWORD = "correct horse battery staple"
 

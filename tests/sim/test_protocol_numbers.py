@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+from host_tools.mpy import REPO
+sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 
 import drive  # noqa: E402
 from firmware.protocol import frames  # noqa: E402

@@ -10,7 +10,8 @@ import pytest
 from host_tools import mpy
 from host_tools.mpy import run_json
 
-MP_DIR = os.path.join(os.path.dirname(__file__), "mp")
+from host_tools.mpy import REPO
+MP_DIR = os.path.join(REPO, "tests", "mp")
 sys.path.insert(0, MP_DIR)
 
 import logdrive  # noqa: E402

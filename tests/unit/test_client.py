@@ -13,6 +13,7 @@ from host_tools.client import (DeviceError, LinkLostError, NoDeviceError, NotTok
                                PortBusyError, RequestTooLongError, check_fits, TokenClient, TokenError)
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
+from host_tools.mpy import REPO
 
 RFC_SHA1 = b"12345678901234567890"
 
@@ -546,7 +547,7 @@ def test_a_port_in_use_by_another_process(pty_link, tmp_path):
     code = ("import sys\nfrom host_tools.link import SerialLink\nfrom host_tools.client "
             "import PortBusyError\ntry:\n    SerialLink(sys.argv[1])\nexcept PortBusyError:\n"
             "    sys.exit(7)\n")
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = REPO
     proc = subprocess.run([sys.executable, "-c", code, link.port], cwd=repo, timeout=60)
     assert proc.returncode == 7
 

@@ -10,7 +10,7 @@ import pytest
 
 from host_tools import mpy
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 FIRMWARE_FILES = [path for path, _ in mpy.firmware_sources("micropython")]
 BOARD_FILES = sorted(glob.glob(os.path.join(REPO, "boards", "*.py")))
 BOARD_KEYS = ("NAME", "DISPLAY_WIDTH", "DISPLAY_HEIGHT", "DISPLAY_ADDR", "RTC_ADDR",

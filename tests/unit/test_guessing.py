@@ -1,6 +1,7 @@
 """host_tools/guessing.py: the offline-guessing figures pin set prints and
 docs/security.md's table."""
 from host_tools import guessing
+from host_tools.mpy import REPO
 
 
 def test_exhaust_time_scales_with_the_pin_space_and_iterations():
@@ -20,7 +21,7 @@ def test_warning_until_one_gpu_needs_a_year():
 
 def test_docs_table_is_the_computed_one():
     import os
-    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "security.md")).read()
+    doc = open(os.path.join(REPO, "docs", "security.md")).read()
     for digits, presses, _, _ in guessing.table():
         assert "| %d | %d |" % (digits, presses) in doc
 

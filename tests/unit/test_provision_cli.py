@@ -17,7 +17,7 @@ from host_tools.cli import common
 from host_tools.client import (LinkLostError, NoDeviceError, NotTokenError, TokenClient,
                                TokenError)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 SECRET_BYTES = os.urandom(20)
 SECRET = base64.b32encode(SECRET_BYTES).decode()  # random per run, never a real key
 
@@ -611,7 +611,7 @@ def test_runs_as_script_and_module(launch, tmp_path):
 def test_output_into_a_closed_pipe_is_not_a_crash():
     """`provision.py ... | head -1`: the reader may go away before the output;
     the command was done all the same, so no traceback and exit 0."""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = REPO
     proc = subprocess.Popen([sys.executable, os.path.join(repo, "host_tools", "provision.py"),
                              "completion", "bash"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader leaves before anything is printed

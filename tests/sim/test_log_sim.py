@@ -13,9 +13,10 @@ import serial
 from host_tools import inventory
 from host_tools.mpy import run_json
 from host_tools.simulator import SimulatedToken
-from tests.test_e2e_sim import cli
+from tests.sim.test_e2e_sim import cli
 
-MP_DIR = os.path.join(os.path.dirname(__file__), "mp")
+from host_tools.mpy import REPO
+MP_DIR = os.path.join(REPO, "tests", "mp")
 
 
 def flash_files(tok, tmp_path):

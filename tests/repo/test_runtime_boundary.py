@@ -10,7 +10,7 @@ import pytest
 
 from host_tools import mpy
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 PORTABLE = mpy.portable_sources()
 RUNTIME_DIRS = sorted(glob.glob(os.path.join(REPO, "firmware", "runtime", "*")))
 

@@ -24,8 +24,9 @@ import otp
 import sha512
 from host_tools import mpy
 from host_tools.mpy import run_json
+from host_tools.mpy import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(REPO, "tests")  # tests/data sits beside the tiers
 with open(os.path.join(HERE, "data", "otp_vectors.json")) as _f:
     VEC = json.load(_f)
 

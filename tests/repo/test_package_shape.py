@@ -8,7 +8,7 @@ import os
 
 from host_tools import formats
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 HOST = os.path.join(REPO, "host_tools")
 
 

@@ -8,7 +8,7 @@ import sys
 from host_tools.simulator.__main__ import take_screenshot
 from tests.waiting import wait_for
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
 
 def _read_until(fd, pattern, seen):

@@ -8,7 +8,7 @@ import pyotp
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
-from tests.test_e2e_sim import code_on_screen
+from tests.sim.test_e2e_sim import code_on_screen
 from tests.waiting import wait_for
 
 SEED = b"12345678901234567890"  # RFC 4226

@@ -10,7 +10,8 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+from host_tools.mpy import REPO
+sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 
 import crypto_drive  # noqa: E402
 

@@ -9,8 +9,9 @@ import sys
 import types
 
 import pytest
+from host_tools.mpy import REPO
 
-MAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+MAIN = os.path.join(REPO,
                     "firmware", "runtime", "micropython", "main.py")
 
 

@@ -23,7 +23,7 @@ from clock_checks import synced
 from tests.rawwire import request
 from tests.waiting import wait_for
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 SHA1_SEED = b"12345678901234567890"
 SHA256_SEED = b"12345678901234567890123456789012"
 SHA512_SEED = b"1234567890" * 6 + b"1234"

@@ -11,7 +11,7 @@ import pytest
 from firmware.keyboard import keymap
 from host_tools.simulator import SimulatedToken
 from host_tools.simulator.hid_keyboard import LED_NUM_LOCK
-from tests.test_e2e_sim import cli, code_on_screen, pyotp_for
+from tests.sim.test_e2e_sim import cli, code_on_screen, pyotp_for
 
 SEED = b"12345678901234567890"  # RFC 4226/6238
 SEED32 = b"12345678901234567890123456789012"

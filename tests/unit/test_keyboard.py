@@ -16,7 +16,8 @@ import threading
 import pyotp
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+from host_tools.mpy import REPO
+sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 
 import kbddrive  # noqa: E402
 import keymap  # noqa: E402

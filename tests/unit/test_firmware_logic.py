@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mp"))
+from host_tools.mpy import REPO
+sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 
 import drive  # noqa: E402
 import frames  # noqa: E402

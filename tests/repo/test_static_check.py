@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 TYPECHECK = os.path.join(REPO, "typecheck")
 KNOWN = os.path.join(TYPECHECK, "known-errors.txt")
 # One target per stub set that `make venv` installs (typecheck/stubs-<target>.txt).

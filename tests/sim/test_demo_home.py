@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 DEMO_SECRET = "JBSWY3DPEHPK3PXP"  # the README's example secret, a test value
 
 

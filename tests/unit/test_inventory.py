@@ -12,7 +12,7 @@ from host_tools import inventory
 from host_tools.cli import log as log_cli
 from host_tools.errors import CommandError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
 
 def test_readme_section_is_generated_from_the_table():
