@@ -83,7 +83,7 @@ def test_deleted_entry_is_kept_aside_and_back_with_the_same_secret(tmp_path):
 CLI_WRITER = textwrap.dedent("""
     import os, sys, time
     sys.path.insert(0, %(repo)r)
-    sys.path.insert(0, os.path.join(%(repo)r, "tests"))
+    sys.path.insert(0, os.path.join(%(repo)r, "tests", "unit"))  # test_provision_cli
     from host_tools import provision
     from host_tools.backup import vault
     from host_tools.formats import aegis
