@@ -11,6 +11,7 @@ from host_tools.link import SerialLink
 from host_tools import mpy
 from host_tools.mpy import REPO
 from host_tools.simulator import SimulatedToken
+from tests.waiting import REPLY_GUARD_S
 
 RULES = ("LIST_PAGE", "ADD_MANY")
 
@@ -38,7 +39,7 @@ def test_no_second_definition_of_a_request_size():
 
 def test_the_token_serves_list_pages_of_the_rule_and_the_host_reads_them_all():
     with SimulatedToken() as tok:
-        with TokenClient(SerialLink(tok.port), timeout=10) as client:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as client:
             n = rules.LIST_PAGE * 2 + 3
             wanted = [{"name": "u%02d" % i, "secret": os.urandom(20).hex()} for i in range(n)]
             for at in range(0, n, 8):  # 8 such accounts fit one request line
@@ -111,7 +112,7 @@ def test_the_token_and_the_host_carry_the_one_release():
     from firmware.protocol import frames
     assert host_tools.__version__ == frames.RELEASE
     with SimulatedToken() as tok:
-        with TokenClient(SerialLink(tok.port), timeout=10) as client:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as client:
             assert client.info()["version"] == frames.RELEASE
     found = []
     for path in _python_files():

@@ -10,18 +10,19 @@ from host_tools import provision
 from host_tools.client import DeviceError, TokenClient
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
+from tests.waiting import REPLY_GUARD, REPLY_GUARD_S, screen
 
 
 def _cli(tok, *args):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = provision.main(["--port", tok.port] + list(args))
+        rc = provision.main(["--port", tok.port, "--timeout", REPLY_GUARD] + list(args))
     return rc, out.getvalue(), err.getvalue()
 
 
 def test_no_display_on_the_bus_keeps_the_token_serving():
     with SimulatedToken(display=None) as tok:
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             assert c.status()["fault"] == "display not found at 0x3C"
             assert c.info()["fault"] == "display not found at 0x3C"
             # Everything else still works, as it would with the display back.
@@ -35,7 +36,7 @@ def test_no_display_on_the_bus_keeps_the_token_serving():
 
 def test_no_rtc_on_the_bus_halts_with_the_reason_on_screen_and_serial():
     with SimulatedToken(rtc=False) as tok:
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             assert c.status()["fault"] == "RTC not found at 0x68"
             assert c.info()["fault"] == "RTC not found at 0x68"
             try:
@@ -43,7 +44,7 @@ def test_no_rtc_on_the_bus_halts_with_the_reason_on_screen_and_serial():
                 raise AssertionError("a halted token took an account")
             except DeviceError as e:
                 assert e.code == "fault" and "RTC not found at 0x68" in e.message
-        text = tok.wait_for_text("FAULT")
+        text = screen(tok, "FAULT")
         assert "RTC not found" in text
         rc, out, err = _cli(tok, "status")
         assert rc == 0 and "FAULT: RTC not found at 0x68" in out

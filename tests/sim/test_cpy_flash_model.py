@@ -18,6 +18,7 @@ import pytest
 from host_tools import provision
 from host_tools.simulator import SimulatedToken, cpy_launch
 from host_tools.simulator.bus import BusServer
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD
 
 SIZE = 4096
 
@@ -120,7 +121,7 @@ def test_a_power_cut_before_an_nvm_write_leaves_the_old_bytes(tmp_path):
     bus.on_power_cut = proc.kill
     bus.cut_after = 1  # the first write goes through, the second is cut
     try:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=HANG_GUARD_S)
     finally:
         bus.close()
         os.rmdir(sock_dir)
@@ -300,7 +301,7 @@ def test_flash_dump_is_nvm_then_the_drive_files_then_the_ghosts(tmp_path):
 def _cli(tok, *args):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = provision.main(["--port", tok.port, "--json"] + list(args))
+        rc = provision.main(["--port", tok.port, "--json", "--timeout", REPLY_GUARD] + list(args))
     return rc, out.getvalue(), err.getvalue()
 
 

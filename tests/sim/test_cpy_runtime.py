@@ -24,8 +24,12 @@ from host_tools.simulator.bus import BusServer
 from host_tools.simulator.ds3231_model import DS3231Model
 from host_tools.simulator.screen_decode import decode_text, font8x8
 from host_tools.simulator.ssd1306_model import SSD1306Model
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD_S, power_cut, reset, screen, wait_for
 
 OLED, RTC = 0x3C, 0x68
+# The user's hand, not a wait: between releasing the button and pressing it
+# again (the hold-to-erase confirmation wants a new press).
+FINGER_LIFT_S = 0.3
 # Module names the stand-ins and the runtime take over while a test runs.
 TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
          "microcontroller", "micropython", "hal", "tokenboard", "_simwire",
@@ -250,14 +254,8 @@ def test_no_clock_chip_is_an_oserror(cpy):
 
 # --- the button ----------------------------------------------------------------
 
-def _until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError("never happened")
+def _until(predicate):
+    return wait_for(predicate, "the awaited state", every_s=0.005)
 
 
 def test_keypad_events_follow_the_button_pin(cpy):
@@ -373,7 +371,7 @@ def test_runtime_makes_its_data_dir_and_reset_ends_the_process(cpy):
             "print('still here')" % cpy_launch.CPY_HW)
     import subprocess
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=HANG_GUARD_S)
     assert proc.returncode == cpy_launch.RESET_EXIT and "still here" not in proc.stdout
 
 
@@ -468,7 +466,7 @@ def fake_firmware(tmp_path):
 def _request(tok, req_id, cmd):
     os.write(tok._slave_fd, frames.encode_request(req_id, cmd))
     buf = b""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + REPLY_GUARD_S
     while time.monotonic() < deadline:
         r, _, _ = select.select([tok._slave_fd], [], [], 0.1)
         if r:
@@ -488,7 +486,7 @@ def test_launcher_boots_code_py_on_the_simulator(fake_firmware, tmp_path):
     try:
         tok.start()
         tok.set_time(calendar.timegm((2033, 3, 4, 5, 6, 7)))
-        assert tok.wait_for_text("No accounts yet", timeout=20)
+        assert screen(tok, "No accounts yet")
         reply = _request(tok, 7, "status")
         assert reply["ok"] and reply["data"]["cmd"] == "status" and reply["data"]["year"] == 2033
         # boot.py gives the firmware no console port: no Ctrl-C can reach a REPL
@@ -496,10 +494,10 @@ def test_launcher_boots_code_py_on_the_simulator(fake_firmware, tmp_path):
         assert "console port on" not in tok.log_tail()
         assert os.path.isdir(os.path.join(tok.data_dir, "data"))
         tok.press()
-        assert "presses 1" in tok.wait_for_text("presses 1", timeout=20)
+        assert "presses 1" in screen(tok, "presses 1")
         # a reset ends the process with RESET_EXIT: the simulator starts it again
         os.write(tok._slave_fd, frames.encode_request(8, "reset"))
-        tok.wait_reset(1, timeout=30)
+        reset(tok)
         assert _request(tok, 9, "again")["ok"]
     finally:
         tok.close()
@@ -511,11 +509,11 @@ def test_launcher_held_button_leaves_the_drive_to_the_host(fake_firmware, tmp_pa
                          firmware_dir=fake_firmware)
     try:
         tok.start(held=True)
-        tok.wait_for_text("MAINTENANCE", timeout=30)  # boot.py's maintenance screen
+        screen(tok, "MAINTENANCE")  # boot.py's maintenance screen
         tok.hold_button(False)
         tok.wait_ready()  # the banner on the data port
         assert tok.maintenance and tok.running  # code.py ended; the board stays up
-        _until(lambda: "Code done running" in tok.log_tail(), timeout=30)
+        _until(lambda: "Code done running" in tok.log_tail())
         assert "the CIRCUITPY drive is the host's" in tok.log_tail()
         assert "No accounts yet" not in tok.screen_text()  # the firmware never started
         # the REPL only here, after a hand on the button at plug-in
@@ -538,7 +536,7 @@ def test_launcher_power_cut_lands_before_a_drive_write(fake_firmware, tmp_path):
         os.remove(note)
         tok.cut_power_at_write(1)
         os.write(tok._slave_fd, frames.encode_request(2, "write"))
-        assert tok.wait_power_cut(timeout=30)
+        assert power_cut(tok)
         assert not os.path.exists(note)  # the write never landed
     finally:
         tok.close()
@@ -557,22 +555,22 @@ def test_the_firmware_boots_and_answers_on_the_circuitpython_runtime(tmp_path):
     tok = SimulatedToken(data_dir=str(tmp_path / "sim"), runtime="circuitpython")
     try:
         tok.start()
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             c.sync_time()
-            tok.wait_for_text("No accounts yet", timeout=20)
+            screen(tok, "No accounts yet")
             status = c.status()
             assert status["accounts"] == 0 and status["clock"]["lost"] is False
             assert status["fault"] is None  # display and clock chip found
             for name in ("alice", "bob"):
                 c.add(Account(name=name, issuer="Example", secret=os.urandom(20)))
-            tok.wait_for_text("bob", timeout=20)
+            screen(tok, "bob")
             tok.reset_i2c_counters()
             tok.press()
-            tok.wait_for_text("alice", timeout=20)
+            screen(tok, "alice")
             # the press redrew what changed, not the whole frame
             assert 0 < tok.i2c_bytes() < FULL_FRAME_ADAFRUIT
         tok.restart()  # the accounts are on the (simulated) CIRCUITPY drive
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             assert sorted(a["name"] for a in c.list_accounts()) == ["alice", "bob"]
     finally:
         tok.close()
@@ -588,15 +586,15 @@ def test_launcher_held_button_factory_reset_then_the_firmware_runs(fake_firmware
         f.write(b"secret stuff")
     try:
         tok.start(held=True)
-        tok.wait_for_text("PRESS to ERASE", timeout=30)
+        screen(tok, "PRESS to ERASE")
         tok.hold_button(False)
-        time.sleep(0.3)  # a finger lifts and comes down again
+        time.sleep(FINGER_LIFT_S)  # a finger lifts and comes down again
         tok.hold_button(True)
-        tok.wait_for_text("ERASED", timeout=30)
+        screen(tok, "ERASED")
         tok.hold_button(False)
         tok.wait_ready()
         assert not tok.maintenance
-        tok.wait_for_text("No accounts yet", timeout=30)
+        screen(tok, "No accounts yet")
         assert not os.path.exists(os.path.join(data, "accounts"))
     finally:
         tok.close()

@@ -24,6 +24,7 @@ import pytest
 from host_tools import flashscan
 from host_tools.simulator import SimulatedToken
 from tests.forensics import add, cli, opened
+from tests.waiting import power_cut
 
 PIN, NEW_PIN, WRONG = "24681357", "97531864", "11223344"
 RUNTIMES = ["micropython", "circuitpython"]
@@ -110,7 +111,7 @@ def _sweep(tmp_path, runtime, setup, act, check, first, last, pick=None):
                 act(tok, ctx)
             except Exception:  # the pty hung up under the client: the power went
                 pass
-            assert tok.wait_power_cut(timeout=10), "no cut at write %d" % n
+            assert power_cut(tok), "no cut at write %d" % n
             tok.restart()
             try:
                 check(tok, ctx, False)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
+from tests.waiting import HANG_GUARD_S
 DEMO_SECRET = "JBSWY3DPEHPK3PXP"  # the README's example secret, a test value
 
 
@@ -48,7 +49,7 @@ def test_demo_and_readme_commands_leave_home_untouched(tmp_path):
         for line in readme_commands():
             argv = line.replace("/dev/pts/N", port).split()[1:]  # our interpreter
             done = subprocess.run([sys.executable] + argv, cwd=REPO, env=env, text=True,
-                                  input=DEMO_SECRET + "\n", capture_output=True, timeout=60)
+                                  input=DEMO_SECRET + "\n", capture_output=True, timeout=HANG_GUARD_S)
             assert done.returncode == 0, (line, done.stdout, done.stderr)
             said.append(done.stdout)
         assert "added Example:bob@example.com (6/6 on the token)" in said[-1]
@@ -57,11 +58,11 @@ def test_demo_and_readme_commands_leave_home_untouched(tmp_path):
         uris.write_text("otpauth://totp/Imp:carol?secret=%s\n" % DEMO_SECRET)
         done = subprocess.run([sys.executable, "host_tools/provision.py", "--port", port,
                                "import", str(uris), "--yes"], cwd=REPO, env=env, text=True,
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=HANG_GUARD_S)
         assert done.returncode == 0, done.stderr
         assert "backup: not saved" in done.stdout
     finally:
         sim.send_signal(signal.SIGTERM)
-        sim.communicate(timeout=30)
+        sim.communicate(timeout=HANG_GUARD_S)
     assert files_under(home) == []
     assert "backup.aegis.json" not in files_under(work)

@@ -13,6 +13,7 @@ from host_tools import link, provision, simstate
 from host_tools.client import NoDeviceError, TokenClient, TokenError
 from host_tools.simulator import SimulatedToken
 from host_tools.mpy import REPO
+from tests.waiting import REPLY_GUARD, REPLY_GUARD_S
 
 
 @pytest.fixture
@@ -110,19 +111,19 @@ def test_a_running_simulator_needs_no_port(no_usb, tmp_path, monkeypatch):
     monkeypatch.setenv("TOKEN_SIM_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("TOKEN_PORT", raising=False)
     with SimulatedToken(announce=True) as tok:
-        code, out, err = cli("--json", "--timeout", "20", "status")
+        code, out, err = cli("--json", "--timeout", REPLY_GUARD, "status")
         assert code == 0, err
-        code, out, err = cli("--json", "--timeout", "20", "devices")
+        code, out, err = cli("--json", "--timeout", REPLY_GUARD, "devices")
         assert code == 0, err
         devices = json.loads(out)["data"]["devices"]
         assert len(devices) == 1
         dev = devices[0]
         assert dev["port"] == tok.port and dev["source"] == "simulator"
         assert dev["board"] == "sim" and dev["version"] and dev["state"] == "ok"
-        code, out, err = cli("--timeout", "20", "devices")
+        code, out, err = cli("--timeout", REPLY_GUARD, "devices")
         assert code == 0 and tok.port in out and "sim" in out
         # Held by another program: listed, and said so.
-        with TokenClient(link.SerialLink(tok.port)):
+        with TokenClient(link.SerialLink(tok.port), timeout=REPLY_GUARD_S):
             code, out, err = cli("--json", "devices")
         assert json.loads(out)["data"]["devices"][0]["state"] == "port_busy"
     assert os.listdir(tmp_path) == []  # the state file went with it

@@ -12,6 +12,7 @@ from host_tools import tokencrypto as tc
 from host_tools.simulator import SimulatedToken
 from tests.forensics import add, cli, opened
 from tests.rawwire import request
+from tests.waiting import REPLY_GUARD_S
 
 PINS = ["24681357", "97531864", "11223344"]
 
@@ -97,7 +98,7 @@ def test_last_try_erase_leaves_nothing_to_open(tok):
 def _recorded_login(tok, pin):
     """What someone listening on the USB cable sees of one login: the
     token's challenge reply and the host's `auth` arguments."""
-    with serial.Serial(tok.port, 115200, timeout=5) as s:
+    with serial.Serial(tok.port, 115200, timeout=REPLY_GUARD_S) as s:
         challenge = request(s, 1, "auth-challenge")["data"]
         args, _ = pinauth.answer_challenge(pin, challenge)
         assert request(s, 2, "auth", **args)["ok"]

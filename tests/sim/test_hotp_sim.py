@@ -9,7 +9,7 @@ from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
 from tests.sim.test_e2e_sim import code_on_screen
-from tests.waiting import wait_for
+from tests.waiting import REPLY_GUARD_S, power_cut, screen, wait_for
 
 SEED = b"12345678901234567890"  # RFC 4226
 B32 = base64.b32encode(SEED).decode()
@@ -21,27 +21,27 @@ def _add(c, name, kind, **extra):
 
 
 def test_hotp_codes_while_the_clock_is_lost(tok):
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         c.sync_time()
         _add(c, "mail", "totp")
         _add(c, "door", "hotp", counter=5)
     tok.lose_clock()
     # The time-based account says why it has no code...
     tok.press()
-    text = tok.wait_for_text("CLOCK LOST")
+    text = screen(tok, "CLOCK LOST")
     assert "mail" in text and code_on_screen(text) is None
     # ...while the HOTP one stays usable: HOTP needs no clock.
     tok.press()
-    text = tok.wait_for_text("hold: next code")
+    text = screen(tok, "hold: next code")
     assert "door" in text and "CLOCK LOST" not in text
     tok.long_press()
     assert code_on_screen(tok.screen_text()) == HOTP.at(5)
     tok.long_press()
     assert code_on_screen(tok.screen_text()) == HOTP.at(6)
     tok.press()
-    text = tok.wait_for_text("mail")
+    text = screen(tok, "mail")
     assert "CLOCK LOST" in text and code_on_screen(text) is None
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         assert c.status()["clock"]["lost"] is True
         assert [a.get("counter") for a in c.list_accounts()] == [None, 7]
 
@@ -51,19 +51,14 @@ def test_per_second_values_stay_small_ints_with_an_hotp_code_up():
     # boards, so the firmware's check mode counts such values on the
     # per-second path (and runs it under heap_lock).
     with SimulatedToken(check_alloc=True) as tok:
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             c.sync_time()
             _add(c, "door", "hotp", counter=0)
             tok.long_press()
             assert code_on_screen(tok.screen_text()) == HOTP.at(0)
             start = c.status()["diag"]["refresh_locked_runs"]
-            deadline = time.monotonic() + 15
-            while True:
-                diag = c.status()["diag"]
-                if diag["refresh_locked_runs"] >= start + 2 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            assert diag["refresh_locked_runs"] >= start + 2, diag
+            diag = wait_for(lambda: (lambda d: d["refresh_locked_runs"] >= start + 2 and d)(
+                c.status()["diag"]), "two refreshes under heap_lock")
             assert code_on_screen(tok.screen_text()) == HOTP.at(0)  # still up
             _add(c, "mail", "totp")  # and the time-based refresh too
             start = diag["refresh_locked_runs"]
@@ -80,12 +75,12 @@ def test_hotp_counter_reaches_flash_before_its_code_reaches_the_screen(tmp_path)
     tok = SimulatedToken(data_dir=str(tmp_path))
     tok.start()
     try:
-        with TokenClient(SerialLink(tok.port)) as c:
+        with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             _add(c, "door", "hotp", counter=5)
-        tok.wait_for_text("hold: next code")
+        screen(tok, "hold: next code")
         tok.cut_power_at_write(1)
         tok.bus.button_down = True
-        assert tok.wait_power_cut(15), "the long press wrote nothing to flash"
+        assert power_cut(tok), "the long press wrote nothing to flash"
         tok.bus.button_down = False
         assert HOTP.at(5)[:3] not in tok.screen_text().replace(" ", "")
         assert code_on_screen(tok.screen_text()) is None

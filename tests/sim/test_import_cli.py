@@ -32,6 +32,7 @@ from host_tools.progress import Progress
 from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 from test_e2e_sim import screen_matches
+from tests.waiting import REPLY_GUARD, power_cut, screen
 
 SHOWN = []  # every secret and password made here; none may be printed
 
@@ -72,7 +73,7 @@ class Run:
 
 def cli(tok, *args, as_json=True, secrets_ok=False):
     """provision.main in-process; tok None for commands that need no token."""
-    argv = (["--port", tok.port] if tok is not None else []) + \
+    argv = (["--port", tok.port, "--timeout", REPLY_GUARD] if tok is not None else []) + \
         (["--json"] if as_json else []) + list(args)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -467,7 +468,7 @@ def test_power_cut_mid_import_keeps_what_was_written(tmp_path):
         saved = vault.read_backup(os.environ["TOKEN_BACKUP"],
                                   os.environ["TOKEN_BACKUP_PASSWORD"])
         assert [a.label for a in saved] == written + maybe
-        assert tok.wait_power_cut()
+        assert power_cut(tok)
         tok.stop()
         tok.start()
         on_token = [label_of(*pair) for pair in listed(tok)]
@@ -534,10 +535,10 @@ def test_restore_onto_a_token_that_erased_itself_says_nothing_of_the_erase(
         monkeypatch.setenv("TOKEN_PIN", "11111")
         for _ in range(2):
             assert cli(spare, "sync-time").doc["error"] == "wrong_pin"
-        run = cli(spare, "--timeout", "120", "--allow-last-try", "sync-time")
+        run = cli(spare, "--timeout", REPLY_GUARD, "--allow-last-try", "sync-time")
         assert run.doc["error"] == "erased", run
         monkeypatch.delenv("TOKEN_PIN")
-        run = cli(spare, "--timeout", "60", "info", as_json=False)
+        run = cli(spare, "--timeout", REPLY_GUARD, "info", as_json=False)
         assert "erased itself" in run.err  # standing erased: said on every command
         run = cli(spare, "restore", "--yes", as_json=False)
         assert run.rc == 0, run
@@ -928,7 +929,7 @@ def test_an_import_redraws_the_screen_once_not_per_account(tmp_path):
             code = provision.main(["--port", tok.port, "--json", "import", str(path), "--yes"])
         assert code == 0, out.getvalue()
         drawn = tok.i2c_bytes()
-        tok.wait_for_text("12/12")  # the last add is on screen
+        screen(tok, "12/12")  # the last add is on screen
     # One redraw is a few pages (under 1100 bytes with the per-second ticks);
     # twelve would be well over 5000.
     assert drawn < 3000, drawn

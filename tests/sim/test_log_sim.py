@@ -14,9 +14,18 @@ from host_tools import inventory
 from host_tools.mpy import run_json
 from host_tools.simulator import SimulatedToken
 from tests.sim.test_e2e_sim import cli
+from tests.waiting import power_cut, screen
 
 from host_tools.mpy import REPO
 MP_DIR = os.path.join(REPO, "tests", "mp")
+# A reply the test does not check is let go after this long (see bad_frames).
+ANY_REPLY_S = 1
+# The user's hand, not a wait: between releasing the button and pressing it
+# again (the hold-to-erase confirmation wants a new press).
+FINGER_LIFT_S = 0.3
+# The loop writes the log once the link has been quiet for half a second, at
+# the next rollover: time for that to happen before the cuts aim at an add.
+LOG_SETTLE_S = 2.0
 
 
 def flash_files(tok, tmp_path):
@@ -67,7 +76,9 @@ def leaks(blob, secret_list, names):
 
 
 def bad_frames(port, lines):
-    with serial.Serial(port, 115200, timeout=1) as s:
+    # Each line's reply, if one comes within ANY_REPLY_S, is read and let go:
+    # what is checked is the log, so a late reply costs nothing.
+    with serial.Serial(port, 115200, timeout=ANY_REPLY_S) as s:
         for line in lines:
             s.write(line + b"\n")
             s.readline()
@@ -136,14 +147,14 @@ def session(tok, tmp_path):
     # Power cuts in the middle of adds, then the token starts again. (What
     # the loop has not yet written goes with them: it writes once the link
     # has been quiet for half a second, at the next rollover.)
-    time.sleep(2.0)
+    time.sleep(LOG_SETTLE_S)
     for n in (1, 3, 6):
         s = secrets.token_bytes(16)
         secs.append(s)
         names.append("pcq%dzz" % n)
         tok.cut_power_at_write(n)
         add(tok, names[-1], s)
-        assert tok.wait_power_cut()
+        assert power_cut(tok)
         tok.restart()
     # The clock lost, found lost at start, then synced again.
     tok.stop()
@@ -206,14 +217,14 @@ def test_log_clear_needs_confirmation_and_keeps_numbering(tok):
 
 def test_power_cut_during_a_log_write_leaves_it_readable(tok):
     assert cli(tok, "sync-time")[0] == 0
-    time.sleep(1.2)
+    time.sleep(LOG_SETTLE_S)
     code, before = cli(tok, "log")
     seqs = [e["seq"] for e in before["entries"]]
     # The next flash write is the log's (nothing else writes while idle):
     # an error entry written by the loop.
     tok.cut_power_at_write(1)
     bad_frames(tok.port, [b"garbage"])
-    assert tok.wait_power_cut()
+    assert power_cut(tok)
     tok.restart()
     code, after = cli(tok, "log")
     assert code == 0, after
@@ -277,9 +288,9 @@ def _provisioned(tok, n=3):
 
 def _hold_to_reset_screen(tok):
     tok.start(held=True)
-    tok.wait_for_text("MAINTENANCE", timeout=20)
-    tok.wait_for_text("FACTORY RESET", timeout=20)
-    tok.wait_for_text("PRESS to ERASE", timeout=20)
+    screen(tok, "MAINTENANCE")
+    screen(tok, "FACTORY RESET")
+    screen(tok, "PRESS to ERASE")
 
 
 def test_factory_reset_leaves_nothing_behind(tmp_path):
@@ -292,9 +303,9 @@ def test_factory_reset_leaves_nothing_behind(tmp_path):
         assert leaks(image, secs, names) != []  # the scan sees them before
         _hold_to_reset_screen(tok)
         tok.hold_button(False)
-        time.sleep(0.3)
+        time.sleep(FINGER_LIFT_S)
         tok.hold_button(True)
-        tok.wait_for_text("ERASED", timeout=60)
+        screen(tok, "ERASED")
         tok.hold_button(False)
         tok.wait_ready()
         code, data = cli(tok, "list")
@@ -322,7 +333,7 @@ def test_factory_reset_not_confirmed_erases_nothing(tmp_path):
         tok.stop()
         _hold_to_reset_screen(tok)
         tok.hold_button(False)  # and no press
-        tok.wait_for_text("Nothing erased", timeout=20)
+        screen(tok, "Nothing erased")
         tok.wait_ready()
         code, data = cli(tok, "list")
         assert code == 0 and data["count"] == 2
@@ -336,7 +347,7 @@ def test_released_at_the_countdown_gives_the_repl_and_keeps_everything(tmp_path)
         _provisioned(tok, 2)
         tok.stop()
         tok.start(held=True)
-        tok.wait_for_text("Release: REPL", timeout=20)
+        screen(tok, "Release: REPL")
         tok.hold_button(False)
         tok.wait_ready()  # main.start returned: the REPL's turn
         assert tok.maintenance

@@ -21,6 +21,7 @@ from host_tools import provision  # noqa: E402
 from host_tools.formats import otpauth  # noqa: E402
 from host_tools.client import DeviceError, TokenClient  # noqa: E402
 from host_tools.link import SerialLink  # noqa: E402
+from tests.waiting import REPLY_GUARD, REPLY_GUARD_S
 
 EMOJI = "\U0001F600"
 
@@ -99,7 +100,7 @@ def _strict_stdout():
 def _run(tok, *args):
     out, err = _strict_stdout(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = provision.main(["--port", tok.port] + list(args))
+        rc = provision.main(["--port", tok.port, "--timeout", REPLY_GUARD] + list(args))
     out.flush()
     return rc, out.buffer.getvalue().decode("utf-8"), err.getvalue()
 
@@ -115,7 +116,7 @@ def test_names_on_the_simulated_token(tok, tmp_path):
     rc, out, err = _run(tok, "list")
     assert rc == 0, err
     assert EMOJI * 10 in out and "Caf\u00e9 " + EMOJI in out
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         [acc] = c.list_accounts()
         assert acc["name"] == EMOJI * 10 and acc["issuer"] == "Caf\u00e9 " + EMOJI
         # The raw protocol: control characters never get stored.

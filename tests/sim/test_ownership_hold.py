@@ -10,12 +10,13 @@ import threading
 
 from host_tools import provision
 from host_tools.simulator import SimulatedToken
+from tests.waiting import REPLY_GUARD, screen
 
 
 def run_cli(tok, *args):
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        code = provision.main(["--port", tok.port, "--json", "--timeout", "30"] + list(args))
+        code = provision.main(["--port", tok.port, "--json", "--timeout", REPLY_GUARD] + list(args))
     return code, json.loads(out.getvalue().strip().splitlines()[-1])
 
 
@@ -32,14 +33,14 @@ def test_wipe_waits_for_a_hold_and_a_short_press_refuses_it():
         secret = base64.b32encode(os.urandom(20)).decode()
         assert run_cli(tok, "add", "keep", "--secret", secret)[0] == 0
         t, result = in_background(tok, "wipe", "--yes")
-        assert tok.wait_for_text(lambda s: "hold: yes" in s, timeout=20), tok.screen_text()
+        assert screen(tok, lambda s: "hold: yes" in s), tok.screen_text()
         tok.press()  # a short press: no
         t.join(30)
         code, doc = result["r"]
         assert code != 0 and doc["error"] == "not_confirmed", doc
         assert run_cli(tok, "list")[1]["data"]["count"] == 1  # nothing changed
         t, result = in_background(tok, "wipe", "--yes")
-        assert tok.wait_for_text(lambda s: "hold: yes" in s, timeout=20)
+        assert screen(tok, lambda s: "hold: yes" in s)
         tok.long_press()  # the hold: yes
         t.join(30)
         assert result["r"][0] == 0, result

@@ -18,7 +18,7 @@ from firmware.protocol import frames
 from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 from tests.forensics import opened, pins_in_env
-from tests.waiting import wait_for
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD, REPLY_GUARD_S, power_cut, wait_for
 
 PIN = "2468"
 SEED = b"12345678901234567890"
@@ -36,7 +36,7 @@ def cli(tok, *args, pin=None, new_pin=None, stdin=""):
         os.sys.stdin = io.StringIO(stdin)
         with pins_in_env(pin, new_pin), contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(io.StringIO()):
-            code = provision.main(["--port", tok.port, "--json"] + list(args))
+            code = provision.main(["--port", tok.port, "--json", "--timeout", REPLY_GUARD] + list(args))
     finally:
         os.sys.stdin = old_stdin
     doc = json.loads(out.getvalue().strip().splitlines()[-1])
@@ -49,8 +49,13 @@ def listing(tok, pin=None):
     return [(a["issuer"], a["name"]) for a in data["accounts"]]
 
 
-def lock_info(tok, timeout="3"):
-    code, data = cli(tok, "--timeout", timeout, "info")
+# How often the wrong-PIN sweep looks for a verdict between looks at the power
+# (its loop is bounded by the hang guard, not by this).
+READ_POLL_S = 0.5
+
+
+def lock_info(tok):
+    code, data = cli(tok, "info")  # (cli waits up to the reply guard)
     assert code == 0, data
     return data["auth"]
 
@@ -136,7 +141,7 @@ def test_the_last_wrong_pin_on_the_button_erases_the_token(ptok):
     for _ in range(3):
         ptok.enter_pin("1111")
     wait_for(lambda: "ERASED" in ptok.screen_text(), "the erased screen")
-    info = lock_info(ptok, timeout="60")  # (answered once the free-flash scrub is done)
+    info = lock_info(ptok)  # (answered once the free-flash scrub is done)
     assert info["erased"] and not info["pin"], info
     assert listing(ptok) == []
     assert opened(ptok, [PIN, "1111"]) == set()
@@ -219,7 +224,7 @@ def test_private_list_needs_the_pin(ptok):
 
 class Raw:
     def __init__(self, port):
-        self.s = serial.Serial(port, 115200, timeout=5)
+        self.s = serial.Serial(port, 115200, timeout=REPLY_GUARD_S)
         self.id = 0
 
     def send_line(self, line):
@@ -326,10 +331,10 @@ def test_retry_counter_survives_power_cuts_at_every_write_of_a_check(ptok):
             raw.s.write(frames.encode_request(99, "auth", args))
             seen = None
             try:
-                raw.s.timeout = 0.5
+                raw.s.timeout = READ_POLL_S  # a look at the verdict, then at the power
             except serial.SerialException:  # the power went already: the pty hung up
                 pass
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + HANG_GUARD_S  # a verdict or the cut ends it
             while seen is None and time.monotonic() < deadline and ptok.proc.poll() is None:
                 try:
                     seen = frames.decode_reply(raw.s.readline())
@@ -345,7 +350,7 @@ def test_retry_counter_survives_power_cuts_at_every_write_of_a_check(ptok):
             assert lock_info(ptok)["tries_left"] == left - 1
             assert n > 1  # the try's own write came first
             return
-        assert ptok.wait_power_cut(timeout=10)
+        assert power_cut(ptok)
         ptok.restart()
         now = lock_info(ptok)["tries_left"]
         assert now in (left, left - 1)
@@ -388,9 +393,9 @@ def test_last_wrong_try_erases_and_says_so(ptok):
     assert code == 1 and err["error"] == "last_try" and "--allow-last-try" in err["message"]
     assert lock_info(ptok)["tries_left"] == 1
     assert ("", "bob") in listing(ptok)
-    code, err = cli(ptok, "--timeout", "120", "--allow-last-try", "sync-time", pin="3333")
+    code, err = cli(ptok, "--allow-last-try", "sync-time", pin="3333")
     assert err["error"] == "erased" and "erased itself" in err["message"]
-    info = lock_info(ptok, timeout="120")  # once it has overwritten its free flash
+    info = lock_info(ptok)  # once it has overwritten its free flash
     assert info["erased"] is True and info["pin"] is False
     code, data = cli(ptok, "list")
     assert data["accounts"] == []

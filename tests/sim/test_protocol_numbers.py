@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "mp"))
 import drive  # noqa: E402
 from firmware.protocol import frames  # noqa: E402
 from host_tools.link import SerialLink  # noqa: E402
+from tests.waiting import REPLY_GUARD_S
 
 
 @pytest.fixture(params=["cpython", "micropython"])
@@ -74,7 +75,7 @@ def sim():
     t.close()
 
 
-def _raw(link, line, timeout=5.0):
+def _raw(link, line, timeout=REPLY_GUARD_S):
     """Send one raw request line; its reply (the token echoes our id 1)."""
     link.reset_input()
     link.write(line + b"\n")

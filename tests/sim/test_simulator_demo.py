@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from host_tools.simulator.__main__ import take_screenshot
-from tests.waiting import wait_for
+from tests.waiting import HANG_GUARD_S, wait_for
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
@@ -42,7 +42,7 @@ def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
         os.write(master, b"s")
         m = _read_until(master, r"screenshot saved: (\S+\.png)", seen)
         os.write(master, b"q")
-        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -14,9 +14,12 @@ from host_tools.formats.otpauth import Account
 from host_tools.simulator import SimulatedToken
 
 from clock_checks import chip_minus_host, measure_slack_ms, synced, token_reading_within_chip
-from tests.waiting import wait_for
+from tests.waiting import REPLY_GUARD_S, screen, wait_for
 
 DAY = 86400
+# Time passing on the simulated clock, not a wait: between two looks at a code
+# on either side of a rollover.
+PAST_ROLLOVER_S = 1.5
 SHA1_SEED = b"12345678901234567890"
 SHA256_SEED = b"12345678901234567890123456789012"
 
@@ -35,7 +38,7 @@ class HostClock:
 def test_drift_measured_over_a_week_and_trimmed(tok, ppm):
     host = HostClock()
     tok.set_drift_ppm(ppm)
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         first = synced(tok, host, lambda: c.sync_time(clock=host))
         # Where the sync really left the chip (a few ms off; more on a busy
         # machine): the drift is measured from there, so the checks start there.
@@ -84,7 +87,7 @@ def test_drift_measured_over_a_week_and_trimmed(tok, ppm):
 def test_status_shows_drift_and_expected_error_and_calibrate(tok):
     host = HostClock()
     tok.set_drift_ppm(20.0)
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         first = synced(tok, host, lambda: c.sync_time(clock=host))
         start = chip_minus_host(tok, host)  # where the sync left the chip
         with pytest.raises(Exception) as e:
@@ -110,31 +113,31 @@ def test_status_shows_drift_and_expected_error_and_calibrate(tok):
 
 def test_lost_clock_screen_and_status_until_sync(tok):
     tok.lose_clock()
-    tok.wait_for_text("CLOCK LOST")
-    with TokenClient(SerialLink(tok.port)) as c:
+    screen(tok, "CLOCK LOST")
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         assert c.status()["clock"]["lost"] is True
         c.sync_time()
         assert c.status()["clock"]["lost"] is False
-    tok.wait_for_text("No accounts yet")
+    screen(tok, "No accounts yet")
 
 
 def test_time_before_the_build_year_counts_as_lost(tok):
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         c.sync_time()
         c.add(Account(name="a", secret=SHA1_SEED))
-    tok.wait_for_text("1/1")
+    screen(tok, "1/1")
     tok.set_time(calendar.timegm((2020, 6, 1, 12, 0, 0)))  # OSF clear, but clearly wrong
-    tok.wait_for_text("CLOCK LOST")
-    with TokenClient(SerialLink(tok.port)) as c:
+    screen(tok, "CLOCK LOST")
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         assert c.status()["clock"]["lost"] is True
 
 
 def test_temperature_in_status(tok):
     tok.rtc.set_temperature(31.25)
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         assert c.status()["clock"]["temperature_c"] == 31.25
     tok.rtc.set_temperature(-3.75)
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         assert c.status()["clock"]["temperature_c"] == -3.75
 
 
@@ -156,7 +159,7 @@ EDGES = [
 def edge_tok():
     t = SimulatedToken()
     t.start()
-    with TokenClient(SerialLink(t.port)) as c:
+    with TokenClient(SerialLink(t.port), timeout=REPLY_GUARD_S) as c:
         c.sync_time()
         c.add(Account(name="p30", secret=SHA1_SEED))
         c.add(Account(name="p7", secret=SHA256_SEED, algorithm="SHA256", digits=8, period=7))
@@ -170,20 +173,20 @@ def test_codes_and_calendar_across_the_edges(edge_tok, fields):
     start = calendar.timegm(fields)
     host = HostClock()
     host.shift = start - time.time()
-    with TokenClient(SerialLink(tok.port)) as c:
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
         # The firmware itself writes the registers (century bit included).
         synced(tok, host, lambda: c.sync_time(clock=host))
         for account, seed, digest, digits, period in (
                 ("p7", SHA256_SEED, hashlib.sha256, 8, 7),
                 ("p30", SHA1_SEED, hashlib.sha1, 6, 30)):
-            text = tok.wait_for_text(account)
+            text = screen(tok, account)
             for _ in range(2):  # across the rollover of the day (and year)
                 def shows_the_code():
                     t = tok.rtc_time()
                     return _code(seed, digest, digits, period, t) in tok.screen_text().replace(" ", "")
                 wait_for(shows_the_code, "%s's code for the simulated time on screen" % account,
                          every_s=0.05)
-                time.sleep(1.5)
+                time.sleep(PAST_ROLLOVER_S)  # the clock runs on: the next look is across the rollover
             tok.press()
         # the token's own reading of the registers after the rollovers
         got = token_reading_within_chip(tok, lambda: c.get_time()["unix_ms"])

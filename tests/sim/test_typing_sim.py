@@ -8,10 +8,11 @@ import time
 import pyotp
 import pytest
 
-from firmware.keyboard import keymap
+from firmware.keyboard import codetyper, keymap
 from host_tools.simulator import SimulatedToken
 from host_tools.simulator.hid_keyboard import LED_NUM_LOCK
 from tests.sim.test_e2e_sim import cli, code_on_screen, pyotp_for
+from tests.waiting import screen, wait_for
 
 SEED = b"12345678901234567890"  # RFC 4226/6238
 SEED32 = b"12345678901234567890123456789012"
@@ -26,6 +27,11 @@ ACCOUNTS = (  # name, add arguments, expected code at time t (None: HOTP)
     ("steam", ("--steam",), None),
 )
 SECRETS = {"six": SEED, "seven": SEED32, "eight": SEED64, "steam": SEED}
+# Times that are the behaviour under test, not waits: a press this long after
+# the last one is outside the double-press window (a single press: no typing),
+# and this long with no report means nothing was typed.
+PAST_DOUBLE_S = codetyper.DOUBLE_MS / 1000 + 0.1
+QUIET_S = 0.5
 
 
 def _steam(t):
@@ -49,15 +55,14 @@ def _add(tok, name, extra):
     assert code == 0, out
 
 
-def _typed(tok, layout, want_len, timeout=5.0):
+def _typed(tok, layout, want_len):
     """The text received once `want_len` characters are in and every key is
     up again (the last report is a release)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def all_in():
         text = tok.typed_text(layout)
-        if (len(text) >= want_len and tok.keyboard.keys_up()) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.05)
+        return len(text) >= want_len and tok.keyboard.keys_up() and [text]
+    return wait_for(all_in, lambda: "%d characters typed in %s (so far %r)" % (
+        want_len, layout, tok.typed_text(layout)), every_s=0.05)[0]
 
 
 def _show(tok, name):
@@ -67,8 +72,7 @@ def _show(tok, name):
         if name in text.splitlines()[0] and code_on_screen(text):
             return text
         tok.press()
-        tok.wait_for_text(lambda s: True, timeout=0.5)
-        time.sleep(0.45)  # typing on: a single press lands after the double-press window
+        time.sleep(PAST_DOUBLE_S)  # typing on: a single press lands after the double-press window
     raise AssertionError("never showed %s:\n%s" % (name, tok.screen_text()))
 
 
@@ -86,7 +90,7 @@ def _type_and_check(tok, name, layout, expect):
     # between the reads), and the right one for the time.
     assert got in (before, after), (name, layout, got, before, after)
     assert got in (expect(t0), expect(t1)), (name, got)
-    assert tok.wait_for_text("typed", timeout=3)
+    assert screen(tok, "typed")
 
 
 RUNTIMES = ["micropython", "circuitpython"]
@@ -144,12 +148,13 @@ def test_enter_after_the_code(typing_tok):
 
 def test_nothing_over_serial_makes_it_type(typing_tok):
     tok = typing_tok
-    time.sleep(0.5)  # whatever an earlier test typed has gone out
+    wait_for(tok.keyboard.keys_up, "the keys of an earlier test's typing released")
+    time.sleep(QUIET_S)  # whatever an earlier test typed has gone out
     tok.clear_typed()
     for args in (("info",), ("status",), ("list",), ("config",), ("sync-time",),
                  ("log",)):
         assert cli(tok, *args)[0] == 0
-    time.sleep(0.3)
+    time.sleep(QUIET_S)
     assert tok.keyboard.reports == []
 
 
@@ -161,7 +166,7 @@ def test_hotp_types_the_code_shown_without_advancing(runtime):
         assert code == 0, out
         assert cli(tok, "config", "--typing", "on", "--top-row")[0] == 0
         tok.double_press()  # no code up yet: nothing to type
-        assert tok.wait_for_text("no code: hold", timeout=3)
+        assert screen(tok, "no code: hold")
         assert tok.keyboard.reports == []
         tok.long_press()
         assert code_on_screen(tok.screen_text()) == pyotp.HOTP(B32).at(3)
@@ -177,12 +182,10 @@ def test_no_typing_while_locked_or_on_the_waking_press():
         _add(tok, "six", ())
         assert cli(tok, "config", "--typing", "on")[0] == 0
         # The screen goes off; a double press then only wakes it.
-        deadline = time.monotonic() + 10
-        while cli(tok, "status")[1]["screen_on"] and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: not cli(tok, "status")[1]["screen_on"], "the screen going off")
         tok.clear_typed()
         tok.double_press()
-        time.sleep(0.5)
+        time.sleep(QUIET_S)
         assert tok.keyboard.reports == []
         # With a PIN the locked token types nothing either.
         import io
@@ -193,9 +196,9 @@ def test_no_typing_while_locked_or_on_the_waking_press():
         finally:
             sys.stdin = stdin
         tok.restart()
-        assert tok.wait_for_text("LOCKED", timeout=5)
+        assert screen(tok, "LOCKED")
         tok.double_press()
-        time.sleep(0.5)
+        time.sleep(QUIET_S)
         assert tok.keyboard.reports == []
 
 
