@@ -1,7 +1,6 @@
 """HOTP on the simulated token: codes without a clock, the per-second path
 in small ints, and the counter on flash before its code is on screen."""
 import base64
-import time
 
 import pyotp
 
