@@ -51,6 +51,9 @@ def bare_deadlines(source, name="<source>"):
                 if not named:
                     note(node, "%s() with its own short deadline (use tests/waiting.py)"
                          % func.attr)
+            if isinstance(func, ast.Attribute) and func.attr in ("join", "wait") \
+                    and node.args and _short(node.args[0]):
+                note(node, "%s(%r)" % (func.attr, node.args[0].value))
             for k in node.keywords:
                 if k.arg in ("timeout", "within") and _short(k.value):
                     note(node, "%s=%r" % (k.arg, k.value.value))
@@ -115,6 +118,8 @@ def test_probe(tok, link):
     TokenClient(link, timeout=10)
     link.timeout = 0.5
     deadline = time.monotonic() + 15
+    thread.join(30)
+    proc.wait(30)
 '''
 
 ALLOWED = '''
@@ -132,6 +137,8 @@ def test_probe(tok, link):
     link.timeout = 0
     deadline = time.monotonic() + HANG_GUARD_S
     subprocess.run(["x"], timeout=300)
+    thread.join(HANG_GUARD_S)
+    rt.serial.wait(0)
 '''
 
 
@@ -139,7 +146,7 @@ def test_the_check_finds_each_kind_of_bare_deadline():
     found = bare_deadlines(PROBE, "probe")
     lines = sorted(int(f.split(":")[1]) for f in found)
     # Each line of the probe from helper() on holds one; line 6 two.
-    assert lines == [3, 6, 6, 7, 8, 9, 10, 11, 12, 13], found
+    assert lines == [3, 6, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], found
 
 
 def test_names_and_the_guard_pass_the_check():

@@ -30,6 +30,8 @@ OLED, RTC = 0x3C, 0x68
 # The user's hand, not a wait: between releasing the button and pressing it
 # again (the hold-to-erase confirmation wants a new press).
 FINGER_LIFT_S = 0.3
+# The behaviour: a wait this long on an empty data port ends with nothing.
+NOTHING_YET_MS = 10
 # Module names the stand-ins and the runtime take over while a test runs.
 TAKEN = ("board", "busio", "digitalio", "keypad", "usb_cdc", "storage", "supervisor",
          "microcontroller", "micropython", "hal", "tokenboard", "_simwire",
@@ -338,9 +340,9 @@ def test_runtime_serial_on_the_data_port(cpy, pty_port):
     assert rt.serial.port is usb_cdc.data and usb_cdc.data.timeout == 0
     buf = bytearray(16)
     assert rt.serial.read_into(buf) == 0
-    assert rt.serial.wait(10) is False
+    assert rt.serial.wait(NOTHING_YET_MS) is False
     os.write(pty_port, b'{"id":1}\n')
-    assert rt.serial.wait(5000) is True
+    assert rt.serial.wait(HANG_GUARD_S * 1000) is True  # (at once, once the line is in)
     got = b""
     while not got.endswith(b"\n"):
         n = rt.serial.read_into(buf)

@@ -13,7 +13,7 @@ from host_tools import link, provision, simstate
 from host_tools.client import NoDeviceError, TokenClient, TokenError
 from host_tools.simulator import SimulatedToken
 from host_tools.mpy import REPO
-from tests.waiting import REPLY_GUARD, REPLY_GUARD_S
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD, REPLY_GUARD_S
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_the_simulator_command_announces_its_port(tmp_path):
         assert [s["port"] for s in simstate.running(env)] == [port]
     finally:
         proc.terminate()
-        proc.wait(30)
+        proc.wait(HANG_GUARD_S)
     assert simstate.running(env) == [] and os.listdir(tmp_path) == []
 
 

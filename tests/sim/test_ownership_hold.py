@@ -10,7 +10,7 @@ import threading
 
 from host_tools import provision
 from host_tools.simulator import SimulatedToken
-from tests.waiting import REPLY_GUARD, screen
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD, screen
 
 
 def run_cli(tok, *args):
@@ -35,14 +35,14 @@ def test_wipe_waits_for_a_hold_and_a_short_press_refuses_it():
         t, result = in_background(tok, "wipe", "--yes")
         assert screen(tok, lambda s: "hold: yes" in s), tok.screen_text()
         tok.press()  # a short press: no
-        t.join(30)
+        t.join(HANG_GUARD_S)
         code, doc = result["r"]
         assert code != 0 and doc["error"] == "not_confirmed", doc
         assert run_cli(tok, "list")[1]["data"]["count"] == 1  # nothing changed
         t, result = in_background(tok, "wipe", "--yes")
         assert screen(tok, lambda s: "hold: yes" in s)
         tok.long_press()  # the hold: yes
-        t.join(30)
+        t.join(HANG_GUARD_S)
         assert result["r"][0] == 0, result
         assert run_cli(tok, "list")[1]["data"]["count"] == 0
         assert tok.confirmations == 0  # every hold above was the test's own
