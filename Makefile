@@ -18,11 +18,12 @@ KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 2
 
-.PHONY: help venv test demo bench mpy deploy wiring wheel clean readme
+.PHONY: help venv test test-fast demo bench mpy deploy wiring wheel clean readme
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
 	@echo "make test     run the whole test suite"
+	@echo "make test-fast  the unit tier only (tests/unit, CPython and MicroPython), under a minute"
 	@echo "make bench    print speed and memory figures beside their targets"
 	@echo "make deploy BOARD=rpi_pico PORT=/dev/ttyACM0   flash a real board"
 	@echo "             (a running token: provision.py maintenance first, or hold the button while plugging in)"
@@ -46,8 +47,14 @@ $(STAMP): $(PINS)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The whole suite: tests/unit, tests/sim and tests/repo (pytest.ini's testpaths).
 test: venv
 	$(PY) -m pytest -n $(JOBS) -q
+
+# The unit tier: firmware and host logic on CPython and the MicroPython unix
+# port; no simulated token, no pyright or packaging builds.
+test-fast: venv
+	$(PY) -m pytest -n $(JOBS) -q tests/unit
 
 demo: venv
 	$(PY) -m host_tools.simulator --demo --data sim-data
@@ -78,7 +85,7 @@ deploy: mpy
 		--keyboard $(KEYBOARD) build/mpy
 endif
 
-# The pictures are generated from boards/*.py; tests/test_wiring.py checks they are current.
+# The pictures are generated from boards/*.py; tests/repo/test_wiring.py checks they are current.
 wiring: venv
 	$(PY) -m host_tools.wiring docs/wiring
 

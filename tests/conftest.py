@@ -3,9 +3,15 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(TESTS)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+# The tests sit in tiers (tests/unit, tests/sim, tests/repo); the helpers they
+# share (clock_checks, fixtures_import, forensics, ...) stay here in tests/,
+# importable by name from every tier.
+if TESTS not in sys.path:
+    sys.path.append(TESTS)
 
 from host_tools import mpy  # noqa: E402
 from host_tools.mpy import Worker  # noqa: E402

@@ -7,6 +7,7 @@ import json
 import os
 
 from host_tools import flashscan, provision
+from tests.waiting import REPLY_GUARD
 
 
 @contextlib.contextmanager
@@ -35,7 +36,7 @@ def cli(tok, *args, pin=None, new_pin=None):
     out = io.StringIO()
     with pins_in_env(pin, new_pin), contextlib.redirect_stdout(out), \
             contextlib.redirect_stderr(io.StringIO()):
-        code = provision.main(["--port", tok.port, "--json", "--timeout", "120"] + list(args))
+        code = provision.main(["--port", tok.port, "--json", "--timeout", REPLY_GUARD] + list(args))
     lines = out.getvalue().strip().splitlines()
     return code, (json.loads(lines[-1]) if lines else {})
 

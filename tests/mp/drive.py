@@ -185,7 +185,7 @@ def render_code(code, width=128, height=64):
 
 
 def rules_limits():
-    """The account rules as the firmware holds them (tests/test_names.py)."""
+    """The account rules as the firmware holds them (tests/sim/test_names.py)."""
     import rules
     return [list(rules.KINDS), list(rules.ALGORITHMS), rules.MAX_TEXT, rules.MAX_TEXT,
             rules.MAX_SECRET, rules.MIN_PERIOD, rules.MAX_PERIOD, rules.MAX_COUNTER,
