@@ -1,8 +1,8 @@
 """Every serial command, sorted by what the PIN gate (firmware/protocol/
 service.py) does with it. Each command family declares its own privileged
-(and private) commands next to its handlers; tests/test_firmware_logic.py
+(and private) commands next to its handlers; tests/unit/test_firmware_logic.py
 reads those declarations and the real gate through app.Token's own
-composition, and tests/test_pin.py asks the running token, so a command left
+composition, and tests/sim/test_pin.py asks the running token, so a command left
 undeclared, declared by the wrong family, or served past the gate fails. A
 new command is sorted in here first."""
 

@@ -31,7 +31,7 @@ except ImportError:
 
 # Private, so inlined where used and no global each (a public one costs
 # heap): store.py and reseal.py repeat what they need of them, and
-# tests/test_names.py holds the copies equal.
+# tests/sim/test_names.py holds the copies equal.
 _REC = const(192)          # bytes per record
 _VERSION = const(3)
 _PLAIN_VERSION = const(1)  # before encryption at rest
