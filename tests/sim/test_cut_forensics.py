@@ -31,6 +31,7 @@ PIN, NEW_PIN, WRONG = "24681357", "97531864", "11223344"
 RUNTIMES = ["micropython", "circuitpython"]
 KEYS = ([], [PIN], [NEW_PIN], [WRONG])  # no PIN, the first PIN, the new one, a wrong one
 WINDOW = 2  # writes between programming a key page and erasing the old one
+RELEASE_SEEN_S = 0.1  # past the maintenance screen's 50 ms debounce (bootmodes/factory.py)
 BETWEEN = 2  # boots at evenly spaced writes besides the ones where the dump changes
 
 
@@ -277,18 +278,20 @@ def test_cut_wipe_scrub(tmp_path, runtime):
            first=("", "a", "", ""), last=("", "", "", ""), pick=_scrub_pick)
 
 
+def _one_try_left(tok):
+    """A setup: account "a", the PIN set with 3 tries, and 2 of them spent."""
+    ctx = _accounts(tok, ["a"])
+    assert cli(tok, "pin", "set", "--tries", "3", new_pin=PIN)[0] == 0
+    for _ in range(2):
+        assert cli(tok, "sync-time", pin=WRONG)[1]["error"] == "wrong_pin"
+    return ctx
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_cut_last_try_erase(tmp_path, runtime):
     """Issue 15 #4 too: whatever the cut, the token is either erased (and
     opens nothing) or still has its PIN with a try left that the right PIN
     uses; never a PIN with no tries that even the right PIN cannot open."""
-    def setup(tok):
-        ctx = _accounts(tok, ["a"])
-        assert cli(tok, "pin", "set", "--tries", "3", new_pin=PIN)[0] == 0
-        for _ in range(2):
-            assert cli(tok, "sync-time", pin=WRONG)[1]["error"] == "wrong_pin"
-        return ctx
-
     def check(tok, ctx, done):
         auth = cli(tok, "info")[1]["data"]["auth"]
         if auth["pin"]:
@@ -298,7 +301,7 @@ def test_cut_last_try_erase(tmp_path, runtime):
             assert auth["erased"], auth
             assert opened(tok, [PIN, WRONG]) == set()
             assert _listed(tok, None) == set()
-    _sweep(tmp_path, runtime, setup,
+    _sweep(tmp_path, runtime, _one_try_left,
            lambda tok, ctx: cli(tok, "--allow-last-try", "sync-time", pin=WRONG), check,
            first=("", "a", "", ""), last=("", "", "", ""))
 
@@ -330,13 +333,6 @@ def test_cut_button_last_try_erase(tmp_path, runtime, small_flash):
     the free-flash fill sampled like wipe --scrub's, on a small flash; boots only around the
     changes (the boot path is the one
     test_cut_last_try_erase already walks at evenly spaced writes)."""
-    def setup(tok):
-        ctx = _accounts(tok, ["a"])
-        assert cli(tok, "pin", "set", "--tries", "3", new_pin=PIN)[0] == 0
-        for _ in range(2):
-            assert cli(tok, "sync-time", pin=WRONG)[1]["error"] == "wrong_pin"
-        return ctx
-
     def act(tok, ctx):
         try:
             tok.enter_pin("0000")  # the shortest PIN: four presses and holds
@@ -348,7 +344,7 @@ def test_cut_button_last_try_erase(tmp_path, runtime, small_flash):
         _erased_or_kept(tok, ctx, done, ["a"])
         if done:
             assert cli(tok, "info")[1]["data"]["auth"]["erased"]
-    _sweep(tmp_path, runtime, setup, act, check,
+    _sweep(tmp_path, runtime, _one_try_left, act, check,
            first=("", "a", "", ""), last=("", "", "", ""), pick=_scrub_pick, between=0)
 
 
@@ -364,7 +360,8 @@ def test_cut_factory_reset(tmp_path, runtime, small_flash):
         tok.hold_button(False)
         # Seen released (past factory.py's debounce) before the press that
         # confirms; else the screen waits out its whole window first.
-        tok.bus.wait_pin_reads_after(time.monotonic() + 0.1, count=2, timeout=HANG_GUARD_S)
+        tok.bus.wait_pin_reads_after(time.monotonic() + RELEASE_SEEN_S, count=2,
+                                     timeout=HANG_GUARD_S)
 
     def act(tok, ctx):
         tok.hold_button(True)
