@@ -27,8 +27,9 @@ import button as btn
 
 _LOOP_MS = 10  # serial poll timeout = loop period
 # PBKDF2 iterations for a new PIN: an unlock in under 2 s on an RP2040
-# (measured on the emulated Pico: 0.52 ms each, 1.90 s with the unwrap; see
-# host_tools/bench.py); a board file may set its own.
+# (measured on the emulated Pico: 0.44 ms each with the native loop, 1.56 s
+# with the unwrap, 1.74 s with 1000 accounts; see host_tools/bench.py); a
+# board file may set its own.
 KDF_ITERATIONS = 3600
 # The log's flash writes wait for a quiet moment: just after a second's
 # rollover (far from the watch for the next one) and with no serial traffic

@@ -5,6 +5,7 @@
 #
 #   hmac_sha256(key, msg)                          -> 32 bytes
 #   pbkdf2_sha256(password, salt, iterations, dklen=32)   (RFC 8018)
+#   prepare_pbkdf2()                               its native loop compiled now
 #   subkey(key, label)                             -> hmac_sha256(key, label)
 #   ctr_xor(key32, nonce8, data)                   AES-256-CTR, counter block
 #                                                  nonce8 || 8 zero bytes, +1
@@ -26,7 +27,9 @@
 #
 # The AES block cipher is the port's own when there is one (cryptolib on
 # MicroPython, aesio on CircuitPython), else aes.py. Set NATIVE_AES = False
-# to force aes.py (the tests compare the two).
+# to force aes.py (the tests compare the two). PBKDF2's iterations run as
+# native code (kdfloop.py) where the port compiles viper; NATIVE_KDF = False
+# keeps them on hashlib (the tests compare the two too).
 import os
 
 from digests import hmac_padded, hmac_pads
@@ -46,6 +49,7 @@ _BLOCK = const(16)
 _AAD_MAX = const(0xFFFF)  # its length travels in two bytes
 
 NATIVE_AES = True  # module-level switch: False forces the pure-Python AES
+NATIVE_KDF = True  # False: PBKDF2 through hashlib even where kdfloop compiles
 
 
 class CryptoError(Exception):
@@ -82,6 +86,14 @@ def pbkdf2_sha256(password, salt, iterations, dklen=32):
     first = bytearray(n + 4)
     first[0:n] = salt
     out = bytearray(dklen)
+    # Native iterations where the port compiles them (see kdfloop.py): they
+    # allocate nothing, which on a full heap is most of the unlock's time.
+    # Imported here, not at boot: its source and code take RAM only once a
+    # PIN is entered.
+    native = False
+    if NATIVE_KDF:
+        import kdfloop
+        native = kdfloop.available()
     block = 0
     while block * _DIGEST < dklen:
         block += 1
@@ -89,6 +101,11 @@ def pbkdf2_sha256(password, salt, iterations, dklen=32):
         first[n + 1] = (block >> 16) & 0xFF
         first[n + 2] = (block >> 8) & 0xFF
         first[n + 3] = block & 0xFF
+        start = (block - 1) * _DIGEST
+        take = min(_DIGEST, dklen - start)
+        if native:
+            kdfloop.block(new, ipad, opad, first, iterations, out, start, take)
+            continue
         u = hmac_padded(new, ipad, opad, first)
         # The accumulator is one 256-bit int: a single XOR in C per
         # iteration, about twice as fast on MicroPython as a 32-step byte
@@ -103,10 +120,17 @@ def pbkdf2_sha256(password, salt, iterations, dklen=32):
             h2.update(h.digest())
             u = h2.digest()
             acc ^= from_bytes(u, "big")
-        start = (block - 1) * _DIGEST
-        take = min(_DIGEST, dklen - start)
         out[start:start + take] = acc.to_bytes(_DIGEST, "big")[:take]
     return bytes(out)
+
+
+def prepare_pbkdf2():
+    """Compile PBKDF2's native iterations now if the port can (kdfloop.py;
+    about 0.3 s on rp2, once), so the first unlock after boot doesn't wait
+    for it. Called while a PIN is being typed."""
+    if NATIVE_KDF:
+        import kdfloop
+        kdfloop.available()
 
 
 _backend = None  # (NATIVE_AES it was found for, kind, module)

@@ -587,6 +587,11 @@ class Keystore:
             self._set_flags(0, F_ATTEMPT)
             self._commit()
 
+    def ready_for_pin(self):
+        """A PIN is being typed on the button: do now what its check needs
+        done once (compiling the native PBKDF2 loop)."""
+        crypto.prepare_pbkdf2()
+
     def unlock_with_pin(self, pin):
         """The button path: derive W from the digits and open DK."""
         if not self.pin:

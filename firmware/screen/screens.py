@@ -225,6 +225,7 @@ class Screens:
         if event == btn.SHORT:
             pad.short()
             self.draw_lock()
+            self.keys.ready_for_pin()  # after the redraw: the press shows at once
             return
         what = pad.long()
         if what != pinpad.SUBMIT:

@@ -173,3 +173,33 @@ def x25519_error(scalar, u):
     except ValueError as e:
         return str(e)
     return None
+
+
+def pbkdf2(native, password, salt, c, dklen):
+    """[whether kdfloop ran, pbkdf2_sha256(...)], with the native iterations
+    allowed or not; the switch is restored afterwards."""
+    import kdfloop
+    saved = crypto.NATIVE_KDF
+    crypto.NATIVE_KDF = native
+    try:
+        return [native and kdfloop.available(), crypto.pbkdf2_sha256(password, salt, c, dklen)]
+    finally:
+        crypto.NATIVE_KDF = saved
+
+
+def pbkdf2_heap_growth(counts):
+    """Bytes the heap grew by during pbkdf2_sha256 at each iteration count,
+    with the collector off (MicroPython's gc.mem_alloc)."""
+    import gc
+    crypto.pbkdf2_sha256(b"2468", b"s" * 16, 2)  # warm: first-use imports, compiling
+    out = []
+    for n in counts:
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            crypto.pbkdf2_sha256(b"2468", b"s" * 16, n)
+            out.append(gc.mem_alloc() - before)
+        finally:
+            gc.enable()
+    return out
