@@ -8,6 +8,7 @@ reaches the device. main(argv) returns the exit code; output goes to
 sys.stdout / sys.stderr. Secrets are never printed.
 """
 import argparse
+import difflib
 import json
 import os
 import re
@@ -40,8 +41,58 @@ EPILOG = """exit codes:
 
 class _Parser(argparse.ArgumentParser):
     # Errors become exceptions so main() can report them as text or JSON alike.
+    top = None  # the top-level parser, with the argv main() is parsing
+
     def error(self, message):
-        raise UsageError("%s (see %s --help)" % (_redact(message), self.prog), "usage")
+        top = self.top or self
+        message = _unknown_option(top, getattr(top, "argv", ())) or _unknown_command(message) \
+            or _redact(message)
+        raise UsageError("%s (see %s --help)" % (message, self.prog), "usage")
+
+
+def _suggest(word, choices):
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown_option(top, argv):
+    """'unknown option --prot: did you mean --port?' for the first option in
+    argv no parser knows. argparse reports it as an unrecognized argument, or,
+    before the command, as an invalid command (the option's value took the
+    command's place)."""
+    known = set()
+    for parser in _all_parsers(top):
+        known.update(parser._option_string_actions)
+    for word in argv:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if name.startswith("-") and len(name) > 1 and not _is_number(name) \
+                and name not in known and not any(k.startswith(name) for k in known):
+            hint = _suggest(name, sorted(known))
+            return "unknown option %s%s" % (name, ": did you mean %s?" % hint if hint else "")
+    return None
+
+
+def _unknown_command(message):
+    m = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+    if not m:
+        return None
+    hint = _suggest(m.group(1), list(COMMANDS))
+    return "unknown command '%s'%s" % (m.group(1), ": did you mean '%s'?" % hint if hint else "")
+
+
+def _is_number(word):
+    try:
+        float(word)
+        return True
+    except ValueError:
+        return False
+
+
+def _all_parsers(top):
+    subs = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    return [top] + [p for a in subs for p in a.choices.values()]
 
 
 def _redact(message):
@@ -171,6 +222,7 @@ def build_parser():
         _global_arguments(sub, top=False)
         add_arguments(sub)
         sub.set_defaults(handler=handler)
+        sub.top = parser
     return parser
 
 
@@ -178,7 +230,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv  # known even when parsing itself fails
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        parser.argv = argv
+        args = parser.parse_args(argv)
         as_json = args.json
         # Each handler gets connect() for this run's options; looked up
         # here at call time, so tests can replace connect.

@@ -140,11 +140,16 @@ BAD_INPUT = [
     (["delete", "x"], "confirm_required", "add --yes to delete without asking"),
     (["delete", " "], "bad_input", "NAME is empty"),
     (["wipe"], "confirm_required", "add --yes to confirm"),
-    (["frobnicate"], "usage", "invalid choice: 'frobnicate'"),
+    (["frobnicate"], "usage", "unknown command 'frobnicate'"),
+    # Typos get a suggestion, and an unknown option is named as one, not
+    # reported as the command it pushed out of place.
+    (["lst"], "usage", "unknown command 'lst': did you mean 'list'?"),
+    (["--prot", "5", "list"], "usage", "unknown option --prot: did you mean --port?"),
+    (["list", "--jsn"], "usage", "unknown option --jsn: did you mean --json?"),
     ([], "usage", "the following arguments are required: COMMAND"),
     (["--timeout", "0", "list"], "usage", "argument --timeout"),
     (["--timeout", "soon", "list"], "usage", "argument --timeout"),
-    (["list", "--bogus"], "usage", "unrecognized arguments: --bogus"),
+    (["list", "--bogus"], "usage", "unknown option --bogus"),
 ]
 
 
