@@ -18,6 +18,16 @@ MAX_ACCOUNTS = PER_BUCKET * BUCKETS  # 3840: the most a token can hold
 # keep requests short; the token fills them in):
 ADD_DEFAULTS = {"issuer": "", "kind": "totp", "algorithm": "SHA1", "period": 30, "counter": 0}
 # Request sizes, both sides of the wire:
+# The lock's and the keyboard's settings (keystore.py, kbdconf.py; the
+# host's `pin` and `config` check them before sending).
+PIN_MIN = 4  # digits
+PIN_MAX = 16
+TRIES_MIN = 3  # wrong PINs before the erase
+TRIES_MAX = 15
+LOCK_MAX_S = 86400  # lock again after this long without a press, at most
+MIN_INTERVAL_MS = 2  # between key reports: the USB frame is 1 ms, a boot
+MAX_INTERVAL_MS = 200  # keyboard is polled every 1-10 ms
+
 LIST_PAGE = 8  # accounts per `list` reply: under frames.MAX_REPLY with 40-byte names
 ADD_MANY = PER_BUCKET  # accounts per `add-many`: one bucket's worth, all or none
 

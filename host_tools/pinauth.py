@@ -4,10 +4,11 @@ crypto code, so each side checks the other. No I/O here: pinsession.py drives it
 """
 import os
 
+from firmware import rules
 from firmware.protocol import frames
 from host_tools import tokencrypto as tc
 
-PIN_MIN, PIN_MAX = 4, 16
+PIN_MIN, PIN_MAX = rules.PIN_MIN, rules.PIN_MAX  # the token's (firmware/rules.py)
 
 
 class PinError(ValueError):

@@ -66,13 +66,11 @@ F_SCRUB = const(16)        # the free flash is to be overwritten
 F_LEGACY = const(32)       # records of older firmware may still be under HMAC(DK, "records")
 F_ATTEMPT = const(64)      # a PIN check is under way (its try is spent)
 
-PIN_MIN = const(4)
-PIN_MAX = const(16)
-TRIES_MIN = const(3)
-TRIES_MAX = const(15)
+PIN_MIN, PIN_MAX = rules.PIN_MIN, rules.PIN_MAX
+TRIES_MIN, TRIES_MAX = rules.TRIES_MIN, rules.TRIES_MAX
 TRIES_DEFAULT = const(8)
 LOCK_DEFAULT_S = const(300)
-LOCK_MAX_S = const(86400)
+LOCK_MAX_S = rules.LOCK_MAX_S
 SESSION_IDLE_MS = const(300000)  # a host session ends after 5 min without a signed request
 BUCKETS = rules.BUCKETS
 NO_BUCKET = const(0xFFFF)

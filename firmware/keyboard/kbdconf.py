@@ -7,9 +7,7 @@ import json
 import os
 
 import keymap
-
-MIN_INTERVAL_MS = 2  # the USB frame is 1 ms; a boot keyboard is polled every 1-10 ms
-MAX_INTERVAL_MS = 200
+from rules import MAX_INTERVAL_MS, MIN_INTERVAL_MS
 DEFAULTS = {"typing": False, "layout": "us", "keypad": True, "enter": False, "interval_ms": 20}
 
 

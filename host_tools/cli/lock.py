@@ -6,8 +6,9 @@ echo at the terminal, else one line from stdin (scripts).
 import os
 import sys
 
-from firmware.protocol import frames
+from firmware import rules
 from firmware.keyboard import keymap
+from firmware.protocol import frames
 from host_tools import guessing
 from host_tools.cli.common import read_line
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
@@ -89,7 +90,8 @@ def read_new_pin():
     if env is not None:
         return _valid(env, "new PIN")
     interactive = sys.stdin is not None and sys.stdin.isatty()
-    first = _valid(read_line("new PIN (4-16 digits): "), "new PIN")
+    first = _valid(read_line("new PIN (%d-%d digits): " % (rules.PIN_MIN, rules.PIN_MAX)),
+                   "new PIN")
     if interactive and read_line("new PIN again: ").strip() != first:
         raise UsageError("the two PINs differ; nothing was changed", "pin_mismatch")
     return first
@@ -104,7 +106,8 @@ def pin_arguments(p):
                                    "button after power-up and idle time, and every command "
                                    "that changes it needs the PIN too.")
     s.add_argument("--tries", type=int, metavar="N",
-                   help="wrong PINs before the token erases itself (3-15, default 8)")
+                   help="wrong PINs before the token erases itself (%d-%d, default 8)"
+                        % (rules.TRIES_MIN, rules.TRIES_MAX))
     sub.add_parser("change", help="change the PIN (asks for the current one)")
     sub.add_parser("remove", help="turn the lock off (asks for the current PIN)")
 
@@ -121,8 +124,8 @@ def _dump_warning(pin, data, auth):
 
 def run_pin(args, connect):
     action = args.pin_action
-    if action == "set" and args.tries is not None and not 3 <= args.tries <= 15:
-        raise UsageError("--tries must be 3-15")
+    if action == "set" and args.tries is not None:
+        _in_range("--tries", args.tries, rules.TRIES_MIN, rules.TRIES_MAX)
     with connect() as client:
         auth = client.info().get("auth") or {}
         if action == "set":
@@ -155,9 +158,11 @@ def run_pin(args, connect):
 
 def config_arguments(p):
     p.add_argument("--lock-after", type=int, metavar="SECONDS",
-                   help="lock again after this long without a press (0 = only at power-up)")
+                   help="lock again after this long without a press (0 = only at power-up; "
+                        "at most %d)" % rules.LOCK_MAX_S)
     p.add_argument("--tries", type=int, metavar="N",
-                   help="wrong PINs before the token erases itself (3-15)")
+                   help="wrong PINs before the token erases itself (%d-%d)"
+                        % (rules.TRIES_MIN, rules.TRIES_MAX))
     private = p.add_mutually_exclusive_group()
     private.add_argument("--private-list", dest="list_private", action="store_true",
                          default=None, help="`list` needs the PIN too (names are private)")
@@ -182,18 +187,24 @@ def config_arguments(p):
     enter.add_argument("--no-enter", dest="enter", action="store_false",
                        help="no Enter after the code (the default)")
     kbd.add_argument("--type-interval", type=int, metavar="MS",
-                     help="pause between key reports, 2-200 ms (default 20; raise it for slow computers)")
+                     help="pause between key reports, %d-%d ms (default 20; raise it for slow "
+                          "computers)" % (rules.MIN_INTERVAL_MS, rules.MAX_INTERVAL_MS))
+
+
+def _in_range(option, value, low, high, unit=""):
+    if not low <= value <= high:
+        raise UsageError("%s must be %d-%d%s" % (option, low, high, unit))
 
 
 def run_config(args, connect):
     settings = {}
+    # The token's ranges, checked here so nothing is sent and the message
+    # names the option the user typed.
     if args.lock_after is not None:
-        if not 0 <= args.lock_after <= 86400:
-            raise UsageError("--lock-after must be 0-86400 seconds")
+        _in_range("--lock-after", args.lock_after, 0, rules.LOCK_MAX_S, " seconds")
         settings["lock_after_s"] = args.lock_after
     if args.tries is not None:
-        if not 3 <= args.tries <= 15:
-            raise UsageError("--tries must be 3-15")
+        _in_range("--tries", args.tries, rules.TRIES_MIN, rules.TRIES_MAX)
         settings["tries_max"] = args.tries
     if args.list_private is not None:
         settings["list_private"] = args.list_private
@@ -203,6 +214,8 @@ def run_config(args, connect):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     if args.type_interval is not None:
+        _in_range("--type-interval", args.type_interval, rules.MIN_INTERVAL_MS,
+                  rules.MAX_INTERVAL_MS, " ms")
         settings["interval_ms"] = args.type_interval
     with connect() as client:
         if settings:

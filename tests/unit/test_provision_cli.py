@@ -140,6 +140,12 @@ BAD_INPUT = [
     (["delete", "x"], "confirm_required", "add --yes to delete without asking"),
     (["delete", " "], "bad_input", "NAME is empty"),
     (["wipe"], "confirm_required", "add --yes to confirm"),
+    # config's ranges are the token's (firmware/rules.py), checked before
+    # anything is sent and named by the option.
+    (["config", "--type-interval", "500"], "bad_input", "--type-interval must be 2-200 ms"),
+    (["config", "--type-interval", "1"], "bad_input", "--type-interval must be 2-200 ms"),
+    (["config", "--tries", "2"], "bad_input", "--tries must be 3-15"),
+    (["config", "--lock-after", "86401"], "bad_input", "--lock-after must be 0-86400 seconds"),
     (["frobnicate"], "usage", "unknown command 'frobnicate'"),
     # Typos get a suggestion, and an unknown option is named as one, not
     # reported as the command it pushed out of place.
