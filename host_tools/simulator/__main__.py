@@ -141,7 +141,10 @@ def main(argv=None):
     args = parse_args(argv)
     w, h = (int(x) for x in args.display.split("x"))
     tok = SimulatedToken(data_dir=args.data, display=(w, h), announce=True)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    # A kill or a closed terminal (SIGHUP) ends us as q does: through the
+    # finally below, so the firmware process stops too.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *a: sys.exit(0))
     tok.start()
     try:
         if args.demo:

@@ -5,8 +5,10 @@ import select
 import subprocess
 import sys
 
+import pytest
+
 from host_tools.simulator.__main__ import take_screenshot
-from tests.waiting import HANG_GUARD_S, wait_for
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD_S, wait_for
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
@@ -60,3 +62,62 @@ def test_a_screenshot_that_cannot_be_written_says_so(tmp_path):
             raise PermissionError(13, "Permission denied")
     msg = take_screenshot(Tok(), str(tmp_path / "x.png"))
     assert msg == "screenshot not saved: Permission denied"
+
+
+def _descendants(pid):
+    """Every process below pid, from /proc (the firmware and what runs it)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                kids = []
+            found += kids
+            todo += kids
+    return found
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["q", "SIGINT", "SIGTERM", "SIGHUP"])
+def test_every_way_out_stops_the_firmware(tmp_path, how):
+    """Issue 17: closing the terminal (SIGHUP) left the firmware running
+    under pid 1; q, Ctrl-C, a kill and a hang-up all stop it."""
+    import signal
+    master, slave = os.openpty()
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            cwd=str(tmp_path), env=env)
+    os.close(slave)
+    seen = [""]
+    try:
+        _read_until(master, r"s: screenshot", seen)
+        below = _descendants(proc.pid)
+        assert below, "no firmware process found below the simulator"
+        if how == "q":
+            os.write(master, b"q")
+        else:
+            proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=HANG_GUARD_S)
+        left = wait_for(lambda: not any(_alive(p) for p in below) or None, "the firmware to stop",
+                        guard_s=REPLY_GUARD_S)
+        assert left
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
