@@ -18,10 +18,11 @@ KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 2
 
-.PHONY: help venv test test-fast demo bench mpy deploy wiring wheel clean readme
+.PHONY: help venv test test-fast demo demo-reset bench mpy deploy wiring wheel clean readme
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
+	@echo "make demo-reset  forget the simulated token (sim-data/), keep the venv"
 	@echo "make test     run the whole test suite"
 	@echo "make test-fast  the unit tier only (tests/unit, CPython and MicroPython), under a minute"
 	@echo "make bench    print speed and memory figures beside their targets"
@@ -91,6 +92,10 @@ wiring: venv
 
 wheel: venv
 	$(PY) -m pip wheel --no-deps --disable-pip-version-check -w dist .
+
+# The simulated token only (its flash image and clock): a fresh demo token.
+demo-reset:
+	rm -rf sim-data
 
 clean:
 	rm -rf build dist *.egg-info $(VENV) .pytest_cache sim-data

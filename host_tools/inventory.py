@@ -95,7 +95,7 @@ HOST = [
          "NO", "`rm -r DIR` as soon as the accounts are scanned", "the DIR you gave `export --qr`"),
     Item("simulator data", "{repo}/sim-data",
          "the demo token's flash image (demo accounts), clock and firmware log",
-         "as on a token", "`make clean`", "`sim-data/` in the repository"),
+         "as on a token", "`make demo-reset`", "`sim-data/` in the repository"),
 ]
 
 

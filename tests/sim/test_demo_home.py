@@ -10,7 +10,7 @@ import sys
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 from tests.waiting import HANG_GUARD_S
-DEMO_SECRET = "JBSWY3DPEHPK3PXP"  # the README's example secret, a test value
+DEMO_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # the README's example secret (RFC 6238)
 
 
 def readme_commands():
