@@ -16,6 +16,7 @@ import time
 import tty
 
 from host_tools.client import TokenClient
+from host_tools.errors import DeviceError
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account, parse_base32
 from host_tools.simulator.screen_decode import render_braille
@@ -37,14 +38,30 @@ DEMO_ACCOUNTS = [
 KEYS = "space/n: press   b/l: long press   s: screenshot   q: quit"
 
 
-def provision_demo(port):
+def provision_demo(tok):
     """Give a fresh token the demo accounts and the host's time, through the
-    same protocol library provision.py uses."""
-    with TokenClient(SerialLink(port)) as client:
-        if client.status()["accounts"] == 0:
-            for acc in DEMO_ACCOUNTS:
-                client.add(acc)
-        client.sync_time()
+    same protocol library provision.py uses, and start it on account 1/N.
+    A token with a PIN (the user ran `pin set` on it) is left locked unless
+    $TOKEN_PIN is given. Returns what to tell the user about it, or ""."""
+    pin = os.environ.get("TOKEN_PIN") or None
+    with TokenClient(SerialLink(tok.port), pin=(lambda: pin) if pin else None) as client:
+        auth = client.info().get("auth") or {}
+        if auth.get("pin") and (pin is None or (auth.get("tries_left") or 0) <= 1):
+            why = "enter the PIN on its button" if pin is None else \
+                "one try left: $TOKEN_PIN not used, enter the PIN on its button"
+            return ("This token has a PIN: it starts locked (%s). Its clock was not synced "
+                    "(TOKEN_PIN=... make demo syncs it)." % why)
+        try:
+            fresh = client.status()["accounts"] == 0
+            if fresh:
+                for acc in DEMO_ACCOUNTS:
+                    client.add(acc)
+            client.sync_time()
+        except DeviceError as e:  # a wrong $TOKEN_PIN: the demo still runs
+            return "The clock was not synced: %s" % e
+    if fresh:
+        tok.restart()  # each add showed the account it added: start on 1/N
+    return "The token has a PIN: clock synced with $TOKEN_PIN." if pin and auth.get("pin") else ""
 
 
 def parse_args(argv):
@@ -101,13 +118,13 @@ def draw(tok, status=""):
     sys.stdout.flush()
 
 
-def interactive(tok, args):
+def interactive(tok, args, note=""):
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     tty.setcbreak(fd)
     try:
         end = time.monotonic() + args.seconds if args.seconds else None
-        status = ""
+        status = note
         while end is None or time.monotonic() < end:
             draw(tok, status)
             r, _, _ = select.select([fd], [], [], 0.25)
@@ -126,11 +143,13 @@ def interactive(tok, args):
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def headless(tok, args):
+def headless(tok, args, note=""):
     """No terminal (a script or CI): print the port and the screen as text."""
     print("Simulated token on port %s (Ctrl-C to stop)" % tok.port, flush=True)
     print("Try: %s host_tools/provision.py --port %s list" % (_python(), tok.port), flush=True)
     print(backup_hint(tok), flush=True)
+    if note:
+        print(note, flush=True)
     print(tok.screen_text(), flush=True)
     end = time.monotonic() + args.seconds if args.seconds else None
     while end is None or time.monotonic() < end:
@@ -147,13 +166,13 @@ def main(argv=None):
         signal.signal(sig, lambda *a: sys.exit(0))
     tok.start()
     try:
+        note = ""
         if args.demo:
-            provision_demo(tok.port)
-            tok.wait_for_text(lambda text: "/" in text, timeout=5)
+            note = provision_demo(tok)
         if sys.stdin.isatty() and sys.stdout.isatty():
-            interactive(tok, args)
+            interactive(tok, args, note)
         else:
-            headless(tok, args)
+            headless(tok, args, note)
     except KeyboardInterrupt:
         pass
     finally:

@@ -66,3 +66,55 @@ def test_demo_and_readme_commands_leave_home_untouched(tmp_path):
         sim.communicate(timeout=HANG_GUARD_S)
     assert files_under(home) == []
     assert "backup.aegis.json" not in files_under(work)
+
+
+def _demo(work, env, *extra):
+    """Run `make demo`'s command headless for a moment; (exit code, stdout, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "host_tools.simulator", "--demo",
+                           "--data", "sim-data", "--seconds", "1"] + list(extra),
+                          cwd=str(work), env=env, capture_output=True, text=True,
+                          timeout=HANG_GUARD_S)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _demo_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKEN_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=REPO, TOKEN_NO_BACKUP="1",
+               TOKEN_SIM_AUTO_CONFIRM="1")  # a hand on the token for `pin set`
+    return env
+
+
+def test_the_demo_starts_on_the_first_account_showing_a_code(tmp_path):
+    """Issue 17: it used to open on the last account added, an HOTP one
+    with no code."""
+    env = _demo_env(tmp_path)
+    code, out, err = _demo(tmp_path, env)
+    assert code == 0, err
+    assert "1/%d" % 5 in out and re.search(r"\b\d{3} ?\d{3}\b", out), out
+
+
+def test_a_demo_token_with_a_pin_starts_locked_and_says_so(tmp_path):
+    """Issue 17: after `pin set` on the demo token every `make demo` ended in
+    a traceback (its own clock sync needs the PIN). It starts locked and
+    says so, or syncs with $TOKEN_PIN."""
+    env = _demo_env(tmp_path)
+    assert _demo(tmp_path, env)[0] == 0
+    pin = "73916248"
+    sim = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--data", "sim-data",
+                            "--seconds", "300"], cwd=str(tmp_path), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = re.search(r"on port (\S+)", sim.stdout.readline()).group(1)
+        done = subprocess.run([sys.executable, "host_tools/provision.py", "--port", port,
+                               "pin", "set"], cwd=REPO, env=dict(env, TOKEN_NEW_PIN=pin),
+                              capture_output=True, text=True, timeout=HANG_GUARD_S)
+        assert done.returncode == 0, done.stderr
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=HANG_GUARD_S)
+    code, out, err = _demo(tmp_path, env)
+    assert code == 0 and "Traceback" not in err, err
+    assert "LOCKED" in out and "has a PIN" in out, out
+    code, out, err = _demo(tmp_path, dict(env, TOKEN_PIN=pin))
+    assert code == 0 and "Traceback" not in err, err
+    assert "clock synced" in out, out
