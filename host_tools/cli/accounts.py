@@ -118,7 +118,9 @@ def _account_from_options(args, ask=False):
         raise UsageError("--period is for time-based accounts, not --hotp")
     if args.steam and (args.digits, args.period, args.algorithm) != (None, None, None):
         raise UsageError("--steam fixes digits, period and algorithm; drop those options")
-    if args.secret is None and not ask and sys.stdin is not None and sys.stdin.isatty():
+    if args.secret is None and not ask:
+        # Asked for (terminal) or read (pipe) only once the token has said
+        # the name is free: the same check first, wherever the secret comes from.
         check_label(args.name, args.issuer or "")
         return None
     secret = args.secret if args.secret is not None else read_hidden("secret (base32): ")

@@ -125,7 +125,6 @@ BAD_INPUT = [
     (["add", "x", "--issuer", "a\tb", "--secret", SECRET], "bad_input", "control character"),
     (["add", "x", "--secret", base64.b32encode(os.urandom(65)).decode()], "bad_input",
      "too long: 65 bytes, the token holds at most 64"),
-    (["add", "x"], "bad_input", "nothing read from stdin"),
     (["add", "x", SECRET], "usage", "unrecognized arguments: <hidden>"),
     (["add", "--uri", "otpauth://totp/x?issuer=A"], "bad_input", "no secret= parameter"),
     (["add", "--uri", "otpauth://totp/x?secret=" + SECRET, "--digits", "8"], "bad_input",
@@ -244,6 +243,19 @@ TWO = {"total": 2, "accounts": [
      "digits": 6, "period": 30},
     {"index": 1, "name": "alice", "issuer": "ACME", "kind": "totp", "algorithm": "SHA1",
      "digits": 6, "period": 30}]}
+
+
+def test_add_from_a_pipe_checks_the_name_first_as_on_a_terminal(token, capsys):
+    """Issue 17: a taken name with nothing on stdin said "nothing read from
+    stdin"; on a terminal it said the name is taken. The same check first
+    everywhere; an empty stdin is only reported for a free name."""
+    token({"list": TWO})
+    rc, out, err = run(capsys, "add", "alice", "--issuer", "ACME")
+    assert rc == 1 and "ACME:alice is already on the token" in err, err
+    fake = token({"list": TWO})
+    rc, out, err = run(capsys, "add", "carol")
+    assert rc == 2 and "nothing read from stdin" in err, err
+    assert [cmd for cmd, _ in fake.requests] == ["info", "list"]
 
 
 def test_add_checks_the_token_before_asking_anything(token, capsys, monkeypatch):
