@@ -446,6 +446,49 @@ def test_sync_time_arithmetic():
     assert token.offsets_reported == [1500.0]  # for the token's drift estimate
 
 
+class PinnedClient:
+    """A client of a token with a PIN, for clockmath: the PIN exchange takes
+    15 ms of host time, and set-time is refused outside a session (as the
+    real client would then log in and resend the same, now stale, time)."""
+
+    def __init__(self, clock):
+        self.clock, self.session, self.pin, self.calls = clock, None, lambda: "1234", []
+        self.token_ms = clock() * 1000 + 700  # 700 ms fast
+
+    def info(self):
+        self.calls.append("info")
+        return {"auth": {"pin": True}}
+
+    def authenticate(self):
+        self.calls.append("auth")
+        self.clock.now += 0.015
+        self.session = object()
+        return True
+
+    def get_time(self):
+        self.calls.append("get-time")
+        return {"unix_ms": round(self.token_ms + (self.clock() - self.start) * 1000)}
+
+    def set_time(self, unix_ms, offset_ms, trim):
+        if self.session is None:  # the client logs in, then resends this unix_ms
+            self.authenticate()
+        self.calls.append("set-time")
+        self.token_ms, self.start = unix_ms, self.clock()
+        return {"unix_ms": unix_ms}
+
+
+def test_sync_time_with_a_pin_logs_in_before_it_reads_the_clock():
+    """Issue 17: with a PIN, sync-time landed 12-16 ms off: the time to send
+    was worked out before the PIN exchange that set-time needed."""
+    from host_tools import clockmath
+    clock = FakeClock(1_700_000_000.0)
+    client = PinnedClient(clock)
+    client.start = clock()
+    result = clockmath.sync_time(client, clock=clock, samples=1)
+    assert client.calls.index("auth") < client.calls.index("get-time"), client.calls
+    assert abs(result["offset_after_ms"]) <= 1, result
+
+
 def test_sync_time_uses_the_fastest_sample():
     clock = FakeClock(1_000_000.0)
     # A slow sample with the token late by 50 ms would skew an average; the fast one wins.
