@@ -182,9 +182,11 @@ class Screens:
                     self.redraw()
             elif self.clock.lost:
                 pass  # "CLOCK LOST" stays until the clock is set
-            elif self.remaining() <= 0:
+            elif not 0 < self.remaining() <= self.account.period:
+                # The period rolled over, or the RTC jumped (backwards, too:
+                # a glitch, an oscillator restart): the code for now, now.
                 self.note_shown = False
-                self.show_code()  # the period rolled over: new code now
+                self.show_code()
             elif self.note_shown:
                 # The note stays over the countdown a moment, then the whole
                 # screen comes back (on a 32-row panel it covered the position).

@@ -191,3 +191,24 @@ def test_codes_and_calendar_across_the_edges(edge_tok, fields):
         # the token's own reading of the registers after the rollovers
         got = token_reading_within_chip(tok, lambda: c.get_time()["unix_ms"])
         assert time.gmtime(got).tm_year == time.gmtime(tok.rtc_time()).tm_year
+
+
+@pytest.mark.parametrize("jump_s", [-1015, 1015, -20])
+def test_the_code_follows_the_rtc_when_it_jumps_behind_the_firmware(tok, jump_s):
+    """Issue 17: after a jump of the DS3231 (a battery glitch, an oscillator
+    restart) the screen kept the old time's code, the countdown stuck, until
+    the next press. Within a second or so the code is the RTC's and the
+    countdown is never more than the period."""
+    with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
+        c.sync_time()
+        c.add(Account(name="p30", secret=SHA1_SEED))
+    screen(tok, "p30")
+    tok.set_time(int(tok.rtc_time()) + jump_s)
+
+    def right():
+        text = tok.screen_text().replace(" ", "")
+        return _code(SHA1_SEED, hashlib.sha1, 6, 30, tok.rtc_time()) in text
+
+    wait_for(right, "the code for the RTC's new time", every_s=0.05)
+    left = tok.screen_text().splitlines()[-1].strip()  # the countdown, in seconds
+    assert left.isdigit() and 0 < int(left) <= 30, tok.screen_text()
