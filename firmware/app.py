@@ -9,9 +9,8 @@ import devicecmd
 import diagcmd
 import erase
 import eventlog
-import factory
-import fault
 import lockcmd
+import rules
 from clock import Clock
 from codetyper import CodeTyper
 from drift import Drift
@@ -74,7 +73,7 @@ class Device:
     def restart_maintenance(self):
         """Leave the flag main.py (or boot.py) looks for, and reset once the
         reply is out."""
-        with open(self.rt.data_dir + "/" + factory.MAINTENANCE_FLAG, "w") as f:
+        with open(self.rt.data_dir + "/" + rules.MAINTENANCE_FLAG, "w") as f:
             f.write("1")
         self.link.after_reply(self._reset)
 
@@ -103,6 +102,9 @@ class Token:
             display = rt.display(w, h, addr)
         except OSError as e:
             # No screen: keep the rest working so the host can say what's wrong.
+            # The boot modes (fault.py, factory.py) are loaded only when one
+            # is entered: a token that boots normally never spends RAM on them.
+            import fault
             fault_text = fault.describe("display", addr, e)
             rt.announce(fault.line(fault_text))
             display = rt.no_display(w, h)
@@ -112,6 +114,7 @@ class Token:
             self.rtc = rt.rtc(board.RTC_ADDR)
             self.clock = Clock(self.rtc, rt.ticks_ms, rt.ticks_diff, rt.sleep_ms, rt.ticks_add)
         except OSError as e:
+            import fault
             raise fault.BootError(fault.describe("RTC", board.RTC_ADDR, e))
         erase.leftover(data_dir)  # a fill cut short by a power cut holds all free space
         # The store makes the data dir; its load needs no key.
@@ -299,6 +302,7 @@ def main(rt, board):
 def _halt(rt, board, e):
     """Boot failed (no RTC, no flash, ...): say so wherever possible and keep
     answering `status` and `info`. Never returns."""
+    import fault
     if isinstance(e, fault.BootError):
         message = e.args[0]
     else:

@@ -28,6 +28,11 @@ LOCK_MAX_S = 86400  # lock again after this long without a press, at most
 MIN_INTERVAL_MS = 2  # between key reports: the USB frame is 1 ms, a boot
 MAX_INTERVAL_MS = 200  # keyboard is polled every 1-10 ms
 
+# In the data directory: asks the next boot (once) to stay at the REPL
+# (MicroPython) or to give the drive back (CircuitPython). Here, not in
+# factory.py, so a boot can look for it without loading the boot modes.
+MAINTENANCE_FLAG = "maintenance"
+
 LIST_PAGE = 8  # accounts per `list` reply: under frames.MAX_REPLY with 40-byte names
 ADD_MANY = PER_BUCKET  # accounts per `add-many`: one bucket's worth, all or none
 

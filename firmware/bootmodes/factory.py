@@ -17,10 +17,7 @@
 # again; a half-done fill file is removed at the next boot (erase.leftover()).
 # The erasing itself is erase.py's; this module is the screens around it.
 import erase
-
-# In the data directory: asks the next boot (once) to stay at the REPL
-# (MicroPython) or to give the drive back (CircuitPython).
-MAINTENANCE_FLAG = "maintenance"
+from rules import MAINTENANCE_FLAG  # noqa: F401 (its callers' name for it)
 HOLD_S = 10
 CONFIRM_S = 10
 _DEBOUNCE_MS = 50

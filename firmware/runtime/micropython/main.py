@@ -31,9 +31,9 @@ def maintenance_requested(rt):
     """True once after a reboot-maintenance request: the flag goes first, so
     the boot after this one runs the firmware again whatever happens."""
     import os
-    import factory
+    import rules
     try:
-        os.remove(rt.data_dir + "/" + factory.MAINTENANCE_FLAG)
+        os.remove(rt.data_dir + "/" + rules.MAINTENANCE_FLAG)
     except OSError:
         return False
     return True
