@@ -218,3 +218,57 @@ def _is_pty(fd):
     except OSError:
         return False
     return name.startswith(("/dev/pts/", "/dev/ttys", "/dev/pty"))
+
+
+WAIT_POLL_S = 0.2  # how often a busy port is tried again
+
+
+def holders(port):
+    """Who has `port` open, as "pid N (name)" strings, where the system can
+    tell (Linux /proc; only the processes we may look into)."""
+    try:
+        want = os.stat(port).st_rdev
+    except OSError:
+        return []
+    found = []
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % pid)
+        except OSError:
+            continue  # gone, or not ours to look into
+        for fd in fds:
+            try:  # (an fd may close while we look: listing one opens one)
+                st = os.stat("/proc/%s/fd/%s" % (pid, fd))
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == want:
+                    with open("/proc/%s/comm" % pid) as f:
+                        found.append("pid %s (%s)" % (pid, f.read().strip()))
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def open_waiting(port, wait_s, on_wait=None):
+    """SerialLink(port), waiting up to wait_s seconds while another program
+    holds it (a second provision.py waits for the first). on_wait(text) is
+    told once what it waits for; after the wait, PortBusyError as before,
+    naming the holder."""
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            return SerialLink(port)
+        except PortBusyError as e:
+            busy = e
+        who = ", ".join(holders(port))
+        if time.monotonic() >= deadline:
+            busy.message += (" (%s)" % who if who else "") + \
+                ("; waited %g s (--wait)" % wait_s if wait_s else "")
+            raise busy
+        if not told and on_wait is not None:
+            on_wait("waiting for %s, in use%s..." % (port, " by " + who if who else ""))
+            told = True
+        time.sleep(WAIT_POLL_S)
+

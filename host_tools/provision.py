@@ -110,7 +110,9 @@ def connect(args):
     """Open the token named by --port / $TOKEN_PORT / USB auto-detection.
     The one place that touches hardware, so tests replace it."""
     port = args.port or link.find_port()
-    client = TokenClient(link.SerialLink(port), timeout=args.timeout, pin=lock.pin_provider())
+    say = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    client = TokenClient(link.open_waiting(port, args.wait, say), timeout=args.timeout,
+                         pin=lock.pin_provider())
     client.on_confirm = lock.ask_for_hold
     client.on_last_try = lock.last_try_guard(getattr(args, "allow_last_try", False))
     _clients.append(client)
@@ -187,9 +189,22 @@ def _global_arguments(p, top):
                    help="machine-readable output on stdout, errors included")
     p.add_argument("--timeout", type=_seconds, default=default(3.0), metavar="S",
                    help="seconds to wait for each reply (default 3)")
+    p.add_argument("--wait", type=_wait_seconds, default=default(WAIT_S), metavar="S",
+                   help="while another program has the port, wait this long for it "
+                        "(default %g; 0: fail at once)" % WAIT_S)
     p.add_argument("--allow-last-try", action="store_true", default=default(False),
                    help="let a PIN from $TOKEN_PIN or stdin spend the last try "
                         "(a wrong one then erases the token)")
+
+
+WAIT_S = 10.0  # --wait: a second command waits for the first
+
+
+def _wait_seconds(text):
+    value = float(text)
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError("must be 0-3600 seconds")
+    return value
 
 
 def _seconds(text):

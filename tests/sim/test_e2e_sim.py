@@ -537,11 +537,22 @@ def test_two_programs_on_one_port(clean_tok):
     from host_tools.client import TokenClient
     from host_tools.link import SerialLink
     with TokenClient(SerialLink(clean_tok.port), timeout=REPLY_GUARD_S) as first:
-        code, out = cli(clean_tok, "status")
+        code, out = cli(clean_tok, "--wait", "0", "status")
         assert code == 3 and out["error"] == "port_busy", out
         assert "in use by another program" in out["message"]
         assert first.status()["accounts"] == 0
     assert cli(clean_tok, "status")[0] == 0
+
+
+def test_a_second_program_waits_for_the_first(clean_tok):
+    """Issue 17: by default the second command waits for the port (--wait)."""
+    import threading
+    from host_tools.client import TokenClient
+    from host_tools.link import SerialLink
+    first = TokenClient(SerialLink(clean_tok.port), timeout=REPLY_GUARD_S)
+    threading.Timer(1.0, first.close).start()
+    code, out = cli(clean_tok, "--wait", REPLY_GUARD, "status")
+    assert code == 0, out
 
 
 def test_bytes_mpremote_leaves_cost_no_command(clean_tok):

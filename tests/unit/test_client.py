@@ -18,6 +18,7 @@ from host_tools.errors import (DeviceError, LinkLostError, NoDeviceError, NotTok
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
 from host_tools.mpy import REPO
+from tests.waiting import REPLY_GUARD_S
 
 RFC_SHA1 = b"12345678901234567890"
 
@@ -651,3 +652,31 @@ def test_batches_keep_order_and_fit_a_request_line():
         check_fits("add-many", {"accounts": [batching.compact_args(a)
                                              for a in b], "show": False})
     assert max(len(b) for b in out[-3:]) < max(len(b) for b in out[:2])  # long ones: fewer
+
+
+def test_a_busy_port_is_waited_for_and_opened_once_free(pty_link):
+    """Issue 17: two commands at once used to fail at once with "port in
+    use": the second waits for the first (provision.py --wait, 10 s by
+    default), saying who holds the port when the system can tell."""
+    import threading
+    from host_tools.link import open_waiting
+    master, link = pty_link
+    said = []
+    threading.Timer(0.5, link.close).start()
+    second = open_waiting(link.port, wait_s=REPLY_GUARD_S, on_wait=said.append)
+    second.close()
+    assert len(said) == 1 and link.port in said[0], said
+    assert "pid %d" % os.getpid() in said[0], said  # the holder, from /proc
+
+
+def test_a_port_still_busy_after_the_wait_fails_as_before(pty_link):
+    from host_tools.link import open_waiting
+    master, link = pty_link
+    with pytest.raises(PortBusyError) as e:
+        open_waiting(link.port, wait_s=0.3)
+    assert e.value.code == "port_busy" and e.value.exit_code == 3
+    assert "in use by another program" in e.value.message
+    assert "pid %d" % os.getpid() in e.value.message
+    with pytest.raises(PortBusyError):
+        open_waiting(link.port, wait_s=0)  # --wait 0: at once, as before
+    link.close()
