@@ -433,18 +433,48 @@ def test_sync_time_when_the_clock_stays_lost(token, capsys):
 
 
 def test_status_and_info(token, capsys):
-    token({"status": {"accounts": 2, "capacity": 64, "storage": {"total": 4096, "free": 100},
-                      "clock": {"lost": False, "unix": 1700000000, "temperature_c": 24.5}},
-           "info": {"firmware": "token", "version": "0.1", "display": [128, 64],
-                    "auth": None}})
+    """Issue 17: a summary a person reads, grouped (accounts and space, clock
+    and drift, lock, keyboard, firmware), not ~40 flat keys with heap.alloc
+    first; every key stays in --json."""
+    status = {"accounts": 2, "capacity": 64, "storage": {"total": 4096, "free": 1024},
+              "heap": {"alloc": 216704, "free": 1856128, "peak": 722319},
+              "clock": {"lost": False, "unix": 1700000000, "temperature_c": 24.5, "aging": -3,
+                        "drift": {"drift_ppm": 1.25, "expected_error_ms": 35,
+                                  "last_sync": 1699000000}},
+              "lock": {"pin": True, "locked": True, "tries_left": 7, "tries_max": 8,
+                       "lock_after_s": 300, "list_private": False, "erased": False},
+              "uptime_s": 3700, "diag": {"errors": 0, "presses": 12}, "fault": None}
+    info = {"firmware": "totp-token", "version": "0.1.0", "protocol": 1, "board": "rpi_pico",
+            "runtime": "micropython", "display": [128, 64], "capacity": 1000,
+            "auth": {"pin": False, "pin_digits": [4, 16], "tries_max": 8, "tries_left": 8,
+                     "lock_after_s": 300, "list_private": False, "erased": False},
+            "keyboard": {"supported": True, "typing": True, "layout": "de", "keypad": False,
+                         "enter": True, "interval_ms": 20},
+            "features": ["totp", "hotp"]}
+    token({"status": status, "info": info})
     rc, out, err = run(capsys, "status")
     assert rc == 0
-    assert "storage.free: 100" in out.splitlines()
-    assert "clock.temperature_c: 24.5" in out.splitlines()
-    assert "clock (UTC): 2023-11-14 22:13:20" in out.splitlines()
+    assert out.splitlines() == [
+        "accounts:  2 of 64, flash 1.0 KB free of 4.0 KB",
+        "clock:     2023-11-14 22:13:20 UTC, 24.5 C; drift +1.25 ppm (expect 35 ms off), "
+        "last sync 2023-11-03, aging -3",
+        "lock:      PIN, locked, 7 of 8 tries left, locks after 300 s idle; list public",
+        "firmware:  up 1 h 1 min, 0 errors, 12 presses"]
     rc, out, err = run(capsys, "info")
-    assert out.splitlines() == ["firmware: token", "version: 0.1", "display: [128, 64]",
-                                "auth: null"]
+    assert out.splitlines() == [
+        "firmware:  totp-token 0.1.0 (protocol 1), board rpi_pico, micropython",
+        "accounts:  up to 1000; display 128x64",
+        "lock:      no PIN (4-16 digits when set), 8 tries before the erase, "
+        "locks after 300 s idle; list public",
+        "keyboard:  typing on (double press), layout de, top-row digits, Enter after",
+        "features:  totp hotp"]
+    rc, out, err = run(capsys, "--json", "status")
+    assert json.loads(out)["data"] == status  # every key, as the token gave it
+    token({"status": {"accounts": 0, "fault": "display not found at 0x3C",
+                      "clock": {"lost": True}}})
+    rc, out, err = run(capsys, "status")
+    assert out.splitlines()[:3] == ["FAULT: display not found at 0x3C", "accounts:  0",
+                                    "clock:     LOST: no time-based codes (run sync-time)"]
 
 
 def test_wipe_with_yes(token, capsys):
