@@ -5,6 +5,16 @@ noise, and --json callers read the result instead.
 """
 import sys
 
+_drawn = []  # the bars on screen now, for before_prompt()
+
+
+def before_prompt():
+    """End the line of any bar being drawn, so a prompt (the PIN, asked
+    part way through an import) starts on a line of its own; the bar
+    carries on below it."""
+    for bar in _drawn:
+        bar.finish()
+
 
 class Progress:
     def __init__(self, total, label="importing", stream=None, enabled=True, width=20):
@@ -32,6 +42,8 @@ class Progress:
         # \r redraws in place; the bar never gets shorter, so nothing is left behind.
         self.stream.write("\r" + self.line())
         self.stream.flush()
+        if not self._shown:
+            _drawn.append(self)
         self._shown = True
 
     def start(self):
@@ -44,6 +56,7 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
             self._shown = False
+            _drawn.remove(self)
 
     def __enter__(self):
         return self.start()

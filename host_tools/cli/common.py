@@ -5,6 +5,7 @@ import getpass
 import os
 import sys
 
+from host_tools import progress
 from host_tools.errors import CommandError, UsageError
 
 
@@ -24,6 +25,7 @@ def read_line(prompt):
     Ctrl-D or without stdin."""
     try:
         if sys.stdin is not None and sys.stdin.isatty():
+            progress.before_prompt()
             return getpass.getpass(prompt)
         return (sys.stdin.readline() if sys.stdin is not None else "").strip("\r\n")
     except EOFError:
