@@ -48,9 +48,11 @@ def stale_sources_code(modules, root="/"):
 KEYBOARD_PACKAGE = "usb-device-keyboard@0.1.1"
 
 NO_KEYBOARD = """\
-The firmware is on the board, but mpremote could not install the USB keyboard
-package (%s; it needs the internet). The token works without it; only
-typing codes is missing. Run `make deploy KEYBOARD=off` to skip it.""" % KEYBOARD_PACKAGE
+The firmware is on the board, but downloading the USB keyboard package (%s,
+from micropython.org: it needs the internet) failed; mpremote's words are above.
+The token works without it; only typing codes is missing. Go on with
+`make deploy KEYBOARD=off`, and install the package later, when online, with
+`mpremote mip install %s`.""" % (KEYBOARD_PACKAGE, KEYBOARD_PACKAGE)
 
 
 def command(mpremote, port, build, keyboard=False):
@@ -118,7 +120,9 @@ def main(argv=None):
     sys.stderr.write(proc.stderr)
     if "raw repl" in proc.stderr.lower():
         advice = NOT_AT_REPL
-    elif keyboard and "mip" in proc.stderr.lower():
+    elif keyboard and ("mip" in proc.stderr.lower() or KEYBOARD_PACKAGE in proc.stderr
+                       or " requesting http" in proc.stderr):
+        # mpremote names the failed download by its URL, which holds the package.
         advice = NO_KEYBOARD
     else:
         advice = FAILED

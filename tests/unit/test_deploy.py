@@ -73,6 +73,24 @@ def test_a_board_with_native_usb_gets_the_keyboard_package_before_the_reset(tmp_
     assert "KEYBOARD=off" in capsys.readouterr().err
 
 
+def test_no_internet_for_the_keyboard_package_is_said_as_such(tmp_path, capsys):
+    """Issue 17: offline, the package download failed and the advice was "Is
+    the token plugged in, and is PORT right?". mpremote's own words for it
+    name the URL, not mip."""
+    mpremote, log = fake_mpremote(
+        tmp_path, "mpremote: [Errno -3] Temporary failure in name resolution requesting "
+                  "https://micropython.org/pi/v2/package/6/%s/latest.json\n"
+                  % deploy.KEYBOARD_PACKAGE, 1)
+    build = build_dir(tmp_path)
+    with open(os.path.join(build, "tokenboard.py"), "w") as f:
+        f.write("NAME = 'rpi_pico'\nNATIVE_USB = True\n")
+    assert deploy.main(["--mpremote", mpremote, build]) == 1
+    err = capsys.readouterr().err
+    assert "downloading the USB keyboard package" in err and "KEYBOARD=off" in err
+    assert "Temporary failure in name resolution" in err
+    assert "plugged in" not in err
+
+
 def test_a_running_token_gets_advice_not_just_an_error(tmp_path, capsys):
     mpremote, _ = fake_mpremote(tmp_path, "mpremote: could not enter raw repl\n", 1)
     assert deploy.main(["--mpremote", mpremote, build_dir(tmp_path)]) == 1
