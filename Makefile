@@ -5,8 +5,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PINS := requirements.txt requirements-typecheck.txt requirements-circuitpython.txt $(sort $(wildcard typecheck/stubs-*.txt))
+PINS := requirements-demo.txt requirements.txt requirements-typecheck.txt requirements-circuitpython.txt $(sort $(wildcard typecheck/stubs-*.txt))
 STAMP := $(VENV)/.installed-$(shell cat $(PINS) | cksum | cut -d' ' -f1)
+# The demo needs far less (no pyright, node, pytest or stubs): its own stamp.
+DEMO_STAMP := $(VENV)/.demo-$(shell cat requirements-demo.txt | cksum | cut -d' ' -f1)
 # One stub set per target (they define the same modules), each in its own
 # $(VENV)/stubs/<target>/lib/site-packages, where typecheck/<target>.json looks.
 STUB_TARGETS := $(patsubst typecheck/stubs-%.txt,%,$(sort $(wildcard typecheck/stubs-*.txt)))
@@ -35,9 +37,18 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): $(PINS)
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+PY_CHECK := $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (requires-python in pyproject.toml); try PYTHON=python3.12"; exit 2; }
+
+$(DEMO_STAMP): requirements-demo.txt
+	@$(PY_CHECK)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements-demo.txt
+	rm -f $(VENV)/.demo-*
+	touch $@
+
+$(STAMP): $(PINS)
+	@$(PY_CHECK)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt -r requirements-typecheck.txt
 	$(PIP) --no-deps -r requirements-circuitpython.txt
@@ -57,7 +68,7 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -n $(JOBS) -q tests/unit
 
-demo: venv
+demo: $(DEMO_STAMP)
 	$(PY) -m host_tools.simulator --demo --data sim-data
 
 bench: venv

