@@ -18,7 +18,7 @@ PORT ?= auto
 RUNTIME ?= micropython
 KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
-JOBS ?= 2
+JOBS ?= 3  # pytest workers: the simulator tests mostly wait, so 3 keep 2 cores busy
 
 .PHONY: help venv test test-fast demo demo-reset bench mpy deploy wiring wheel clean readme
 

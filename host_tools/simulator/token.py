@@ -432,13 +432,20 @@ class SimulatedToken:
     def enter_pin(self, pin, submit=True):
         """Type a PIN on the lock screen with the one button, as a person
         would (firmware/screen/pinpad.py): digit d is d+1 short presses from the
-        blank, a long press accepts it; a long press on the blank submits."""
+        blank, a long press accepts it; a long press on the blank submits.
+        A person looks at the screen too: when it has gone dark (its idle
+        time passed on a slow machine), the first press only wakes it, so
+        they press once more."""
+        def press(hold_s):
+            if self.oled is not None and not self.oled.display_on:
+                self._press(SHORT_PRESS_S)  # wakes the screen, and does nothing else
+            self._press(hold_s)
         for ch in pin:
             for _ in range(int(ch) + 1):
-                self.press()
-            self.long_press()
+                press(SHORT_PRESS_S)
+            press(LONG_PRESS_S)
         if submit:
-            self.long_press()
+            press(LONG_PRESS_S)
 
     # -- the USB keyboard ---------------------------------------------------------
 

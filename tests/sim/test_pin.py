@@ -463,8 +463,8 @@ def test_flash_image_holds_no_secret_in_clear(with_pin):
             assert code == 0, data
         code, data = cli(tok, "add", "hotp", "--hotp", "--secret", b32(SEED), pin=PIN)
         assert code == 0, data
-        cli(tok, "delete", "user0", "--yes", pin=PIN)
-        cli(tok, "rename", "user1", "renamed", "--no-backup", pin=PIN)
+        assert cli(tok, "delete", "user0", "--yes", pin=PIN)[0] == 0
+        assert cli(tok, "rename", "user1", "renamed", "--no-backup", pin=PIN)[0] == 0
         tok.stop()
         _assert_no_secret(tok.flash_image, secrets + [SEED])
         # And the codes still come out right from the sealed records.
