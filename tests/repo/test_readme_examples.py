@@ -27,12 +27,17 @@ def test_every_example_secret_is_long_enough_and_pyotp_takes_it():
         assert len(pyotp.TOTP(secret).now()) == 6
 
 
+def _outside_make():
+    # Under `make test` the outer make's flags would reach these dry runs.
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+
+
 def test_the_demo_resets_without_deleting_the_venv():
     """Issue 17: `make clean` also deletes the 366 MB venv; the demo has a
     target of its own that only forgets the simulated token (sim-data/)."""
     import subprocess
-    out = subprocess.run(["make", "-n", "demo-reset"], cwd=REPO, capture_output=True,
-                         text=True)
+    out = subprocess.run(["make", "--no-print-directory", "-n", "demo-reset"], cwd=REPO,
+                         capture_output=True, text=True, env=_outside_make())
     assert out.returncode == 0, out.stderr
     commands = [line for line in out.stdout.splitlines() if line.strip()]
     assert commands == ["rm -rf sim-data"], commands
@@ -44,8 +49,8 @@ def test_make_demo_installs_only_what_the_demo_needs():
     """Issue 17: the demo's venv held pyright, node, pytest and the stubs.
     `make demo` installs requirements-demo.txt; `make test` the rest too."""
     import subprocess
-    demo = subprocess.run(["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True,
-                          text=True)
+    demo = subprocess.run(["make", "--no-print-directory", "-n", "-B", "demo"], cwd=REPO,
+                          capture_output=True, text=True, env=_outside_make())
     assert demo.returncode == 0, demo.stderr
     installs = [line for line in demo.stdout.splitlines() if "pip install" in line]
     assert installs and all("-r requirements-demo.txt" in line for line in installs), installs
