@@ -6,10 +6,17 @@ SHORT = 1  # released before LONG_MS
 LONG = 2  # reported while still held, once LONG_MS is reached
 DOUBLE = 3  # two short presses, the second starting within double_ms of the first's release
 
-# The token's timings; the simulator's finger (host_tools/simulator/token.py)
+# The token's timings; the simulator's finger (host_tools/simulator/bus.py)
 # reads them from here to hold a press just long enough.
 DEBOUNCE_MS = 25
 LONG_MS = 700
+# A reading this long after the one before means the loop stalled (a loaded
+# machine, a long job) and didn't watch the button meanwhile. Time is counted
+# only while watched: the debounce and the long press need that much time
+# between prompt readings, and a late reading decides nothing. Far above any
+# normal loop period on every port, or the button would never decide anything.
+STALL_MS = 200
+_STEADY_CAP = 1 << 20  # stays a small int however long the level holds
 
 
 class Button:
@@ -26,7 +33,8 @@ class Button:
         self.stable = False  # debounced level: True = pressed
         self._raw = False
         self._raw_since = 0
-        self._down_at = 0
+        self._steady = 0  # watched ms since the raw level last changed
+        self._last = None  # the previous reading's time
         self._long_sent = False
         self._first_up = -1  # a short press waiting for a second one: its release time
         self._second = False  # the press now held is the second of a pair
@@ -39,14 +47,23 @@ class Button:
             event = self._queued
             self._queued = NONE
             return event
+        last = self._last
+        self._last = now
         if pressed != self._raw:
             self._raw = pressed
             self._raw_since = now
+            self._steady = 0
             return NONE
-        if pressed != self.stable and self._diff(now, self._raw_since) >= self.debounce_ms:
+        if last is None:
+            return NONE
+        gap = self._diff(now, last)
+        if gap > STALL_MS:
+            return NONE  # unwatched: this reading only records the level
+        if self._steady < _STEADY_CAP:
+            self._steady += gap
+        if pressed != self.stable and self._steady >= self.debounce_ms:
             self.stable = pressed
             if pressed:
-                self._down_at = self._raw_since
                 self._long_sent = False
                 if self._first_up >= 0:  # the second press of a pair
                     self._first_up = -1
@@ -65,7 +82,9 @@ class Button:
                 self._diff(now, self._first_up) >= self.double_ms:
             self._first_up = -1  # no second press came
             return SHORT
-        if self.stable and not self._long_sent and self._diff(now, self._down_at) >= self.long_ms:
+        # Long only on a reading that still finds the button down, held and
+        # watched for long_ms: a release seen late, after a stall, is no hold.
+        if self.stable and pressed and not self._long_sent and self._steady >= self.long_ms:
             self._long_sent = True
             if self._second:  # short then long: both count
                 self._second = False

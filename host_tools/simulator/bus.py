@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 
+from firmware.screen import button
 from host_tools.simulator.hid_keyboard import HidKeyboardSink
 from host_tools.simulator.wire import wirecodes
 from host_tools.simulator.wire.wirecodes import (ACKED, HID_BAD, HID_BUSY, HID_TAKEN,
@@ -22,7 +23,32 @@ from host_tools.simulator.wire.wirecodes import (ACKED, HID_BAD, HID_BUSY, HID_T
 # The folder a board process gets on its path to import wirecodes as a module.
 WIRE_DIR = os.path.dirname(os.path.abspath(wirecodes.__file__))
 _ACK = bytes((ACKED,))
+_STALL_S = button.STALL_MS / 1000  # a gap the firmware may not have watched
 _NACK = bytes((NOT_ACKED,))
+
+
+class _WatchedRun:
+    """How long the firmware must have watched the button's level, from the
+    host's times of its readings. The firmware takes its time before it reads
+    the pin, so its time t[m] for reading m lies between the host's times
+    h[m-1] and h[m]; and it counts only time between prompt readings
+    (firmware/screen/button.py, STALL_MS). Where h[m] - h[m-2] <= STALL_MS
+    the gap before reading m was surely prompt, so over a run of such
+    readings from reading s the firmware watched more than h[m-1] - h[s]."""
+
+    def __init__(self, held_s):
+        self.held_s = held_s
+        self.start = None
+        self.before = None  # h[m-2]
+
+    def reached(self, previous, now):
+        """Reading m at `now` (reading m-1 at `previous`): True once the
+        firmware must have watched the level held_s at this reading."""
+        before, self.before = self.before, previous
+        if self.start is None or before is None or now - before > _STALL_S:
+            self.start = now  # the first reading, or a run starting after a stall
+            return False
+        return previous - self.start >= self.held_s
 
 
 class BusServer:
@@ -34,6 +60,8 @@ class BusServer:
         self.pin_reads = 0
         self.last_pin_read = 0.0
         self.pin_cond = threading.Condition()
+        self._watchers = []  # (watcher, done) seeing every reading (_watch)
+        self.before_pin_reply = None  # test hook: called before each pin reply (a stall)
         self.bytes_by_addr = {}  # I2C bytes on the wire incl. the address byte
         self.flash_writes = 0
         self.cut_after = None  # flash writes still allowed before the power cut
@@ -96,10 +124,15 @@ class BusServer:
             return self._hid(conn, n)
         if op == OP_PIN:
             with self.pin_cond:
+                now = time.monotonic()
+                down = self.button_down
+                self._pin_read(now)
                 self.pin_reads += 1
-                self.last_pin_read = time.monotonic()
+                self.last_pin_read = now
                 self.pin_cond.notify_all()
-            return bytes((ACKED, 0 if self.button_down else 1))  # active low
+            if self.before_pin_reply:
+                self.before_pin_reply(down)
+            return bytes((ACKED, 0 if down else 1))  # active low
         if op == OP_FLASH_WRITE:
             with self.lock:
                 self.flash_writes += 1
@@ -152,6 +185,68 @@ class BusServer:
         if taken:
             self.hid_reports += 1
         return bytes((HID_TAKEN if taken else HID_BUSY, kb.get_leds()))
+
+    def press_until_seen(self, held_s, timeout):
+        """Press the button, and lift it at the first reading after which the
+        firmware must have watched it held `held_s` (_WatchedRun). The pin
+        answers that reading "down" and every later one "up": lifting on the
+        reading itself, not after this thread wakes, keeps a stalled loop from
+        seeing a short press held into a long one. Returns that reading's
+        host time."""
+        run = _WatchedRun(held_s)
+
+        def finger(previous, now):
+            if run.reached(previous, now):
+                self.button_down = False  # this reading still sees it down; the next ones don't
+                return True
+            return False
+        with self.pin_cond:
+            self.button_down = True
+            try:
+                return self._watch(finger, timeout)
+            finally:
+                self.button_down = False
+
+    def wait_watched(self, held_s, timeout):
+        """Wait until the firmware must have watched the button's present
+        level for `held_s` (a release debounced), then one reading more: the
+        turn that decided has finished its work and redraw."""
+        run = _WatchedRun(held_s)
+        state = {"reached": False}
+
+        def watcher(previous, now):
+            if state["reached"]:
+                return True
+            state["reached"] = run.reached(previous, now)
+            return False
+        with self.pin_cond:
+            return self._watch(watcher, timeout)
+
+    def _watch(self, watcher, timeout):
+        # Under pin_cond: call watcher(previous reading's time, this one's)
+        # for every reading from now on until it returns True.
+        deadline = time.monotonic() + timeout
+        done = []
+        entry = (watcher, done)
+        self._watchers.append(entry)
+        try:
+            while not done:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the simulated firmware stopped reading its button")
+                if self.power_cut:
+                    raise TimeoutError("the simulated power was cut")
+                self.pin_cond.wait(min(left, 0.5))
+            return done[0]
+        finally:
+            self._watchers.remove(entry)
+
+    def _pin_read(self, now):
+        # Under pin_cond, for every reading before it is answered;
+        # self.last_pin_read is still the reading before this one.
+        for watcher, done in self._watchers:
+            if not done and watcher(self.last_pin_read, now):
+                done.append(now)
 
     def wait_pin_reads_after(self, t, count=2, timeout=5.0):
         """Block until the firmware has read the button `count` times after

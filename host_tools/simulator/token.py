@@ -395,25 +395,19 @@ class SimulatedToken:
     def _press_now(self, hold_s):
         if not self.running:
             raise SimulatorError("the token is not running")
-        self.bus.button_down = True
-        down = time.monotonic()
-        # A loaded machine can stall the firmware's loop, so hold as a finger
-        # would until the token reacts: from the firmware's first read of the
-        # pressed pin, past the debounce (or long-press) time, read twice.
-        seen = self.bus.wait_pin_reads_after(down, count=1, timeout=PRESS_WORK_S)
-        need = LONG_MS_FIRMWARE + 0.02 if hold_s >= LONG_PRESS_S else DEBOUNCE_S + 0.005
-        time.sleep(max(0.0, down + hold_s - time.monotonic()))
-        self.bus.wait_pin_reads_after(seen + need, count=2, timeout=PRESS_WORK_S)
-        self.bus.button_down = False
-        released = time.monotonic()
-        # Handled once the loop has read the released pin, then read it again
-        # past the debounce time (the event), and gone round once more (the
-        # redraw happens in between).
-        # What a press starts (at the long-press time, while still held, or at
-        # the release) may keep the loop away from the pin a while: an
-        # unlock's PBKDF2, the last try's erase. Every wait here allows that.
-        seen = self.bus.wait_pin_reads_after(released, count=1, timeout=PRESS_WORK_S)
-        self.bus.wait_pin_reads_after(seen + DEBOUNCE_S + 0.005, count=2, timeout=PRESS_WORK_S)
+        # A loaded machine can stall the firmware's loop at any moment, so
+        # the pin itself lifts the finger, at the reading after which the
+        # firmware must have watched it held past the debounce (or long-press)
+        # time, and not much later (bus.press_until_seen).
+        need = LONG_MS_FIRMWARE + 0.005 if hold_s >= LONG_PRESS_S else DEBOUNCE_S + 0.002
+        self.bus.press_until_seen(need, PRESS_WORK_S)
+        # Handled once the firmware must have watched the release for the
+        # debounce time (the event), and read once more: the event's work and
+        # redraw come after that reading, within the same turn. What a press
+        # starts (at the long-press time, while still held, or at the
+        # release) may keep the loop away from the pin a while: an unlock's
+        # PBKDF2, the last try's erase. The wait allows that.
+        self.bus.wait_watched(DEBOUNCE_S + 0.002, PRESS_WORK_S)
 
     def press(self):
         """A short press: next account (or wake the screen)."""

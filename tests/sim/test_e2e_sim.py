@@ -314,6 +314,37 @@ def test_screen_sleeps_and_the_waking_press_does_not_skip():
         assert "2/2" in tok.screen_text()
 
 
+@pytest.mark.parametrize("stalled", [0, 1, 2, 3])
+def test_a_stalled_loop_keeps_a_short_press_short(clean_tok, stalled):
+    """A loaded machine can stop the firmware for most of a second at any
+    moment. Here the reply to the firmware's `stalled`-th reading of a held
+    button (counted from its first) comes 0.8 s late: the press must still be
+    one short press (CI once saw a PIN digit accepted early this way)."""
+    tok = clean_tok
+    for name in ("one", "two", "three"):
+        assert cli(tok, "add", name, "--secret", b32(SHA1_SEED))[0] == 0
+    tok.press()
+    before = wait_for(lambda: re.search(r"(\d)/3", tok.screen_text()), "a position on screen")
+    reads, stalls = [], []
+
+    def stall(down):
+        if not down:
+            return
+        reads.append(down)
+        if len(reads) == stalled + 1:
+            stalls.append(len(reads))
+            time.sleep(0.8)
+    tok.bus.before_pin_reply = stall
+    try:
+        tok.press()
+    finally:
+        tok.bus.before_pin_reply = None
+    want = int(before.group(1)) % 3 + 1
+    text = tok.screen_text()  # press() returns once the press is handled
+    assert stalls, "the press never read the button %d times held" % (stalled + 1)
+    assert "%d/3" % want in text, text
+
+
 # -- errors -------------------------------------------------------------------------
 
 def test_bad_input_is_refused_before_the_device(clean_tok):

@@ -131,6 +131,35 @@ def test_button_short_long_and_bounce(call):
     assert 1700 <= long_t <= 1740  # reported while still held
 
 
+def test_button_release_seen_after_a_stall_is_a_short_press(call):
+    # The loop saw the press for 30 ms (debounced), then stalled 800 ms and
+    # read the pin again only once the finger was up. It never saw the button
+    # held past LONG_MS, so the press is short, however late the release shows.
+    samples = [[0, True], [5, True], [30, True], [830, False], [835, False], [860, False]]
+    events = call("drive", "button_run", samples)
+    assert events == [[860, 1]]  # one SHORT, at the debounced release; no LONG
+
+
+def test_button_counts_only_the_time_it_watched(call):
+    # Debounced at 30 ms, then the loop stalled until 830 ms. It did not watch
+    # the button meanwhile, so that time is no hold: still down, the press
+    # becomes long only after 700 ms of prompt readings (30 + 670 after 830).
+    held = [[0, True], [5, True], [30, True]] + [[t, True] for t in range(830, 1700, 5)] \
+        + [[1700, False], [1730, False]]
+    assert call("drive", "button_run", held) == [[1500, 2]]  # LONG, watched 700 ms
+    # The same stall, lifted right after the late reading: a short press.
+    lifted = [[0, True], [5, True], [30, True], [830, True], [835, False], [840, False], [865, False]]
+    assert call("drive", "button_run", lifted) == [[865, 1]]
+    # A stall just after the first reading of the press: the late reading
+    # decides nothing, and the debounce counts only watched time.
+    early = [[0, False], [10, True], [810, True]] + [[t, True] for t in range(815, 841, 5)] \
+        + [[t, False] for t in range(845, 900, 5)]
+    assert call("drive", "button_run", early) == [[870, 1]]
+    # Released before it was watched for the debounce time: no press at all.
+    lost = [[0, False], [10, True], [810, True], [815, True], [820, False], [900, False], [905, False]]
+    assert call("drive", "button_run", lost) == []
+
+
 def test_button_double_press_when_asked(call):
     # Two quick presses (the second starts 100 ms after the first ends), then
     # a lone short press, then a short press followed by a long one.

@@ -1,8 +1,8 @@
 # Stands for CircuitPython's `keypad` module (Keys, EventQueue, Event). The
-# real one scans in the background every `interval`; this one scans when the
-# queue is looked at, no more often than `interval`, so the simulator sees a
-# pin read for each turn of the firmware's loop, as with MicroPython.
-import time
+# real one scans in the background every `interval`; this one scans once each
+# time the firmware's loop drains the queue (every 10 ms), so each turn's level
+# comes from one pin read the simulator sees, as with MicroPython: its finger
+# lifts by those reads (host_tools/simulator/bus.py).
 
 import _simwire
 
@@ -40,6 +40,17 @@ class EventQueue:
         self._max = max_events
         self._q = []
         self.overflowed = False
+        self._drained = False  # the last look handed out an event: the next empty look ends the turn
+
+    def _look(self):
+        # A loop drains the queue until it is empty: scan on its first look,
+        # not again on the look that finds the queue emptied.
+        if self._q:
+            return
+        if self._drained:
+            self._drained = False
+            return
+        self._scanner._scan()
 
     def _put(self, key, pressed, ts):
         if len(self._q) >= self._max:
@@ -48,17 +59,19 @@ class EventQueue:
         self._q.append((key, pressed, ts))
 
     def get(self):
-        self._scanner._scan()
+        self._look()
         if not self._q:
             return None
         key, pressed, ts = self._q.pop(0)
+        self._drained = True
         return Event(key, pressed, ts)
 
     def get_into(self, event):
-        self._scanner._scan()
+        self._look()
         if not self._q:
             return False
         event.key_number, event.pressed, event.timestamp = self._q.pop(0)
+        self._drained = True
         return True
 
     def clear(self):
@@ -66,7 +79,7 @@ class EventQueue:
         self.overflowed = False
 
     def __len__(self):
-        self._scanner._scan()
+        self._look()
         return len(self._q)
 
     def __bool__(self):
@@ -82,11 +95,11 @@ class Keys:
             raise ValueError("debounce_threshold must be 1-127")
         self._pins = list(pins)
         self._when = bool(value_when_pressed)
-        self._interval_ns = int(interval * 1e9)
+        if interval < 0:
+            raise ValueError("interval must be >= 0")
         self._threshold = debounce_threshold
         self._state = [False] * len(self._pins)  # all released at start, as the real one assumes
         self._count = [0] * len(self._pins)
-        self._last = None
         self._deinited = False
         self.events = EventQueue(self, max_events)
         self._scan()
@@ -111,10 +124,6 @@ class Keys:
     def _scan(self):
         if self._deinited:
             return
-        now = time.monotonic_ns()
-        if self._last is not None and now - self._last < self._interval_ns:
-            return
-        self._last = now
         ts = _ticks()
         for i, pin in enumerate(self._pins):
             pressed = _simwire.read_pin(pin.number) == self._when
