@@ -98,8 +98,8 @@ class TokenClient:
         # A resend below sends this same frame: a signed one stays valid,
         # since a torn first copy never reached the token's sequence check.
         timeout = self.timeout
-        if cmd in frames.CONFIRMED:
-            # The token answers once its button is held (or CONFIRM_S is up).
+        if cmd in frames.CONFIRMED or cmd in frames.TOUCHED:
+            # The token answers once its button is pressed (or CONFIRM_S is up).
             timeout = max(timeout, frames.CONFIRM_S + 5.0)
             if self.on_confirm is not None:
                 self.on_confirm(cmd)
@@ -191,10 +191,16 @@ class TokenClient:
                 return accounts
 
     def delete(self, name, issuer=None):
-        args = {"name": name}
-        if issuer is not None:
-            args["issuer"] = issuer
-        return self.request("delete", **args)
+        return self.request("delete", **_named(name, issuer))
+
+    def show(self, name, issuer=None):
+        """Put the account on the token's screen (nothing secret comes back)."""
+        return self.request("show", **_named(name, issuer))
+
+    def code(self, name, issuer=None):
+        """The account's current code, once a hand on the token pressed its
+        button (frames.TOUCHED); DeviceError not_confirmed without a press."""
+        return self.request("code", **_named(name, issuer))
 
     def rename(self, name, issuer=None, new_name=None, new_issuer=None):
         args = {"name": name}
@@ -275,3 +281,10 @@ class TokenClient:
     def clock_offset(self, clock=time.time, samples=clockmath.TIME_SAMPLES):
         """(token time - host time, round trip) in ms; None offset: clock lost."""
         return clockmath.clock_offset(self, clock, samples)
+
+
+def _named(name, issuer):
+    args = {"name": name}
+    if issuer is not None:
+        args["issuer"] = issuer
+    return args

@@ -21,7 +21,7 @@ if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from host_tools import __version__, completion, link, terminal  # noqa: E402
-from host_tools.cli import accounts, clock, device, lock, log, transfer  # noqa: E402
+from host_tools.cli import accounts, clock, codes, device, lock, log, transfer  # noqa: E402
 from host_tools.client import TokenClient  # noqa: E402
 from host_tools.errors import (ERASED_MESSAGE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: E402
                                CommandError, TokenError, UsageError)
@@ -141,6 +141,9 @@ COMMANDS = {
     "add": (accounts.add_arguments, accounts.run_add,
             "store an account (TOTP, HOTP or Steam)"),
     "list": (_no_arguments, accounts.run_list, "list the stored accounts (never their secrets)"),
+    "show": (codes.show_arguments, codes.run_show, "put an account on the token's screen"),
+    "code": (codes.code_arguments, codes.run_code,
+             "an account's code on this computer, after a press on the token"),
     "delete": (accounts.delete_arguments, accounts.run_delete,
                "delete one account (asks first; the backup keeps it, marked deleted)"),
     "import": (transfer.import_arguments, transfer.run_import,

@@ -11,5 +11,5 @@ GATED = {"add", "add-many", "delete", "rename", "move",       # accountcmd
          "wipe", "pin-change", "pin-remove",                  # lockcmd
          "config", "reboot-maintenance",                      # devicecmd
          "log-clear", "log-config"}                           # diagcmd
-PRIVATE = {"list", "log"}  # behind the PIN too once config --private-list is on
+PRIVATE = {"list", "show", "code", "log"}  # behind the PIN too once config --private-list is on
 OPEN = {"info", "status", "get-time", "auth-challenge", "auth", "logout", "pin-set", "files"}

@@ -73,9 +73,10 @@ DROPPED = const(14)       # a events lost to a full queue
 FACTORY_RESET = const(15)
 LOG_CONFIG = const(16)    # a: 1 names allowed, 0 not
 PIN_SET = const(17)       # a: 1 set/changed, 0 removed
+CODE_SENT = const(18)     # a 1, b its position; text: a name if allowed (a press sent it)
 NAMES = ("", "boot", "boot-failed", "error", "sync", "clock-lost", "clock-ok",
          "pin-failed", "pin-locked", "add", "delete", "wipe", "store-repaired",
-         "log-cleared", "dropped", "factory-reset", "log-config", "pin-set")
+         "log-cleared", "dropped", "factory-reset", "log-config", "pin-set", "code-sent")
 WHERE = ("loop", "request", "frame", "refused")
 _COUNTED = (ADD, DELETE)  # consecutive ones merge into one entry
 

@@ -1,11 +1,14 @@
-# The account commands: add, add-many, list, delete, rename, move. Plugged
-# into service.Service, which holds the privileged ones back until the PIN.
+# The account commands: add, add-many, list, delete, rename, move, and show
+# and code (an account on the screen; its code to the computer after a press
+# on the token). Plugged into service.Service, which holds the privileged
+# ones back until the PIN.
 import binascii
 
 import eventlog
+import frames
 from argcheck import bad, integer, text
 from rules import ADD_DEFAULTS, ADD_MANY, LIST_PAGE, default_digits
-from service import CommandError
+from service import CommandError, PressNeeded
 from store import StoreError
 
 _MAX_INDEX = 65535  # far above any capacity; keeps list's start a small int
@@ -30,10 +33,12 @@ def parse_account(args):
 
 
 class Commands:
-    # Every change to the accounts needs the PIN; `list` only once the user
-    # asks for private names (config --private-list).
+    # Every change to the accounts needs the PIN; what names an account
+    # (list, show, code) only once the user asks for private names (config
+    # --private-list). `code` needs a press on the token besides, and the
+    # token unlocked on its own screen.
     privileged = ("add", "add-many", "delete", "rename", "move")
-    private = ("list",)
+    private = ("list", "show", "code")
 
     def __init__(self, store, keys, log, screens):
         """keys: only to clear the erased mark once accounts are back."""
@@ -48,6 +53,8 @@ class Commands:
             "delete": self.delete,
             "rename": self.rename,
             "move": self.move,
+            "show": self.show,
+            "code": self.code,
         }
 
     def add(self, args, received):
@@ -125,3 +132,35 @@ class Commands:
         store.move(index, to)
         self.screens.accounts_changed(None)
         return {"index": to}
+
+    def show(self, args, received):
+        """Put the named account on the screen (once unlocked, if locked)."""
+        index = self._find(args)
+        self.screens.accounts_changed(index)
+        return {"index": index, "count": self.store.count,
+                "locked": bool(self.keys.pin and not self.keys.screen_unlocked)}
+
+    def code(self, args, received):
+        """The named account on screen; its code goes out at the next press
+        on the token (frames.TOUCHED), or never."""
+        index = self._find(args)
+        keys = self.keys
+        if keys.pin and not keys.screen_unlocked:
+            raise CommandError(frames.E_LOCKED, "the token is locked: enter the PIN on the "
+                               "token first")
+        screens = self.screens
+        if screens.clock_needed(index):
+            raise CommandError(frames.E_CLOCK_LOST, "the token's clock is not set: no "
+                               "time-based code (run sync-time)")
+        return self._touch(index)
+
+    def _touch(self, index):
+        def send():
+            code, extra = self.screens.send_code()
+            meta = self.store.meta(index)
+            self.log.event(eventlog.CODE_SENT, 1, index + 1, 0, self.log.name_text(meta["name"]))
+            out = {"code": code, "index": index, "name": meta["name"], "issuer": meta["issuer"],
+                   "kind": meta["kind"]}
+            out.update(extra)
+            return out
+        raise PressNeeded(None, send, index)

@@ -25,6 +25,10 @@ MAX_REPLY = 2048  # the device pages long answers to stay under this
 # saying what it confirms; no hold, nothing happens (docs/security.md).
 CONFIRMED = ("pin-set", "pin-remove", "wipe", "reboot-maintenance")
 CONFIRM_S = 15
+# A code goes to the computer only after a press on the token within
+# CONFIRM_S (any press: it takes nothing away), the account on screen; no
+# press, no code. A program on the computer can't read codes by itself.
+TOUCHED = ("code",)
 
 # Named errors. The host maps each to an exit code and a message.
 E_TOO_LONG = "frame_too_long"

@@ -25,7 +25,7 @@ class SerialLink:
         self._out_sent = 0
         self._after = []  # what waits until the reply is out (a scrub, a reset)
         self.last_rx = ticks_ms()  # when serial bytes last came in
-        self._waiting = None  # [req_id, run, since (ticks), seconds shown]
+        self._waiting = None  # [req_id, run, since (ticks), seconds shown, touch]
 
     def attach(self, service, screens):
         """The services answer the requests (built after the link: they
@@ -74,8 +74,12 @@ class SerialLink:
             reply = frames.encode_ok(req_id, data, self._reply_extra())
         except PressNeeded as p:
             # Checked; it happens only with a hand on the token. No reply yet.
-            self._waiting = [req_id, p.run, self.ticks_ms(), frames.CONFIRM_S]
-            self.screens.confirm(p.what, frames.CONFIRM_S)
+            touch = p.account is not None
+            self._waiting = [req_id, p.run, self.ticks_ms(), frames.CONFIRM_S, touch]
+            if touch:
+                self.screens.touch(p.account, frames.CONFIRM_S)
+            else:
+                self.screens.confirm(p.what, frames.CONFIRM_S)
             return
         except frames.FrameError as e:
             self.log.event(eventlog.ERROR, 2, text=e.code)
@@ -110,19 +114,23 @@ class SerialLink:
 
     def pressed(self, held):
         """The button while a request waits: a hold (held) confirms it, a
-        press cancels it."""
-        req_id, run = self._waiting[0], self._waiting[1]
+        press cancels it; for a touch (frames.TOUCHED) any press does it."""
+        req_id, run, touch = self._waiting[0], self._waiting[1], self._waiting[4]
         self._waiting = None
-        if not held:
+        if not held and not touch:
             self._refuse(req_id, "cancelled on the token: nothing was changed")
             return
         try:
             reply = frames.encode_ok(req_id, self.service.confirmed(run), self._reply_extra())
+            done = True
         except CommandError as e:
             reply = frames.encode_error(req_id, e.code, e.message, self._reply_extra(e.extra))
+            done = False
         except Exception as e:  # a bug: report it, keep running
             reply = self._internal_error(req_id, e)
-        self.screens.redraw()
+            done = False
+        if not (touch and done):  # a sent code stays on screen
+            self.screens.redraw()
         self._send(reply)
 
     def tick(self, now):
@@ -134,8 +142,12 @@ class SerialLink:
         left = frames.CONFIRM_S - self.ticks_diff(now, w[2]) // 1000
         if left <= 0:
             self._waiting = None
-            self._refuse(w[0], "no hold on the token's button within %d s: nothing was changed"
-                         % frames.CONFIRM_S)
+            if w[4]:
+                self._refuse(w[0], "no press on the token within %d s: no code was sent"
+                             % frames.CONFIRM_S)
+            else:
+                self._refuse(w[0], "no hold on the token's button within %d s: nothing was "
+                             "changed" % frames.CONFIRM_S)
         elif left != w[3]:
             w[3] = left
             self.screens.confirm_left(left)

@@ -9,14 +9,16 @@ from store import StoreError
 
 
 class PressNeeded(Exception):
-    """A checked request that waits for a hand on the token (frames.
-    CONFIRMED): `what` for the screen, `run` does it (through
-    Service.confirmed) once the button is held."""
+    """A checked request that waits for a hand on the token: `run` does it
+    (through Service.confirmed). frames.CONFIRMED: `what` for the screen,
+    done once the button is held. frames.TOUCHED: `account` (an index) on
+    the screen, done at any press."""
 
-    def __init__(self, what, run):
+    def __init__(self, what, run, account=None):
         super().__init__("press needed")
         self.what = what
         self.run = run
+        self.account = account
 
 
 class CommandError(Exception):

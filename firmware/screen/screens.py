@@ -43,11 +43,13 @@ class Screens:
         self.note_shown = False
         self._busy = ""  # what busy() last said
         self._confirm = ()  # what a request waiting for a hold would do
+        self.touching = False  # an account on screen waits for the press that sends its code
 
     # -- whole screens ------------------------------------------------------
 
     def redraw(self):
         """Choose and draw the whole screen for the current state."""
+        self.touching = False
         keys = self.keys
         if keys.pin and not keys.screen_unlocked:
             self.screen = "locked"
@@ -194,6 +196,8 @@ class Screens:
                     self.redraw()
             else:
                 self.refresh()
+        if self.touching:
+            return  # waiting for a press: neither dark nor locked (the link counts it down)
         diff = self.rt.ticks_diff
         if self.display.on and diff(now, self.last_press) > self.idle_ms:
             self.display.power(False)
@@ -353,7 +357,47 @@ class Screens:
         self.confirm_left(seconds)
 
     def confirm_left(self, seconds):
+        if self.touching:
+            self.ui.prompt("press: send %2d s" % seconds)
+            self.ui.flush()
+            return
         self.ui.message(tuple(self._confirm) + ("hold: yes", "press: no  %2d s" % seconds))
+
+    # -- a code for the computer (frames.TOUCHED) ------------------------------
+
+    def clock_needed(self, index):
+        """Whether account `index` has no code now for want of the clock."""
+        return self.clock.lost and self.store.meta(index)["kind"] != "hotp"
+
+    def touch(self, index, seconds):
+        """`code NAME`: that account on screen, asking for the press that
+        sends its code to the computer."""
+        self.index = index
+        self.hotp_shown = False
+        self.wake()
+        self.redraw()
+        self.touching = self.screen == "accounts"
+        self.confirm_left(seconds)
+
+    def send_code(self):
+        """The press came: the code for now, on screen and for the reply
+        ((None, {}) when there is none: the clock was lost meanwhile). An
+        HOTP counter is stored before its code shows, as for a hold."""
+        self.last_press = self.rt.ticks_ms()
+        self.hotp_shown = False
+        self.redraw()  # the prompt goes; a TOTP code for now comes up
+        acc = self.account
+        if self.screen != "accounts" or acc is None:
+            return None, {}
+        if acc.kind == "hotp":
+            self.next_hotp()
+            extra = {"counter": acc.counter - 1}
+        elif self.clock.lost:
+            return None, {}
+        else:
+            extra = {"remaining": self.remaining(), "period": acc.period}
+        self._note("sent")
+        return self.code_text, extra
 
     def busy(self, text):
         """Something slow is under way: say so on screen."""

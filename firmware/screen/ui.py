@@ -72,6 +72,18 @@ class UI:
         self.fb.fill_rect(0, y, self.w, 8, 0)
         self.fb.text(layout.fit(text, self.cols), 0, y, 1)
 
+    def prompt(self, text):
+        """A line asking for a press over the account screen: below the code
+        on a tall panel; on a short one over the countdown and position,
+        which give way until the next account()."""
+        if self.tall:
+            y = (self.code_page + 3) * 8
+        else:
+            self.period = 0
+            y = self.bar_page * 8
+        self.fb.fill_rect(0, y, self.w, 8, 0)
+        self.fb.text(layout.fit(text, self.cols), 0, y, 1)
+
     def clear_code(self, filler):
         y = self.code_page * 8
         self.fb.fill_rect(0, y, self.w, 16, 0)

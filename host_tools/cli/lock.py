@@ -65,7 +65,12 @@ _HOLD_FOR = {"pin-set": "setting the PIN", "pin-remove": "removing the PIN",
 
 
 def ask_for_hold(cmd):
-    """The token waits for a hand on it (frames.CONFIRMED): say so."""
+    """The token waits for a hand on it (frames.CONFIRMED, TOUCHED): say so."""
+    if cmd in frames.TOUCHED:
+        sys.stderr.write("Press the token's button to send the code (%d s)...\n"
+                         % frames.CONFIRM_S)
+        sys.stderr.flush()
+        return
     sys.stderr.write("Confirm %s on the token: hold its button (a short press cancels; "
                      "%d s)...\n" % (_HOLD_FOR.get(cmd, cmd), frames.CONFIRM_S))
     sys.stderr.flush()
@@ -165,7 +170,7 @@ def config_arguments(p):
                         % (rules.TRIES_MIN, rules.TRIES_MAX))
     private = p.add_mutually_exclusive_group()
     private.add_argument("--private-list", dest="list_private", action="store_true",
-                         default=None, help="`list` needs the PIN too (names are private)")
+                         default=None, help="`list`, `show` and `code` need the PIN too (names are private)")
     private.add_argument("--public-list", dest="list_private", action="store_false",
                          help="`list` works without the PIN (the default)")
     kbd = p.add_argument_group("typing the code (boards with native USB: the token is also a keyboard)")

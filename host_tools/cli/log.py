@@ -111,6 +111,9 @@ def describe(entry):
         return "locked after %s wrong PINs" % a
     if event == "pin-set":
         return "PIN set or changed" if a else "PIN removed"
+    if event == "code-sent":
+        return "a press on the token sent the code of account %s%s to the computer" % (
+            b, " (%s)" % text if text else "")
     if event in ("add", "delete"):
         verb = "added" if event == "add" else "deleted"
         named = " (%s)" % text if text else ""
