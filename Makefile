@@ -20,7 +20,7 @@ KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 3  # pytest workers: the simulator tests mostly wait, so 3 keep 2 cores busy
 
-.PHONY: help venv test test-fast demo demo-reset bench mpy deploy wiring wheel clean readme
+.PHONY: help venv test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
@@ -74,9 +74,9 @@ demo: $(DEMO_STAMP)
 bench: venv
 	$(PY) -m host_tools.bench
 
-# README's "What is stored and how to delete it", from host_tools/inventory.py.
-readme: venv
-	$(PY) -m host_tools.inventory --readme README.md
+# docs/usage.md's "What is stored and how to delete it", from host_tools/inventory.py.
+inventory: venv
+	$(PY) -m host_tools.inventory --doc docs/usage.md
 
 # Firmware compiled to .mpy (smaller, no compile step or RAM peak on the board).
 mpy: venv

@@ -1,12 +1,14 @@
-"""Wiring pictures (SVG) generated from the board files.
+"""Wiring pictures (SVG, and PNG for viewers without SVG) generated from the board files.
 
     python -m host_tools.wiring [OUT_DIR]      (default docs/wiring; `make wiring`)
 
 Each board file in boards/ is read as data (its module-level constants, never
 executed) and drawn as one picture: the board's header pins on the left, the
 OLED, the DS3231 and the button on the right, one coloured wire per signal.
-The output depends only on the board files, so tests can regenerate it and
-compare byte for byte with the committed pictures.
+The output depends only on the board files (and, for the PNG, the pinned
+Pillow), so tests can regenerate it and compare it with the committed pictures.
+One drawing (`render`) goes to either canvas: the SVG as text, the PNG
+through Pillow with its built-in font.
 """
 import ast
 import os
@@ -84,12 +86,60 @@ class _Svg:
     def dot(self, x, y, colour):
         self.add('<circle cx="%d" cy="%d" r="4.5" fill="%s"/>', x, y, colour)
 
+    def pin(self, x, y):
+        """A header pin: a gold circle."""
+        self.add('<circle cx="%d" cy="%d" r="5" fill="#c8a000" stroke="#444"/>', x, y)
+
+    def line(self, x1, y1, x2, y2, colour="#444", width=2):
+        self.add('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="%d"/>',
+                 x1, y1, x2, y2, colour, width)
+
     def render(self):
         head = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
                 'viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif">'
                 % (WIDTH, HEIGHT, WIDTH, HEIGHT))
         return "\n".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>']
                          + self.parts + ["</svg>", ""])
+
+
+class _Png:
+    """The _Svg drawing calls, painted with Pillow (imported only here: the
+    SVG needs nothing beyond the standard library)."""
+
+    _ANCHOR = {"start": "ls", "end": "rs", "middle": "ms"}  # on the baseline, as in SVG
+
+    def __init__(self):
+        from PIL import Image, ImageDraw, ImageFont
+        self.image = Image.new("RGB", (WIDTH, HEIGHT), "#ffffff")
+        self.draw = ImageDraw.Draw(self.image)
+        self._font = ImageFont.load_default
+        self._fonts = {}
+
+    def text(self, x, y, s, size=13, anchor="start", weight="normal", fill="#000"):
+        font = self._fonts.get(size)
+        if font is None:
+            font = self._fonts[size] = self._font(size)
+        # The built-in font has no bold face: a thin stroke stands in for it.
+        self.draw.text((x, y), s, fill=fill, font=font, anchor=self._ANCHOR[anchor],
+                       stroke_width=1 if weight == "bold" else 0, stroke_fill=fill)
+
+    def rect(self, x, y, w, h, fill, stroke="#444"):
+        self.draw.rounded_rectangle((x, y, x + w, y + h), 6, fill=fill, outline=stroke, width=2)
+
+    def wire(self, points, colour):
+        self.draw.line(points, fill=colour, width=3, joint="curve")
+
+    def dot(self, x, y, colour):
+        self.draw.ellipse((x - 4.5, y - 4.5, x + 4.5, y + 4.5), fill=colour)
+
+    def pin(self, x, y):
+        self.draw.ellipse((x - 5, y - 5, x + 5, y + 5), fill="#c8a000", outline="#444")
+
+    def line(self, x1, y1, x2, y2, colour="#444", width=2):
+        self.draw.line((x1, y1, x2, y2), fill=colour, width=width)
+
+    def render(self):
+        return self.image
 
 
 def _part(svg, x, y, w, title, subtitle, pins, fill):
@@ -101,17 +151,17 @@ def _part(svg, x, y, w, title, subtitle, pins, fill):
     at = {}
     for i, (label, signal) in enumerate(pins):
         py = y + 24 + 22 * i
-        svg.add('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444" stroke-width="2"/>',
-                x - 8, py, x, py)
+        svg.line(x - 8, py, x, py)
         svg.text(x + 8, py + 4, label, 12)
         at.setdefault(signal, []).append(py)
     return at
 
 
-def render(board):
-    """The wiring picture of one board (constants from read_board) as SVG text."""
+def render(board, canvas=None):
+    """The wiring picture of one board (constants from read_board): SVG text,
+    or whatever the canvas given makes (a _Png: the image)."""
     b = board
-    svg = _Svg()
+    svg = _Svg() if canvas is None else canvas
     svg.text(20, 30, "%s: wiring" % b["DESCRIPTION"], 18, weight="bold")
     runtime = "  RUNTIME=%s" % b["RUNTIME"] if b.get("RUNTIME", "micropython") != "micropython" else ""
     svg.text(20, 52, "BOARD=%s%s  (generated from boards/%s.py by host_tools/wiring.py)"
@@ -123,7 +173,7 @@ def render(board):
     labels = {"3V3": b["LABEL_3V3"], "GND": b["LABEL_GND"], "SDA": "SDA  " + b["LABEL_SDA"],
               "SCL": "SCL  " + b["LABEL_SCL"], "BTN": "button  " + b["LABEL_BUTTON"]}
     for signal, y in BOARD_PIN_Y.items():
-        svg.add('<circle cx="260" cy="%d" r="5" fill="#c8a000" stroke="#444"/>', y)
+        svg.pin(260, y)
         svg.text(250, y + 4, labels[signal], 12, "end")
 
     # The parts, and which of their pins carry which signal.
@@ -166,22 +216,28 @@ def render(board):
              "in the board file.", 12)
     legend_x = 20
     for signal, (colour, _) in WIRES.items():
-        svg.add('<line x1="%d" y1="482" x2="%d" y2="482" stroke="%s" stroke-width="3"/>',
-                legend_x, legend_x + 24, colour)
+        svg.line(legend_x, 482, legend_x + 24, 482, colour, 3)
         svg.text(legend_x + 30, 486, "button" if signal == "BTN" else signal, 12)
         legend_x += 90
     return svg.render()
 
 
+def render_png(board):
+    """The same picture as a Pillow image."""
+    return render(board, _Png())
+
+
 def generate(out_dir=OUT, boards_dir=BOARDS):
-    """Write <out_dir>/<board>.svg for every wired board; returns the paths."""
+    """Write <out_dir>/<board>.svg and .png for every wired board; returns the paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name, board in wired_boards(boards_dir).items():
         path = os.path.join(out_dir, name + ".svg")
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             f.write(render(board))
-        paths.append(path)
+        png = os.path.join(out_dir, name + ".png")
+        render_png(board).save(png, optimize=True)
+        paths += [path, png]
     return paths
 
 

@@ -6,11 +6,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from PIL import Image, ImageColor
 
 from host_tools import wiring
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 DOCS = os.path.join(REPO, "docs", "wiring")
+HARDWARE_DOC = os.path.join(REPO, "docs", "hardware.md")
 BOARDS = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "boards"))
                 if f.endswith(".py") and f != "sim.py"
                 and not wiring.read_board(os.path.join(REPO, "boards", f)).get("SIMULATED"))
@@ -20,17 +22,37 @@ def test_committed_pictures_are_what_the_board_files_give(tmp_path):
     wiring.generate(str(tmp_path))
     fresh = sorted(os.listdir(tmp_path))
     assert sorted(os.listdir(DOCS)) == fresh, "run `make wiring` and commit docs/wiring"
-    match, mismatch, errors = filecmp.cmpfiles(DOCS, str(tmp_path), fresh, shallow=False)
+    svgs = [f for f in fresh if f.endswith(".svg")]
+    match, mismatch, errors = filecmp.cmpfiles(DOCS, str(tmp_path), svgs, shallow=False)
     assert mismatch == [] and errors == [], "stale: %s; run `make wiring`" % (mismatch + errors)
+    # The PNGs by their pixels: a compressor's bytes may differ where the picture doesn't.
+    for f in fresh:
+        if f.endswith(".png"):
+            with Image.open(os.path.join(DOCS, f)) as old, Image.open(tmp_path / f) as new:
+                assert old.size == new.size and old.tobytes() == new.tobytes(), \
+                    "stale: %s; run `make wiring`" % f
 
 
-def test_every_board_has_a_picture_linked_from_the_readme():
+def test_every_board_has_both_pictures_linked_from_the_hardware_doc():
     assert sorted(wiring.wired_boards()) == BOARDS  # only the simulated board has no wires
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
+    with open(HARDWARE_DOC, encoding="utf-8") as f:
+        doc = f.read()
     for name in BOARDS:
-        assert os.path.exists(os.path.join(DOCS, name + ".svg")), name
-        assert "(docs/wiring/%s.svg)" % name in readme, name
+        for kind in ("svg", "png"):
+            assert os.path.exists(os.path.join(DOCS, "%s.%s" % (name, kind))), name
+            assert "(wiring/%s.%s)" % (name, kind) in doc, name
+
+
+def test_the_png_shows_what_the_svg_does():
+    b = wiring.read_board(os.path.join(REPO, "boards", "rpi_pico.py"))
+    image = wiring.render_png(b)
+    assert image.size == (wiring.WIDTH, wiring.HEIGHT)
+    # Each wire's colour is painted; a board with another button polarity differs.
+    colours = {c for _, c in image.getcolors(1 << 16)}
+    for colour, _ in wiring.WIRES.values():
+        assert ImageColor.getrgb(colour) in colours, colour
+    other = wiring.render_png(dict(b, BUTTON_ACTIVE_LOW=False))
+    assert other.tobytes() != image.tobytes()
 
 
 @pytest.mark.parametrize("name", BOARDS)
@@ -65,9 +87,9 @@ def test_a_board_file_missing_a_pin_label_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name", BOARDS)
-def test_readme_table_row_agrees_with_the_board_file(name):
+def test_hardware_doc_table_row_agrees_with_the_board_file(name):
     b = wiring.read_board(os.path.join(REPO, "boards", name + ".py"))
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+    with open(HARDWARE_DOC, encoding="utf-8") as f:
         rows = [line for line in f if line.startswith("|") and "(`%s`)" % name in line]
     assert len(rows) == 1, rows
     cells = [c.strip() for c in rows[0].strip().strip("|").split("|")]

@@ -1,4 +1,4 @@
-"""host_tools/inventory.py and log_cli.py without a token: the README section
+"""host_tools/inventory.py and log_cli.py without a token: docs/usage.md's section
 is the table's, host files are found, log entries read as plain words, and
 --follow / --clear behave."""
 import argparse
@@ -15,19 +15,19 @@ from host_tools.errors import CommandError
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
 
-def test_readme_section_is_generated_from_the_table():
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+def test_the_doc_section_is_generated_from_the_table():
+    with open(os.path.join(REPO, "docs", "usage.md"), encoding="utf-8") as f:
         text = f.read()
-    assert inventory.rewrite_readme(text) == text, "run `make readme`"
+    assert inventory.rewrite_doc(text) == text, "run `make inventory`"
     # Every row of the table is in it, the PIN's key file included.
     for item in inventory.TOKEN + inventory.HOST:
         assert item.holds.replace("|", "\\|") in text
     assert "key wrapped under the PIN" in text
 
 
-def test_rewrite_readme_replaces_only_between_the_markers():
+def test_rewrite_doc_replaces_only_between_the_markers():
     text = "top\n%s\nstale\n%s\nbottom\n" % (inventory.BEGIN, inventory.END)
-    out = inventory.rewrite_readme(text)
+    out = inventory.rewrite_doc(text)
     assert out.startswith("top\n" + inventory.BEGIN) and out.endswith(inventory.END + "\nbottom\n")
     assert "stale" not in out and "| `keys` |" in out
 
