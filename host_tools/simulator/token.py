@@ -57,9 +57,15 @@ def mp_board_path(firmware_path=None):
     return list(firmware_path or mpy.firmware_dirs()) + [MP_HW, WIRE_DIR, mpy.BOARDS]
 
 
+# How long a boot may take before it counts as hung. Only a hang waits it out,
+# and a boot may legitimately be long: after a cut it finishes an interrupted
+# scrub (the free flash filled) or erase first, slower still on a busy machine.
+BOOT_GUARD_S = 120.0
+
+
 class SimulatedToken:
     def __init__(self, data_dir=None, display=(128, 64), idle_s=60, capacity=1000,
-                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=30.0,
+                 heapsize=None, check_alloc=False, firmware_dir=None, boot_timeout=BOOT_GUARD_S,
                  announce=False, reset_hold_s=None, reset_confirm_s=None, rtc=True,
                  keyboard=True, runtime="micropython", auto_confirm=None):
         """data_dir keeps the flash image and the RTC state between runs
