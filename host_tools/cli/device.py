@@ -109,6 +109,8 @@ def info_lines(data):
         head += " (protocol %s)" % data["protocol"]
     lines.append(_line("firmware", head, "board %s" % data["board"] if data.get("board") else None,
                        data.get("runtime")))
+    if data.get("serial"):
+        lines.append(_line("serial", data["serial"]))
     display = data.get("display")
     shown = "display %dx%d" % tuple(display) if display else None
     if data.get("capacity"):
