@@ -12,8 +12,7 @@ plaintext by nature: written only with the caller's explicit consent.
 """
 import base64
 
-from host_tools.errors import ExportError
-from host_tools.exports.output import csv_problem, require_plaintext, save
+from host_tools.exports.output import csv_problem, write_plaintext
 from host_tools.exports.record import check_records
 
 HEADER = ("upn", "serial number", "secret key", "time interval", "manufacturer", "model")
@@ -65,9 +64,4 @@ def write(path, records, *, plaintext, overwrite=False):
     """Write the Entra CSV for `records` to `path` (mode 0600, whole or not
     at all). plaintext=True is the caller's consent to secrets in the clear
     on disk: it has no default, and anything but True refuses."""
-    require_plaintext(plaintext, "the Entra CSV")
-    records = list(records)
-    data = build(records)
-    save(path, data, overwrite)
-    return {"format": "entra", "path": path, "records": len(records),
-            "protection": "plaintext", "bytes": len(data)}
+    return write_plaintext(path, records, build, "entra", "the Entra CSV", plaintext, overwrite)

@@ -19,6 +19,22 @@ def save(path, data, overwrite=False):
                           "cannot_write") from None
 
 
+def summary(fmt, path, records, protection, data):
+    """What a writer returns: never a secret."""
+    return {"format": fmt, "path": path, "records": len(records), "protection": protection,
+            "bytes": len(data)}
+
+
+def write_plaintext(path, records, build, fmt, what, plaintext, overwrite):
+    """A CSV writer's whole job: the consent, every record checked and the
+    file built (build(records) -> bytes), then saved."""
+    require_plaintext(plaintext, what)
+    records = list(records)
+    data = build(records)
+    save(path, data, overwrite)
+    return summary(fmt, path, records, "plaintext", data)
+
+
 def require_plaintext(plaintext, what):
     """The caller must say, in so many words, that the secrets may go to the
     disk in the clear (the CLI's --plaintext)."""

@@ -13,7 +13,7 @@ column (that is the version 2 format, which needs the server's resolver
 and realm). The file is plaintext by nature: written only with the
 caller's explicit consent.
 """
-from host_tools.exports.output import csv_problem, require_plaintext, save
+from host_tools.exports.output import csv_problem, write_plaintext
 from host_tools.exports.record import check_records, template_problem as any_problem
 
 # privacyIDEA's reading of the key's length (bytes) when it picks the hash.
@@ -58,9 +58,5 @@ def write(path, records, *, plaintext, overwrite=False):
     """Write privacyIDEA's OATH CSV for `records` to `path` (mode 0600,
     whole or not at all). plaintext=True is the caller's consent to secrets
     in the clear on disk: it has no default, and anything but True refuses."""
-    require_plaintext(plaintext, "the privacyIDEA OATH CSV")
-    records = list(records)
-    data = build(records)
-    save(path, data, overwrite)
-    return {"format": "privacyidea-csv", "path": path, "records": len(records),
-            "protection": "plaintext", "bytes": len(data)}
+    return write_plaintext(path, records, build, "privacyidea-csv", "the privacyIDEA OATH CSV",
+                           plaintext, overwrite)

@@ -18,7 +18,7 @@ import io
 import secrets
 
 from host_tools.errors import ExportError
-from host_tools.exports.output import save
+from host_tools.exports.output import save, summary
 from host_tools.exports.record import check_records
 from host_tools.formats.pskcfile import URNS, parse_psk
 
@@ -84,5 +84,4 @@ def write(path, records, *, psk=None, password=None, plaintext=False, overwrite=
                  iterations=iterations)
     save(path, data, overwrite)
     protection = "psk" if psk is not None else "password" if password is not None else "plaintext"
-    return {"format": "pskc", "path": path, "records": len(records),
-            "protection": protection, "bytes": len(data)}
+    return summary("pskc", path, records, protection, data)

@@ -5,18 +5,16 @@ tokens differ. Both runtimes."""
 import contextlib
 import io
 import re
-import time
 
 import pytest
 
 from firmware import rules
 from host_tools import provision
 from host_tools.simulator import SimulatedToken
-from tests.forensics import add, cli
+from tests.forensics import add, cli, confirm_factory_reset
 from tests.waiting import REPLY_GUARD_S, screen
 
 RUNTIMES = pytest.mark.parametrize("runtime", ["micropython", "circuitpython"], ids=["mp", "cp"])
-FINGER_LIFT_S = 0.3  # a finger lifts and comes down again (as test_log_sim.py)
 
 
 def _info_text(tok):
@@ -52,13 +50,7 @@ def test_the_serial_survives_a_wipe_a_factory_reset_and_restarts(runtime, tmp_pa
         # The maintenance screen shows it too, and a factory reset keeps it.
         tok.start(held=True)
         screen(tok, "SN " + serial)
-        screen(tok, "PRESS to ERASE")
-        tok.hold_button(False)
-        time.sleep(FINGER_LIFT_S)
-        tok.hold_button(True)
-        screen(tok, "ERASED")
-        tok.hold_button(False)
-        tok.wait_ready()
+        confirm_factory_reset(tok)
         assert cli(tok, "list")[1]["data"]["count"] == 0
         assert _serial(tok) == serial
     finally:

@@ -16,7 +16,7 @@ from pskc.exceptions import DecryptionError
 
 from host_tools import exports
 from host_tools.errors import ExportError
-from host_tools.exports import Record, entra, number_credentials, privacyidea, pskcfile
+from host_tools.exports import Record, number_credentials, privacyidea
 
 RFC_SEED = b"12345678901234567890"  # RFC 4226/6238
 PASSWORD = "correct horse battery staple"
