@@ -30,10 +30,11 @@ def template_problem(kind, algorithm, digits, period=30):
     return None
 
 
+def _template(r):
+    return template_problem(r.kind, r.algorithm, r.digits, r.period)
+
+
 def _problem(r):
-    why = template_problem(r.kind, r.algorithm, r.digits, r.period)
-    if why:
-        return why
     if not r.user:
         return "Entra needs the user's principal name (upn)"
     if len(_base32(r.secret)) > MAX_SECRET_CHARS:
@@ -52,7 +53,7 @@ def _base32(secret):
 
 def build(records):
     """The CSV (bytes, UTF-8, CRLF lines) for `records` (exports.Record)."""
-    records = check_records(records, _problem)
+    records = check_records(records, _problem, _template)
     lines = [",".join(HEADER)]
     for r in records:
         lines.append(",".join((r.user, r.credential_id, _base32(r.secret), str(r.period),

@@ -38,14 +38,18 @@ def template_problem(kind, algorithm, digits, period=30, secret_bytes=None):
     return None
 
 
+def _template(r):
+    size = len(r.secret) if isinstance(r.secret, (bytes, bytearray)) else None
+    return template_problem(r.kind, r.algorithm, r.digits, r.period, size)
+
+
 def _problem(r):
-    return (template_problem(r.kind, r.algorithm, r.digits, r.period, len(r.secret))
-            or csv_problem(r.credential_id, "the serial"))
+    return csv_problem(r.credential_id, "the serial")
 
 
 def build(records):
     """The CSV (bytes, one line per account) for `records` (exports.Record)."""
-    records = check_records(records, _problem)
+    records = check_records(records, _problem, _template)
     lines = []
     for r in records:
         step = r.period if r.kind == "totp" else r.counter

@@ -86,11 +86,13 @@ def serial_problem(text, what):
     return None
 
 
-def check_records(records, problem=None):
+def check_records(records, problem=None, template=None):
     """The records as a list, or ExportError unless every one can be
     exported: the token's account rules, TOTP or HOTP, printable serials,
-    each credential id once. problem(record) adds a format's own rule (a
-    reason, or None). Messages name the record, never its secret."""
+    each credential id once. A format adds its own rules: template(record)
+    for settings it can't carry (code "unsupported_template"), problem(record)
+    for the rest (both give a reason, or None). Messages name the record,
+    never its secret."""
     records = list(records)
     if not records:
         raise ExportError("nothing to export: no records", "nothing_to_export")
@@ -98,6 +100,11 @@ def check_records(records, problem=None):
     for r in records:
         if not isinstance(r, Record):
             raise ExportError("export records must be exports.Record objects", "bad_records")
+        why = (template_problem(r.kind, r.algorithm, r.digits, r.period)
+               or (template and template(r)))
+        if why:
+            raise ExportError("cannot export %s: %s" % (_safe_label(r), why),
+                              "unsupported_template")
         why = (serial_problem(r.serial, "the serial number")
                or serial_problem(r.credential_id, "the credential id")
                or _account_problem(r) or _text_problem(r) or (problem and problem(r)))
@@ -113,8 +120,6 @@ def check_records(records, problem=None):
 
 
 def _account_problem(r):
-    if r.kind not in EXPORT_KINDS:
-        return template_problem(r.kind, r.algorithm, r.digits, r.period)
     try:
         r.account().validate()
     except ValueError as e:

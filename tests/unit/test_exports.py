@@ -207,6 +207,7 @@ def test_entra_refuses_a_template_it_cant_take(tmp_path, change, what):
     with pytest.raises(ExportError) as e:
         exports.write("entra", str(tmp_path / "entra.csv"), [r], plaintext=True)
     assert what in e.value.message and "PSKC" in e.value.message
+    assert e.value.code == "unsupported_template"
     _nothing_written(tmp_path)
 
 
@@ -245,6 +246,7 @@ def test_privacyidea_csv_refuses_a_key_it_would_read_as_another_hash(tmp_path):
     with pytest.raises(ExportError) as e:
         exports.write("privacyidea-csv", str(tmp_path / "pi.csv"), [r], plaintext=True)
     assert "20-byte key as SHA1, not SHA256" in e.value.message and "PSKC" in e.value.message
+    assert e.value.code == "unsupported_template"
     _nothing_written(tmp_path)
     assert exports.check_template("privacyidea-csv", "totp", "SHA256", 6) is None  # 32-byte keys
 
@@ -337,3 +339,13 @@ def test_templates_no_export_takes():
         exports.check_template("csv", "totp", "SHA1", 6)
     with pytest.raises(ExportError):
         exports.write("yaml", "x", _records())
+
+
+def test_bench_exports_part_runs(capsys):
+    """`bench.py exports` reports each format's size per token."""
+    from host_tools import bench
+    assert bench.main(["exports"]) == 0
+    out = capsys.readouterr().out
+    for what in ("PSKC, pre-shared key", "PSKC, PBKDF2 password", "Entra ID CSV",
+                 "privacyIDEA OATH CSV"):
+        assert re.search(r"%s\s+\d+ B/token" % re.escape(what), out), out
