@@ -67,7 +67,6 @@ def build(records, psk=None, password=None, plaintext=False, iterations=PBKDF2_I
                              response_length=r.digits, secret=bytes(r.secret))
         if r.kind == "totp":
             key.time_interval = r.period
-            key.time_offset = 0  # T0 = the Unix epoch, as the token counts
         else:
             key.counter = r.counter
     out = io.BytesIO()

@@ -4,8 +4,10 @@ export for an MFA server) onto the token, read with the python-pskc library.
 HOTP and TOTP keys are taken (the algorithm URN's last part), with the
 hash from <Suite> ("SHA1", "HMAC-SHA256", ...; none means SHA1), the
 digits from <ResponseFormat Length> (DECIMAL only), the time step or the
-counter. Anything else (OCRA, a Yubico AES key, hex responses, a time
-origin other than the Unix epoch) is listed as skipped, with the reason.
+counter (<Time>, the token's own count of steps when the file was made,
+says nothing the token needs: it counts from the Unix epoch, as servers do).
+Anything else (OCRA, a Yubico AES key, hexadecimal responses) is listed as
+skipped, with the reason.
 
 Encrypted files: a password (PBKDF2) or a pre-shared key, which is given
 as the password too (its hex digits). A wrong one is refused as such:
@@ -128,9 +130,6 @@ def _account(key):
         raise ValueError("%s responses (the token shows decimal codes)" % key.response_encoding)
     if key.secret is None:
         raise ValueError("no secret in the file (a reference to a key kept elsewhere?)")
-    if kind == "totp" and key.time_offset:
-        raise ValueError("its time origin is %d steps after the Unix epoch; the token counts "
-                         "from the epoch" % key.time_offset)
     name = key.friendly_name or key.userid or key.serial or key.id or ""
     issuer = key.issuer or ""
     account = Account(name=name.strip(), issuer=issuer.strip(), secret=bytes(key.secret),
