@@ -11,6 +11,7 @@ import erase
 import eventlog
 import lockcmd
 import rules
+import serialno
 from clock import Clock
 from codetyper import CodeTyper
 from drift import Drift
@@ -49,14 +50,15 @@ def new_diag():
 
 
 class Device:
-    """What `info` and `status` say about the device itself, and the two
-    things a service may ask of it."""
+    """What `info` and `status` say about the device itself (its serial
+    number among it), and the two things a service may ask of it."""
 
     def __init__(self, rt, board, display, fault_text, link, started, diag):
         self.rt = rt
         self.board = board
         self.board_name = board.NAME
         self.runtime = rt.name
+        self.serial = serialno.of(rt)  # once: the chip's id never changes
         self.display = display
         self.fault = fault_text  # what is missing, e.g. "display not found at 0x3C"
         self.started = started

@@ -33,6 +33,17 @@ MAX_INTERVAL_MS = 200  # keyboard is polled every 1-10 ms
 # factory.py, so a boot can look for it without loading the boot modes.
 MAINTENANCE_FLAG = "maintenance"
 
+# The token's serial number: on its label, in `info`, on the maintenance
+# screen and in every export for an MFA server. It is a hash of the chip's
+# unique id, so a wipe, a factory reset or a firmware update never changes
+# it (serialno.py on the token). SERIAL_PREFIX, then SERIAL_DIGITS characters
+# of Crockford's base32, which has no I, L, O or U to misread on a label:
+# 50 bits, so two tokens of a fleet of millions still differ.
+SERIAL_PREFIX = "TT"
+SERIAL_DIGITS = 10
+SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_SERIAL_DOMAIN = b"totp-token serial number\x00"  # this hash is for nothing else
+
 LIST_PAGE = 8  # accounts per `list` reply: under frames.MAX_REPLY with 40-byte names
 ADD_MANY = PER_BUCKET  # accounts per `add-many`: one bucket's worth, all or none
 
@@ -104,3 +115,20 @@ def check_text(value, what, min_bytes, max_bytes=MAX_TEXT, controls=False):
     if not min_bytes <= len(out) <= max_bytes:
         raise ValueError("%s must be %d-%d bytes of UTF-8" % (what, min_bytes, max_bytes))
     return bytes(out)
+
+
+def serial_number(uid, sha256):
+    """The serial number of the chip whose unique id is `uid` (bytes).
+    sha256 is the hash constructor: the token passes digests.sha256, the
+    host hashlib.sha256 (this module imports nothing, for the host's sake)."""
+    d = sha256(_SERIAL_DOMAIN + bytes(uid)).digest()
+    out = SERIAL_PREFIX
+    acc = bits = i = 0
+    for _ in range(SERIAL_DIGITS):
+        if bits < 5:  # small numbers only: no big int on a 32-bit port
+            acc = (acc << 8 | d[i]) & 0x1FFF
+            bits += 8
+            i += 1
+        bits -= 5
+        out += SERIAL_ALPHABET[acc >> bits & 31]
+    return out

@@ -3,7 +3,9 @@
 TokenError and its kin come from talking to a token (the transport in
 link.py, the protocol library in client.py and beside it); FormatError and
 PasswordError from reading files (host_tools.formats, the backup);
-CommandError is a command that failed, with the exit code the CLI returns.
+CommandError is a command that failed, with the exit code the CLI returns,
+and ExportError one of those from writing a file for an MFA server
+(host_tools.exports).
 They live here, apart from any module that raises them, so the transport
 need not import the protocol library for its errors. No message ever
 contains a secret.
@@ -99,4 +101,14 @@ class UsageError(CommandError):
     """Bad input or usage: exit 2."""
 
     def __init__(self, message, code="bad_input"):
+        CommandError.__init__(self, message, code, EXIT_USAGE)
+
+
+class ExportError(CommandError):
+    """An export for an MFA server that was refused or could not be written
+    (a template the format can't carry, no consent to a plaintext file, an
+    unwritable path): nothing was written. Exit 2; the message never
+    contains a secret."""
+
+    def __init__(self, message, code="bad_export"):
         CommandError.__init__(self, message, code, EXIT_USAGE)

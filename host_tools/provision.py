@@ -163,7 +163,7 @@ COMMANDS = {
     "calibrate": (_no_arguments, clock.run_calibrate,
                   "trim the token's clock drift now (needs two syncs an hour or more apart)"),
     "status": (_no_arguments, device.run_status, "show storage, clock and health"),
-    "info": (_no_arguments, device.run_info, "show firmware, board and capabilities"),
+    "info": (_no_arguments, device.run_info, "show the serial number, firmware, board and capabilities"),
     "wipe": (device.wipe_arguments, device.run_wipe, "delete every account (needs --yes)"),
     "pin": (lock.pin_arguments, lock.run_pin, "set, change or remove the token's PIN"),
     "config": (lock.config_arguments, lock.run_config,

@@ -5,9 +5,12 @@ import contextlib
 import io
 import json
 import os
+import time
 
 from host_tools import flashscan, provision
-from tests.waiting import REPLY_GUARD
+from tests.waiting import REPLY_GUARD, screen
+
+FINGER_LIFT_S = 0.3  # a finger lifts off the button and comes down again
 
 
 @contextlib.contextmanager
@@ -52,3 +55,15 @@ def add(tok, name, pin=None):
 def opened(tok, pins, earlier=()):
     """The secrets a dump of tok's flash opens for someone who knows `pins`."""
     return flashscan.opened_secrets(tok.flash_dump(), pins, earlier)
+
+
+def confirm_factory_reset(tok):
+    """The maintenance screen asks to PRESS to ERASE (the button still held
+    from power-up): let go, press, and wait for the token to start afresh."""
+    screen(tok, "PRESS to ERASE")
+    tok.hold_button(False)
+    time.sleep(FINGER_LIFT_S)
+    tok.hold_button(True)
+    screen(tok, "ERASED")
+    tok.hold_button(False)
+    tok.wait_ready()

@@ -62,12 +62,17 @@ def maintenance(rt, board, read):
         ui = UI(rt.display(board.DISPLAY_WIDTH, board.DISPLAY_HEIGHT, board.DISPLAY_ADDR))
     except Exception:
         return "repl"  # no screen to confirm on: never erase blind
+    import serialno
+    serial = serialno.of(rt)
+    # The serial number, to match a token with its label (last: a 32-row
+    # screen shows four lines, and the countdown's come first).
+    sn = ("SN " + serial,) if serial else ()
 
     def holding(s):
-        ui.message(("MAINTENANCE", "Release: REPL", "Hold %d s more:" % s, "FACTORY RESET"))
+        ui.message(("MAINTENANCE", "Release: REPL", "Hold %d s more:" % s, "FACTORY RESET") + sn)
 
     if _wait(rt, read, False, hold, holding):
-        ui.message(("MAINTENANCE", "USB REPL open.", "Unplug to leave."))
+        ui.message(("MAINTENANCE", "USB REPL open.", "Unplug to leave.") + sn)
         return "repl"
 
     def asking(s):

@@ -33,6 +33,8 @@ class Halted:
         self.rt = rt
         self.board = board
         self.message = message
+        import serialno
+        self.serial = serialno.of(rt)  # which token is halted: a fleet's owner asks
         self.reader = frames.LineReader()
         self._in = bytearray(64)
 
@@ -44,7 +46,8 @@ class Halted:
             req_id, cmd, args = frames.decode_request(line)
             if cmd == "info":
                 data = {"firmware": "totp-token", "protocol": frames.VERSION,
-                        "board": getattr(self.board, "NAME", None), "fault": self.message}
+                        "board": getattr(self.board, "NAME", None), "serial": self.serial,
+                        "fault": self.message}
             elif cmd == "status":
                 data = {"fault": self.message}
             else:

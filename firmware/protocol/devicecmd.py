@@ -20,7 +20,7 @@ class Commands:
     private = ()
 
     def __init__(self, device, store, keys, clock, rtc, drift, log, typist):
-        """device: board_name, runtime, display, fault, diag, uptime_s(),
+        """device: board_name, serial, runtime, display, fault, diag, uptime_s(),
         restart_maintenance() (app.Device); the rest is read for status;
         keys and typist (the keyboard, codetyper.CodeTyper) are set by config."""
         self.device = device
@@ -45,6 +45,7 @@ class Commands:
             "version": frames.RELEASE,
             "protocol": frames.VERSION,
             "board": t.board_name,
+            "serial": t.serial,
             "runtime": t.runtime,
             "display": [t.display.width, t.display.height],
             "capacity": self.store.capacity,

@@ -8,7 +8,6 @@ lost. Every change re-reads the file and writes it under a lock, atomically.
 import contextlib
 import datetime
 import os
-import tempfile
 
 try:
     import fcntl
@@ -16,6 +15,7 @@ except ImportError:  # Windows: no flock; one writer at a time is then up to the
     fcntl = None
 
 from host_tools.formats import aegis
+from host_tools.privatefile import write_private
 
 BACKUP_ENV = "TOKEN_BACKUP"
 
@@ -159,38 +159,7 @@ def _require_password(password):
 
 
 def _write_atomic(path, text):
-    """Write to a temporary file beside path, then rename over it, so a crash
-    leaves either the old backup or the new one, never half of one."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
-    # mkstemp creates the file 0600, so the secrets are never readable by others.
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".%s." % os.path.basename(path),
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(parent)
-
-
-def _fsync_dir(parent):
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        fd = os.open(parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Written whole or not at all (privatefile.py), so a crash leaves either
+    the old backup or the new one, never half of one."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    write_private(path, text.encode("utf-8"))

@@ -109,6 +109,8 @@ def info_lines(data):
         head += " (protocol %s)" % data["protocol"]
     lines.append(_line("firmware", head, "board %s" % data["board"] if data.get("board") else None,
                        data.get("runtime")))
+    if data.get("serial"):
+        lines.append(_line("serial", data["serial"]))
     display = data.get("display")
     shown = "display %dx%d" % tuple(display) if display else None
     if data.get("capacity"):
@@ -155,12 +157,13 @@ def run_devices(args, connect):
     """The tokens and simulators this computer can see, each asked `info`."""
     rows = []
     for found in link.candidates():
-        dev = dict(found, board=None, version=None, state="ok")
+        dev = dict(found, board=None, serial=None, version=None, state="ok")
         try:
             with TokenClient(link.SerialLink(found["port"]),
                              timeout=min(args.timeout, PROBE_TIMEOUT_S)) as client:
                 info = client.info()
             dev["board"] = info.get("board")
+            dev["serial"] = info.get("serial")  # which token is on which port
             dev["version"] = info.get("version")
         except TokenError as e:  # busy, at the REPL, not answering: say so, go on
             dev["state"] = e.code
@@ -168,8 +171,9 @@ def run_devices(args, connect):
         rows.append(dev)
     if not rows:
         return {"devices": []}, "no tokens or simulators found"
-    lines = table(("port", "kind", "board", "firmware", "state"),
-                   [(d["port"], d["description"], d["board"] or "-", d["version"] or "-",
+    lines = table(("port", "kind", "board", "serial", "firmware", "state"),
+                   [(d["port"], d["description"], d["board"] or "-", d["serial"] or "-",
+                     d["version"] or "-",
                      "ok" if d["state"] == "ok" else _STATE_WORDS.get(d["state"], d["state"]))
                     for d in rows])
     return {"devices": rows}, "\n".join(lines)

@@ -203,7 +203,9 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
 IMPORT_DETAILS = """\
 Formats (detected from the content): otpauth:// URIs one per line, Google
 Authenticator exports (otpauth-migration://, as text or QR), QR code images,
-Aegis vaults, 2FAS backups, andOTP backups; plain or password-encrypted.
+Aegis vaults, 2FAS backups, andOTP backups, PSKC key containers (RFC 6030:
+a token vendor's seed file); plain or password-encrypted. A PSKC file
+encrypted with a pre-shared key takes the key's hex digits as its password.
 
 Nothing is written until every file has been read and checked: entries the
 token can't hold (MD5, 10 digits, ...) are listed as skipped, accounts already

@@ -8,6 +8,8 @@ whatever FORMATS can detect. A new format is one module with a FORMAT
   aegis     Aegis vault JSON, plain or encrypted (aegis.py)
   2fas      2FAS backup JSON, plain or encrypted (twofas.py)
   andotp    andOTP plain JSON backup (andotp.py)
+  pskc      RFC 6030 PSKC key containers (a token vendor's seed file), plain
+            or encrypted with a password or a pre-shared key (pskcfile.py)
 
 Each load returns a base.Parsed: validated accounts plus (label, reason) for
 entries the token can't hold. Malformed input raises FormatError, a missing
@@ -16,11 +18,12 @@ or wrong password PasswordError. No message ever contains a secret.
 import os
 
 from host_tools.errors import FormatError
-from host_tools.formats import aegis, andotp, image, text, twofas
+from host_tools.formats import aegis, andotp, image, pskcfile, text, twofas
 from host_tools.formats.base import Content
 
 # In the order --format lists them; detection tries the binary ones first.
-FORMATS = (text.FORMAT, image.FORMAT, aegis.FORMAT, twofas.FORMAT, andotp.FORMAT)
+FORMATS = (text.FORMAT, image.FORMAT, aegis.FORMAT, twofas.FORMAT, andotp.FORMAT,
+           pskcfile.FORMAT)
 KINDS = tuple(f.kind for f in FORMATS)
 # Names a user might type for --format, as well as the kinds themselves.
 _BY_NAME = {name: f for f in FORMATS for name in (f.kind,) + f.aliases}

@@ -9,6 +9,7 @@ provision.py opens like a board's port.
     tok.press(); print(tok.screen_text())
     tok.stop()
 """
+import hashlib
 import json
 import os
 import pty
@@ -22,6 +23,7 @@ import threading
 import time
 import tty
 
+from firmware import rules
 from firmware.protocol import frames
 from firmware.screen import button
 from host_tools import mpy, simstate
@@ -122,12 +124,34 @@ class SimulatedToken:
         self._slave_fd = None
         self._sock_dir = None
         self.log_path = os.path.join(self.data_dir, "firmware.log")
+        self.uid = self._chip_uid()
 
     # -- life cycle ---------------------------------------------------------
 
     @property
     def flash_image(self):
         return os.path.join(self.data_dir, "flash.img")
+
+    def _chip_uid(self):
+        """The simulated chip's unique id (machine.unique_id(),
+        microcontroller.cpu.uid): 8 random bytes, as an RP2040's flash id,
+        made once per data dir and kept beside the flash, not on it, so a
+        wipe or a factory reset leaves it, and the serial number, as they are."""
+        path = os.path.join(self.data_dir, "chip-uid")
+        try:
+            with open(path) as f:
+                return bytes.fromhex(f.read().strip())
+        except (OSError, ValueError):
+            pass
+        uid = os.urandom(8)
+        with open(path, "w") as f:
+            f.write(uid.hex())
+        return uid
+
+    @property
+    def serial(self):
+        """The serial number the firmware makes of this chip's id."""
+        return rules.serial_number(self.uid, hashlib.sha256)
 
     def start(self, held=False):
         """Power up: start the firmware and wait until it answers on its port
@@ -167,6 +191,7 @@ class SimulatedToken:
             "TOKEN_SIM_CAPACITY": str(self.capacity),
             "TOKEN_SIM_CHECK_ALLOC": "1" if self.check_alloc else "0",
             "TOKEN_SIM_KEYBOARD": "1" if self.has_keyboard else "0",
+            "TOKEN_SIM_UID": self.uid.hex(),
         })
         for key, value in zip(("TOKEN_SIM_RESET_HOLD_S", "TOKEN_SIM_RESET_CONFIRM_S"),
                               self.reset_s):

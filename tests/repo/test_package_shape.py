@@ -34,7 +34,7 @@ def test_every_format_module_is_registered_once():
     with_format = [importlib.import_module("host_tools.formats." + m) for m in modules]
     declared = {m.FORMAT for m in with_format if hasattr(m, "FORMAT")}
     assert declared == set(formats.FORMATS) and len(formats.FORMATS) == len(declared)
-    assert formats.KINDS == ("text", "image", "aegis", "2fas", "andotp")
+    assert formats.KINDS == ("text", "image", "aegis", "2fas", "andotp", "pskc")
 
 
 def test_format_names_and_aliases_pick_one_format_each():

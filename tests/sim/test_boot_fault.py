@@ -40,6 +40,7 @@ def test_no_rtc_on_the_bus_halts_with_the_reason_on_screen_and_serial():
         with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             assert c.status()["fault"] == "RTC not found at 0x68"
             assert c.info()["fault"] == "RTC not found at 0x68"
+            assert c.info()["serial"] == tok.serial  # which token of a fleet is halted
             try:
                 c.request("add", name="n", secret=base64.b16encode(os.urandom(10)).decode())
                 raise AssertionError("a halted token took an account")

@@ -121,8 +121,9 @@ def test_a_running_simulator_needs_no_port(no_usb, tmp_path, monkeypatch):
         dev = devices[0]
         assert dev["port"] == tok.port and dev["source"] == "simulator"
         assert dev["board"] == "sim" and dev["version"] and dev["state"] == "ok"
+        assert dev["serial"] == tok.serial
         code, out, err = cli("--timeout", REPLY_GUARD, "devices")
-        assert code == 0 and tok.port in out and "sim" in out
+        assert code == 0 and tok.port in out and "sim" in out and tok.serial in out
         # Held by another program: listed, and said so.
         with TokenClient(link.SerialLink(tok.port), timeout=REPLY_GUARD_S):
             code, out, err = cli("--json", "devices")

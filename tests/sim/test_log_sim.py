@@ -13,6 +13,7 @@ import serial
 from host_tools import inventory
 from host_tools.mpy import run_json
 from host_tools.simulator import SimulatedToken
+from tests.forensics import confirm_factory_reset
 from tests.sim.test_e2e_sim import cli
 from tests.waiting import power_cut, screen
 
@@ -20,9 +21,6 @@ from host_tools.mpy import REPO
 MP_DIR = os.path.join(REPO, "tests", "mp")
 # A reply the test does not check is let go after this long (see bad_frames).
 ANY_REPLY_S = 1
-# The user's hand, not a wait: between releasing the button and pressing it
-# again (the hold-to-erase confirmation wants a new press).
-FINGER_LIFT_S = 0.3
 # The loop writes the log once the link has been quiet for half a second, at
 # the next rollover: time for that to happen before the cuts aim at an add.
 LOG_SETTLE_S = 2.0
@@ -302,12 +300,7 @@ def test_factory_reset_leaves_nothing_behind(tmp_path):
             image = f.read()
         assert leaks(image, secs, names) != []  # the scan sees them before
         _hold_to_reset_screen(tok)
-        tok.hold_button(False)
-        time.sleep(FINGER_LIFT_S)
-        tok.hold_button(True)
-        screen(tok, "ERASED")
-        tok.hold_button(False)
-        tok.wait_ready()
+        confirm_factory_reset(tok)
         code, data = cli(tok, "list")
         assert code == 0 and data["count"] == 0
         code, log = cli(tok, "log")

@@ -180,6 +180,13 @@ class Runtime:
         return cpclock.Clock(self._i2c(), addr)
 
     # -- the rest ---------------------------------------------------------------
+    def unique_id(self):
+        """The chip's unique id (bytes; the serial number is made from it,
+        serialno.py); None on a port without one."""
+        import microcontroller
+        uid = getattr(microcontroller.cpu, "uid", None)
+        return bytes(uid) if uid else None
+
     def reset(self):
         import microcontroller
         microcontroller.reset()

@@ -2,7 +2,7 @@
 # from the constants of a board file (docs/runtime.md). Our own drivers on
 # machine.I2C, the button on machine.Pin, the protocol on the USB REPL port.
 # The board module may provide make_i2c() / make_button() / make_keyboard() /
-# mount_storage() / flash_device() / reset() itself: the simulator's does
+# mount_storage() / flash_device() / unique_id() / reset() itself: the simulator's does
 # (host_tools/simulator/mp_hw/simboard.py), to replace the hardware at the
 # lowest layer.
 import sys
@@ -141,6 +141,18 @@ class Runtime:
     def rtc(self, addr):
         from ds3231 import DS3231
         return DS3231(self.i2c, addr)
+
+    def unique_id(self):
+        """The chip's unique id (bytes; the serial number is made from it,
+        serialno.py): the flash chip's id on an RP2040, the MAC on an ESP32.
+        None on a port without one (the unix port)."""
+        if hasattr(self.board, "unique_id"):
+            return self.board.unique_id()
+        try:
+            import machine
+            return bytes(machine.unique_id())
+        except (ImportError, AttributeError, OSError):
+            return None
 
     def reset(self):
         if hasattr(self.board, "reset"):

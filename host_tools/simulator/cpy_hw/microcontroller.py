@@ -1,9 +1,9 @@
 # Stands for CircuitPython's `microcontroller` module: Pin, ResetReason,
 # cpu.reset_reason (UNKNOWN here: the simulator can't tell, as MicroPython's
-# unix port can't), reset(), which ends the process with the code the
-# simulator restarts on, and nvm (a ByteArray in the file $TOKEN_SIM_NVM,
-# which cpy_launch.environment() sets; without it there is no nvm, as on a
-# port that has none).
+# unix port can't), cpu.uid (from $TOKEN_SIM_UID), reset(), which ends the
+# process with the code the simulator restarts on, and nvm (a ByteArray in
+# the file $TOKEN_SIM_NVM, which cpy_launch.environment() sets; without it
+# there is no nvm, as on a port that has none).
 import os
 import sys
 
@@ -40,6 +40,10 @@ for _name in ("POWER_ON", "BROWNOUT", "SOFTWARE", "DEEP_SLEEP_ALARM", "RESET_PIN
 class Processor:
     def __init__(self):
         self.reset_reason = ResetReason.UNKNOWN
+        # The chip's unique id: the simulator keeps one per data dir, beside
+        # the drive ($TOKEN_SIM_UID, hex), so a wipe leaves it as a chip's.
+        uid = os.getenv("TOKEN_SIM_UID")
+        self.uid = bytearray.fromhex(uid) if uid else None
 
 
 cpu = Processor()

@@ -1,6 +1,6 @@
 # The simulated MicroPython board as the firmware is given it: the data of
 # boards/sim.py, plus the hooks the MicroPython hal looks for (make_i2c,
-# make_button, make_keyboard, mount_storage, flash_device, reset) that
+# make_button, make_keyboard, mount_storage, flash_device, unique_id, reset) that
 # replace the hardware at its lowest layer. I2C transactions, button reads,
 # flash-write notices and keyboard reports go over a socket to the host
 # (host_tools/simulator/bus.py); flash is a littlefs image in a file. Runs
@@ -216,6 +216,16 @@ def make_i2c():
 def make_button():
     pin = SimPin(BUTTON_PIN)
     return lambda: pin.value() == 0
+
+
+def unique_id():
+    """machine.unique_id(): the chip id the simulator keeps beside the flash
+    image ($TOKEN_SIM_UID, hex), not in it, so a wipe leaves it as a chip's."""
+    uid = os.getenv("TOKEN_SIM_UID")
+    if not uid:
+        return None
+    import binascii
+    return binascii.unhexlify(uid)
 
 
 def reset():
