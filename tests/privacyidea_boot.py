@@ -4,7 +4,8 @@ of .venv-privacyidea (never the project's: nothing of privacyIDEA is in
 
   setup   pi-manage's own commands, a JSON list of argument lists on stdin,
           in one process and on one app: privacyIDEA imports and builds its
-          app once instead of once per command (3 s of CPU instead of 13).
+          app once instead of once per command (3 s of CPU instead of 14 for
+          five pi-manage runs).
   serve PORT_FILE OWNER_PID
           the privacyIDEA app under werkzeug's WSGI server on 127.0.0.1 at a
           free port; the port goes to PORT_FILE once the socket listens; then

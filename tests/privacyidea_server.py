@@ -9,8 +9,8 @@ pi-manage's own commands (tables, encryption key, audit keys, an admin, a
 flat-file user resolver and a realm of test users), served on 127.0.0.1 at
 a free port. One server serves the whole test run (shared(): every xdist
 worker that asks attaches to it; the last one out stops it, and it stops by
-itself when the run's process is gone). Setup about 7 s, start about 3 s on
-2 busy cores.
+itself when the run's process is gone). Setup about 4 s, start about 2 s
+on a quiet 2-core machine (3 s of CPU; up to 13 s and 7 s on busy cores).
 """
 import contextlib
 import fcntl
