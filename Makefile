@@ -9,6 +9,10 @@ PINS := requirements-demo.txt requirements.txt requirements-typecheck.txt requir
 STAMP := $(VENV)/.installed-$(shell cat $(PINS) | cksum | cut -d' ' -f1)
 # The demo needs far less (no pyright, node, pytest or stubs): its own stamp.
 DEMO_STAMP := $(VENV)/.demo-$(shell cat requirements-demo.txt | cksum | cut -d' ' -f1)
+# privacyIDEA 3.14, the real MFA server the fleet tests enrol into
+# (tests/privacyidea_server.py): a venv of its own, so .venv stays lean.
+PI_VENV := .venv-privacyidea
+PI_STAMP := $(PI_VENV)/.installed-$(shell cat requirements-privacyidea.txt | cksum | cut -d' ' -f1)
 # One stub set per target (they define the same modules), each in its own
 # $(VENV)/stubs/<target>/lib/site-packages, where typecheck/<target>.json looks.
 STUB_TARGETS := $(patsubst typecheck/stubs-%.txt,%,$(sort $(wildcard typecheck/stubs-*.txt)))
@@ -20,7 +24,7 @@ KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 3  # pytest workers: the simulator tests mostly wait, so 3 keep 2 cores busy
 
-.PHONY: help venv test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
+.PHONY: help venv privacyidea test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
@@ -59,8 +63,17 @@ $(STAMP): $(PINS)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+privacyidea: $(PI_STAMP)
+
+$(PI_STAMP): requirements-privacyidea.txt
+	@$(PY_CHECK)
+	$(PYTHON) -m venv $(PI_VENV)
+	$(PI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-privacyidea.txt
+	rm -f $(PI_VENV)/.installed-*
+	touch $@
+
 # The whole suite: tests/unit, tests/sim and tests/repo (pytest.ini's testpaths).
-test: venv
+test: venv privacyidea
 	$(PY) -m pytest -n $(JOBS) -q
 
 # The unit tier: firmware and host logic on CPython and the MicroPython unix
@@ -109,4 +122,4 @@ demo-reset:
 	rm -rf sim-data
 
 clean:
-	rm -rf build dist *.egg-info $(VENV) .pytest_cache sim-data
+	rm -rf build dist *.egg-info $(VENV) $(PI_VENV) .pytest_cache sim-data

@@ -112,3 +112,14 @@ class ExportError(CommandError):
 
     def __init__(self, message, code="bad_export"):
         CommandError.__init__(self, message, code, EXIT_USAGE)
+
+
+class ServerError(CommandError):
+    """The MFA server (privacyIDEA, host_tools/privacyidea.py) could not be
+    reached (exit 3), refused (exit 1), or answered something else than an
+    answer. `status` is its HTTP status when it answered. The message never
+    holds the admin token or a key."""
+
+    def __init__(self, message, code="server_error", exit_code=EXIT_REFUSED, status=None):
+        CommandError.__init__(self, message, code, exit_code)
+        self.status = status

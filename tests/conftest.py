@@ -65,3 +65,19 @@ def _host_backup_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TOKEN_BACKUP", str(path))
     monkeypatch.setenv("TOKEN_BACKUP_PASSWORD", secrets.token_urlsafe(16))
     monkeypatch.setenv("TOKEN_NO_BACKUP", "1")
+
+
+
+@pytest.fixture(scope="session")
+def privacyidea(tmp_path_factory, worker_id):
+    """A real privacyIDEA 3.14 on 127.0.0.1 (tests/privacyidea_server.py):
+    one for the whole run, whichever xdist workers run its tests. The first
+    test that asks sets it up and starts it; it stops when the last worker
+    using it is done (and, whatever happens, with the run's process)."""
+    from tests.privacyidea_server import shared
+    if worker_id == "master":  # no xdist: this process is the run
+        root, owner = tmp_path_factory.getbasetemp(), os.getpid()
+    else:  # the workers' temp dirs share a parent; the controller is the run
+        root, owner = tmp_path_factory.getbasetemp().parent, os.getppid()
+    with shared(str(root), owner) as server:
+        yield server
