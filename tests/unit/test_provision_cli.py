@@ -671,3 +671,17 @@ def test_output_into_a_closed_pipe_is_not_a_crash():
     err = proc.stderr.read().decode()
     assert proc.wait(30) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_config_help_says_it_covers_the_lock_and_typing(no_device, capsys):
+    """Issue 17: config's help said "lock settings" while half its options
+    are about typing the code; each group of options is named in it."""
+    summary = provision.COMMANDS["config"][2]
+    assert "lock" in summary and "typing" in summary, summary
+    rc, out, err = run(capsys, "config", "--help")
+    assert rc == 0
+    groups = out.split("\n\n")
+    lock = [g for g in groups if g.startswith("the lock")]
+    typing = [g for g in groups if g.startswith("typing the code")]
+    assert len(lock) == 1 and "--tries" in lock[0] and "--private-list" in lock[0], out
+    assert len(typing) == 1 and "--layout" in typing[0] and "--tries" not in typing[0], out
