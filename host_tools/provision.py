@@ -167,7 +167,7 @@ COMMANDS = {
     "wipe": (device.wipe_arguments, device.run_wipe, "delete every account (needs --yes)"),
     "pin": (lock.pin_arguments, lock.run_pin, "set, change or remove the token's PIN"),
     "config": (lock.config_arguments, lock.run_config,
-               "show or change the token's lock settings"),
+               "show or change the token's settings: the lock and typing the code"),
     "maintenance": (_no_arguments, device.run_maintenance,
                     "restart the token into its MicroPython REPL once, for `make deploy`"),
     "devices": (_no_arguments, device.run_devices,
