@@ -260,7 +260,7 @@ def main(argv=None):
     except CommandError as e:  # UsageError included
         return _fail(e.code, e.message, e.exit_code, as_json, e.data, e.report)
     except TokenError as e:
-        return _fail(e.code, e.message, e.exit_code, as_json)
+        return _fail(e.code, e.message + _devices_hint(e), e.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", EXIT_INTERRUPTED, as_json)
     try:
@@ -274,6 +274,14 @@ def main(argv=None):
 
 
 _terminal = terminal.safe
+
+
+def _devices_hint(error):
+    # A port that can't be opened, or where nothing answers as a token, is
+    # most often the wrong one: name the command that lists the right ones.
+    if getattr(error, "port", None) is None:
+        return ""
+    return "; `%s devices` lists the tokens and simulators this computer sees" % program_name()
 
 
 def _say_if_erased(as_json):
