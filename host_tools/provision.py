@@ -128,12 +128,29 @@ def _no_arguments(p):
 
 
 def _completion_arguments(p):
-    p.add_argument("shell", choices=["bash"],
-                   help="bash (zsh too, after `autoload -U bashcompinit && bashcompinit`)")
+    p.description += ("\n\n  bash: eval \"$(totp-token completion bash)\"     in ~/.bashrc"
+                      "\n  zsh:  eval \"$(totp-token completion zsh)\"      in ~/.zshrc, "
+                      "after compinit"
+                      "\n  fish: totp-token completion fish | source     in "
+                      "~/.config/fish/config.fish"
+                      "\n\nIt completes both totp-token and provision.py.")
+    p.add_argument("shell", nargs="?", choices=list(completion.SHELLS),
+                   help="the shell to print the script for: bash, zsh or fish")
+    p.add_argument("--ports", action="store_true",
+                   help="print the ports --port can take, one a line (the scripts ask this "
+                        "at each Tab after --port)")
 
 
 def _completion(args, connect):
-    script = completion.bash(build_parser())
+    if args.ports:
+        ports = completion.ports()
+        return {"ports": ports}, "\n".join(ports)
+    if not args.shell:
+        raise UsageError("completion needs a shell: bash, zsh or fish", "usage")
+    # The script asks this same program for the ports, however the user
+    # starts it (an alias, the venv's python, the installed command).
+    lister = [sys.executable, os.path.abspath(__file__)]
+    script = completion.SHELLS[args.shell](build_parser(), lister)
     return {"shell": args.shell, "script": script}, script.rstrip("\n")
 
 
@@ -173,7 +190,7 @@ COMMANDS = {
     "devices": (_no_arguments, device.run_devices,
                 "list the tokens and running simulators this computer can see"),
     "completion": (_completion_arguments, _completion,
-                   "print a shell completion script: eval \"$(totp-token completion bash)\""),
+                   "print a shell completion script (bash, zsh or fish)"),
     "log": (log.log_arguments, log.run_log,
             "show the token's diagnostic log (no secrets); --follow, --clear"),
     "data": (log.data_arguments, log.run_data,
