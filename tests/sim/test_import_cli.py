@@ -312,6 +312,57 @@ def test_name_clash_stops_everything_and_rename_duplicates_fixes_it(tok, tmp_pat
     check_screen(tok, first + [fresh, twins[0]] + renamed)
 
 
+OTHER_SECRET = "same name, different secret: kept the token's; --rename to add both"
+
+
+def test_same_name_other_secret_is_said_per_entry_and_rename_adds_both(tok, tmp_path,
+                                                                        backup_on):
+    """Issue 17: an entry whose label and settings are on the token was
+    skipped as "already on the token" even with another secret. The token
+    never gives a secret back; the host backup holds the token's, so the
+    import compares with it (docs/security.md says why not the token)."""
+    first = [acct("alice", "GitHub"), acct("bob", "Bank")]
+    assert cli(tok, "import", uri_file(tmp_path, first), "--yes").rc == 0
+    before = listed(tok)
+    # alice re-enrolled elsewhere (a new secret), bob the same as on the token.
+    alice2 = Account(name="alice", issuer="GitHub", secret=new_secret())
+    path = uri_file(tmp_path, [alice2, first[1]], "again.txt")
+    run = cli(tok, "import", path, "--yes")
+    assert run.rc == 0, run
+    assert run.data["written"] == [] and listed(tok) == before
+    assert run.data["skipped"] == [{"label": "GitHub:alice", "reason": OTHER_SECRET},
+                                   {"label": "Bank:bob", "reason": "already on the token"}]
+    run = cli(tok, "import", path, "--dry-run", as_json=False)
+    assert "skipped: GitHub:alice: " + OTHER_SECRET in run.out.splitlines(), run
+
+    run = cli(tok, "import", path, "--yes", "--rename")
+    assert run.rc == 0, run
+    assert run.data["written"] == ["GitHub:alice (2)"]
+    assert run.data["renamed"] == [{"from": "GitHub:alice", "to": "GitHub:alice (2)"}]
+    assert run.data["skipped"] == [{"label": "Bank:bob", "reason": "already on the token"}]
+    renamed = Account(name="alice (2)", issuer="GitHub", secret=alice2.secret)
+    check_screen(tok, first + [renamed])
+    with open(backup_on, "rb") as f:
+        kept = {a.label: a.secret for a in aegis.load(f.read(), os.environ[
+            "TOKEN_BACKUP_PASSWORD"]).accounts}
+    assert kept == {"GitHub:alice": first[0].secret, "Bank:bob": first[1].secret,
+                    "GitHub:alice (2)": alice2.secret}
+
+
+def test_without_a_backup_the_secret_is_not_compared_and_it_says_so(tok, tmp_path):
+    """Without the token's secret in a backup there is nothing to compare
+    with: the entry is skipped as before, and the reason says why."""
+    alice = acct("alice", "GitHub")
+    assert cli(tok, "import", uri_file(tmp_path, [alice]), "--yes", "--no-backup").rc == 0
+    again = uri_file(tmp_path, [Account(name="alice", issuer="GitHub", secret=new_secret())],
+                     "again.txt")
+    run = cli(tok, "import", again, "--dry-run")
+    assert run.rc == 0, run
+    assert run.data["skipped"] == [{"label": "GitHub:alice", "reason": (
+        "already on the token under this name and settings (no backup to compare "
+        "the secret with)")}]
+
+
 def test_token_full_is_refused_before_writing(tmp_path):
     with SimulatedToken(capacity=4, idle_s=3600) as small:
         assert cli(small, "add", "keep", "--secret", fx.b32(new_secret())).rc == 0
