@@ -6,6 +6,7 @@ it can't hold, and which clash with a different account under the same
 label; write_all() then adds them in order, stopping at the first failure.
 """
 import dataclasses
+import hmac
 
 from firmware.protocol.frames import E_UNKNOWN_CMD
 from host_tools.batching import batches, check_fits
@@ -20,6 +21,29 @@ class Plan:
         self.rejected = []  # (label, reason): the token can't hold them
         self.renamed = []   # (label in the file, label it gets)
         self.clashes = []   # (label, reason): same label, different account
+
+
+ALREADY = "already on the token"
+OTHER_SECRET = "same name, different secret: kept the token's; --rename to add both"
+NO_BACKUP = ("already on the token under this name and settings (no backup to compare "
+             "the secret with)")
+NOT_IN_BACKUP = ("already on the token under this name and settings (not in the backup, "
+                 "so the secret was not compared)")
+
+
+def _same_secret(account, key, known):
+    """Whether the account's secret is the token's, as far as the host knows:
+    known is the backup's {(issuer, name): secret} (None: no backup read).
+    None when it can't tell. Constant time, as any comparison of secrets."""
+    if known is None or key not in known:
+        return None
+    return hmac.compare_digest(bytes(account.secret), bytes(known[key]))
+
+
+def _on_token(same, known):
+    if same:
+        return ALREADY
+    return NO_BACKUP if known is None else NOT_IN_BACKUP
 
 
 def _same_settings(account, meta):
@@ -58,7 +82,17 @@ def _fits(account):
     return None
 
 
-def make_plan(incoming, on_token, rename_duplicates):
+def same_as_token(incoming, on_token):
+    """Whether some incoming account has the label and settings of one on the
+    token: only then are secrets to compare (make_plan's known)."""
+    existing = {(a.get("issuer", ""), a.get("name", "")): a for a in on_token}
+    return any(_same_settings(a, existing[(a.issuer, a.name)]) for a in incoming
+               if (a.issuer, a.name) in existing)
+
+
+def make_plan(incoming, on_token, rename_duplicates, known=None):
+    """known: {(issuer, name): secret} of the host backup's accounts, the
+    token's secrets as far as the host knows them (None: no backup read)."""
     existing = {(a.get("issuer", ""), a.get("name", "")): a for a in on_token}
     taken = set(existing)
     plan = Plan()
@@ -67,9 +101,18 @@ def make_plan(incoming, on_token, rename_duplicates):
         key = (account.issuer, account.name)
         if key in existing:
             if _same_settings(account, existing[key]):
-                plan.skipped.append((account.label, "already on the token"))
-                continue
-            why = "on the token with other settings"
+                same = _same_secret(account, key, known)
+                if same is not False:
+                    plan.skipped.append((account.label, _on_token(same, known)))
+                    continue
+                if not rename_duplicates:
+                    # Not a clash that stops the import: the token's account
+                    # stays, and the entry says so.
+                    plan.skipped.append((account.label, OTHER_SECRET))
+                    continue
+                why = OTHER_SECRET
+            else:
+                why = "on the token with other settings"
         elif key in first:
             if first[key].to_args() == account.to_args():
                 plan.skipped.append((account.label, "twice in the import"))
