@@ -363,6 +363,57 @@ def test_without_a_backup_the_secret_is_not_compared_and_it_says_so(tok, tmp_pat
         "the secret with)")}]
 
 
+def _backup_secrets(path):
+    with open(path, "rb") as f:
+        parsed = aegis.load(f.read(), os.environ["TOKEN_BACKUP_PASSWORD"])
+    return {a.label: a.secret for a in parsed.accounts}
+
+
+def test_backup_check_names_what_the_backup_misses_and_importing_again_fills_it(
+        tok, tmp_path, backup_on):
+    """Issue 17: a backup that held 4 of the token's 963 accounts said
+    nothing. `backup check` counts and names what it misses, says how to
+    fix it, and the fix it names (the original export again) works."""
+    kept = [acct("k%d" % i, "Kept") for i in range(3)]
+    assert cli(tok, "import", uri_file(tmp_path, kept), "--yes").rc == 0
+    lost = [acct("l%d" % i, "Lost") for i in range(7)]
+    lost_file = uri_file(tmp_path, lost, "lost.txt")
+    assert cli(tok, "import", lost_file, "--yes", "--no-backup").rc == 0
+    gone = acct("gone", "Old")  # in the backup only (added in the Aegis app, say)
+    vault.merge_backup(str(backup_on), [gone], os.environ["TOKEN_BACKUP_PASSWORD"])
+
+    run = cli(tok, "backup", "check")
+    assert run.rc == 1 and run.doc["error"] == "backup_incomplete", run
+    assert run.data["missing"] == [a.label for a in lost]
+    assert run.data["not_on_token"] == ["Old:gone"]
+    assert run.data["on_token"] == 10 and run.data["path"] == str(backup_on)
+    run = cli(tok, "backup", "check", as_json=False)
+    assert run.rc == 1
+    assert run.err == "error: the backup at %s misses 7 of the 10 accounts on the token\n" \
+        % backup_on
+    lines = run.out.splitlines()
+    assert ("7 of the 10 accounts on the token are not in the backup: Lost:l0, Lost:l1, "
+            "Lost:l2, Lost:l3, Lost:l4 and 2 more (--json lists them all)") in lines, lines
+    assert any("import FILE" in line and "original export" in line for line in lines), lines
+    assert "1 account in the backup is not on the token: Old:gone" in lines, lines
+    assert any("restore" in line for line in lines), lines
+
+    # The fix it names: nothing new for the token, what the backup lacked goes in.
+    run = cli(tok, "import", lost_file, "--dry-run")
+    assert run.rc == 0 and run.data["to_backup"] == [a.label for a in lost], run
+    assert "Lost:l0" not in _backup_secrets(backup_on)
+    run = cli(tok, "import", lost_file, "--yes", as_json=False)
+    assert run.rc == 0, run
+    assert ("saved 7 accounts the token has to the backup, which lacked them (the token "
+            "can't confirm a secret: check a code if unsure)") in run.out.splitlines(), run
+    secrets = _backup_secrets(backup_on)
+    assert all(secrets[a.label] == a.secret for a in lost + kept)
+    run = cli(tok, "backup", "check", as_json=False)
+    assert run.rc == 0, run
+    assert run.out.splitlines()[0] == "all 10 accounts on the token are in the backup at %s" \
+        % backup_on
+
+
 def test_token_full_is_refused_before_writing(tmp_path):
     with SimulatedToken(capacity=4, idle_s=3600) as small:
         assert cli(small, "add", "keep", "--secret", fx.b32(new_secret())).rc == 0
