@@ -21,7 +21,8 @@ if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from host_tools import __version__, completion, link, terminal  # noqa: E402
-from host_tools.cli import accounts, clock, codes, device, lock, log, transfer  # noqa: E402
+from host_tools.cli import (accounts, backup_cmd, clock, codes, device, lock, log,  # noqa: E402
+                            transfer)
 from host_tools.client import TokenClient  # noqa: E402
 from host_tools.errors import (ERASED_MESSAGE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: E402
                                CommandError, TokenError, UsageError)
@@ -30,7 +31,8 @@ EPILOG = """exit codes:
   0  done
   1  the token refused (name_taken, store_full, not_found, ...), or would have:
      an import that clashes or doesn't fit writes nothing; or the backup
-     failed after the token was written
+     failed after the token was written; or `backup check` found accounts
+     the backup misses
   2  bad input or usage (a file, a password, a missing --yes), or a cancelled
      import; nothing was written to the token
   3  no token found, the device is not running token firmware, or the link was lost
@@ -170,6 +172,8 @@ COMMANDS = {
     "export": (transfer.export_arguments, transfer.run_export,
                "show the host backup's accounts as otpauth:// URIs or QR codes "
                "(from the backup file, never the token)"),
+    "backup": (backup_cmd.backup_arguments, backup_cmd.run_backup,
+               "check the host backup against the token: the accounts it misses"),
     "rename": (accounts.rename_arguments, accounts.run_rename,
                "rename an account, or change its issuer"),
     "move": (accounts.move_arguments, accounts.run_move,

@@ -21,14 +21,17 @@ class Plan:
         self.rejected = []  # (label, reason): the token can't hold them
         self.renamed = []   # (label in the file, label it gets)
         self.clashes = []   # (label, reason): same label, different account
+        # Accounts the token has that the backup read lacks: the import's
+        # copy goes into the backup (the token never gives its own back).
+        self.to_backup = []
 
 
 ALREADY = "already on the token"
 OTHER_SECRET = "same name, different secret: kept the token's; --rename to add both"
 NO_BACKUP = ("already on the token under this name and settings (no backup to compare "
              "the secret with)")
-NOT_IN_BACKUP = ("already on the token under this name and settings (not in the backup, "
-                 "so the secret was not compared)")
+TO_BACKUP = ("already on the token; the backup lacks it, so it goes there (its secret "
+             "can't be compared)")
 
 
 def _same_secret(account, key, known):
@@ -43,7 +46,7 @@ def _same_secret(account, key, known):
 def _on_token(same, known):
     if same:
         return ALREADY
-    return NO_BACKUP if known is None else NOT_IN_BACKUP
+    return NO_BACKUP if known is None else TO_BACKUP
 
 
 def _same_settings(account, meta):
@@ -102,8 +105,18 @@ def make_plan(incoming, on_token, rename_duplicates, known=None):
         if key in existing:
             if _same_settings(account, existing[key]):
                 same = _same_secret(account, key, known)
+                if same is None and known is not None and key in first:
+                    # The backup gets one copy: the first.
+                    plan.skipped.append((account.label, "twice in the import" if
+                                         first[key].to_args() == account.to_args() else
+                                         "twice in the import, with another secret: "
+                                         "the backup gets the first"))
+                    continue
                 if same is not False:
                     plan.skipped.append((account.label, _on_token(same, known)))
+                    if same is None and known is not None:
+                        plan.to_backup.append(account)
+                        first[key] = account
                     continue
                 if not rename_duplicates:
                     # Not a clash that stops the import: the token's account
@@ -144,6 +157,7 @@ def pairs(items):
 
 def report(plan, written=(), not_written=()):
     return {"to_write": [a.label for a in plan.write],
+            "to_backup": [a.label for a in plan.to_backup],
             "written": [a.label for a in written],
             "not_written": [a.label for a in not_written],
             "skipped": pairs(plan.skipped), "rejected": pairs(plan.rejected),

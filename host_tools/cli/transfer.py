@@ -99,9 +99,21 @@ def preview(plan, used, capacity):
     lines = table(("issuer", "name", "type", "algorithm", "digits", "period/counter"),
                   rows) if rows else []
     lines += _notes(plan)
+    if plan.to_backup:
+        lines.append("%s the token has %s the backup, which lacks %s" % (
+            plural(len(plan.to_backup), "account"),
+            "goes into" if len(plan.to_backup) == 1 else "go into",
+            "it" if len(plan.to_backup) == 1 else "them"))
     lines.append("%s to write; the token has %s" % (
         plural(len(plan.write), "account"), slots_text(used, capacity)))
     return lines
+
+
+def filled_line(accounts):
+    one = len(accounts) == 1
+    return ("saved %s the token has to the backup, which lacked %s (the token can't confirm "
+            "a secret: check a code if unsure)" % (plural(len(accounts), "account"),
+                                                   "it" if one else "them"))
 
 
 def _stopped(error, written, not_written, backup_note, data, in_flight=1):
@@ -157,7 +169,8 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
             plan.skipped += [(a.label, DELETED_REASON) for a in parsed.deleted]
         used = len(on_token)
         data = report(plan)
-        data.update(count=used, capacity=capacity, backup=None, dry_run=bool(args.dry_run))
+        data.update(count=used, capacity=capacity, backup=None, dry_run=bool(args.dry_run),
+                    backed_up=[])
         if plan.clashes:
             data["clashes"] = pairs(plan.clashes)
             raise CommandError(
@@ -172,6 +185,14 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         lines = preview(plan, used, capacity)
         if args.dry_run:
             return data, "\n".join(lines + ["dry run: nothing was written"])
+        if not plan.write and plan.to_backup:
+            # Nothing for the token; the backup (read for the comparison) is
+            # the only file written, and nothing is taken from it: no question.
+            data["backup"] = save_backup(opened, plan.to_backup, "nothing was written to "
+                                         "the token", data)
+            data["backed_up"] = [a.label for a in plan.to_backup]
+            return data, "\n".join(lines + [filled_line(plan.to_backup),
+                                            backup_line(data["backup"])])
         if not plan.write:
             return data, "\n".join(lines + ["nothing to %s" % verb])
         backup = open_backup_for(info, opened) if open_backup_for else None
@@ -188,19 +209,24 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
                                    plural(len(written), "account"))
     backup_note = ""
     if backup is not None and error is None:
-        data["backup"] = save_backup(backup, written, done, data)
+        data["backup"] = save_backup(backup, written + plan.to_backup, done, data)
+        data["backed_up"] = [a.label for a in plan.to_backup]
     elif backup is not None:
         # Stopped part way: what reached the token still goes into the backup,
         # and so does an add that may have landed, or its secret could be lost:
         # a backup entry too many does no harm.
-        keep = written + (not_written[:in_flight] if uncertain(error) else [])
+        keep = written + (not_written[:in_flight] if uncertain(error) else []) \
+            + plan.to_backup
         try:
             data["backup"] = merge(backup, keep) if keep else None
+            data["backed_up"] = [a.label for a in plan.to_backup]
         except (OSError, ValueError) as e:
             backup_note = "; the backup at %s failed too: %s" % (backup.path, reason(e))
     if error is not None:
         raise _stopped(error, written, not_written, backup_note, data, in_flight)
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
+    if data["backed_up"]:
+        text.append(filled_line(plan.to_backup))
     if data["backup"]:
         text.append(backup_line(data["backup"]))
     elif note:
@@ -221,7 +247,10 @@ on the token (same issuer, name and settings) are skipped, and a label used by
 an account with other settings stops the import unless --rename-duplicates.
 The token never gives a secret back, so an entry's secret is compared with the
 host backup's copy of the token's: another secret is said per entry and the
-token's account kept, unless --rename adds it as "name (2)" beside it. If there are
+token's account kept, unless --rename adds it as "name (2)" beside it. An
+account the token has and the backup lacks goes into the backup (importing the
+original export again is how a backup that misses accounts is filled; see
+`backup check`). If there are
 more accounts than free slots nothing is written. If the token stops part way
 (exit 1 refused, 3 link lost), the accounts written so far stay on it and are
 reported, with the ones not written.

@@ -39,8 +39,17 @@ def test_another_secret_is_skipped_and_said_or_renamed_with_rename():
 def test_without_the_backup_s_copy_the_reason_says_nothing_was_compared():
     p = plan.make_plan([OTHER], _token(ON_TOKEN), True, None)
     assert p.write == [] and p.skipped == [("GitHub:alice", plan.NO_BACKUP)]
-    p = plan.make_plan([OTHER], _token(ON_TOKEN), True, {})
-    assert p.write == [] and p.skipped == [("GitHub:alice", plan.NOT_IN_BACKUP)]
+    assert p.to_backup == []
+
+
+def test_what_the_backup_lacks_goes_there_once():
+    twice = Account(name="alice", issuer="GitHub", secret=os.urandom(20))
+    p = plan.make_plan([OTHER, OTHER, twice], _token(ON_TOKEN), True, {})
+    assert p.write == [] and p.to_backup == [OTHER]
+    assert p.skipped == [("GitHub:alice", plan.TO_BACKUP),
+                         ("GitHub:alice", "twice in the import"),
+                         ("GitHub:alice", "twice in the import, with another secret: "
+                                          "the backup gets the first")]
 
 
 def test_secrets_are_asked_for_only_when_a_label_and_settings_match():
