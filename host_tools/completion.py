@@ -90,100 +90,82 @@ def _port_lister(lister):
     return {"--port": list(lister) + ["completion", "--ports"]}
 
 
-# ---- bash ----
+# ---- bash and zsh: one function of case statements ----
+
+# What differs between the two: the words array, where the command's words
+# start, how a case pattern is written, how words are offered, and what
+# happens after a command's name (options after a dash, else file names).
+Dialect = collections.namedtuple(
+    "Dialect", "shell words current first pattern declare offer dynamic tail register")
+
+BASH = Dialect(
+    "bash", "COMP_WORDS", "COMP_CWORD", 1, "%s)", "COMPREPLY=()",
+    offer='COMPREPLY=($(compgen -W "%s" -- "$cur"))',
+    dynamic='COMPREPLY=($(compgen -W "$(%s 2>/dev/null)" -- "$cur"))',
+    # bash falls back to file names by itself (complete -o default).
+    tail='[[ $cur == -* ]] && COMPREPLY=($(compgen -W "%s" -- "$cur"))',
+    register="complete -o default -F %s %s")
+
+ZSH = Dialect(
+    "zsh", "words", "CURRENT", 2, "(%s)", "local -a found",
+    offer="compadd -- %s",
+    dynamic='found=(${(f)"$(%s 2>/dev/null)"}); compadd -- $found',
+    tail="if [[ $cur == -* ]]; then compadd -- %s; else _files; fi",
+    register="compdef %s %s")
+
+
+def _case_script(parser, lister, programs, d, note=""):
+    tree = _Tree(parser, _port_lister(lister))
+    w, c = d.words, d.current
+    lines = [
+        "# %s completion for %s, generated from its argparse tree by"
+        % (d.shell, " and ".join(programs)),
+        "# `%s completion %s`; regenerate it after an update.%s" % (programs[0], d.shell, note),
+        "%s() {" % FUNCTION,
+        '    local cur=${%s[%s]} prev=${%s[%s-1]} cmd="" i' % (w, c, w, c),
+        "    " + d.declare,
+        "    for ((i = %d; i < %s; i++)); do" % (d.first, c),
+        "        case ${%s[i]} in" % w,
+        "            %s cmd=${%s[i]}; break ;;" % (d.pattern % "|".join(tree.commands), w),
+        "        esac",
+        "    done",
+        "    case $prev in",
+    ]
+    for opt, argv in tree.dynamic.items():
+        lines.append("        %s %s; return ;;" % (d.pattern % opt,
+                                                   d.dynamic % _command_line(argv)))
+    lines += ["    esac", "    case $cmd in"]
+    for name, options in tree.options.items():
+        lines.append("        " + d.pattern % ('"%s"' % name))
+        choices = [o for o in options if o.choices]
+        if choices:
+            lines.append("            case $prev in")
+            for o in choices:
+                lines.append("                %s %s; return ;;"
+                             % (d.pattern % o.name, d.offer % _plain(o.choices)))
+            lines.append("            esac")
+        words = [o.name for o in options]
+        if name:
+            lines.append("            %s ;;" % (d.tail % _plain(words)))
+        else:
+            lines.append("            %s ;;" % (d.offer % _plain(words + list(tree.commands))))
+    lines += [
+        "    esac",
+        "}",
+        d.register % (FUNCTION, " ".join(programs)),
+        "",
+    ]
+    return "\n".join(lines)
+
 
 def bash(parser, lister, programs=PROGRAMS):
     """The bash script; lister: the argv that runs this CLI (for the ports)."""
-    tree = _Tree(parser, _port_lister(lister))
-    lines = [
-        "# bash completion for %s, generated from its argparse tree by" % " and ".join(programs),
-        "# `%s completion bash`; regenerate it after an update." % programs[0],
-        "%s() {" % FUNCTION,
-        '    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd="" i',
-        "    for ((i = 1; i < COMP_CWORD; i++)); do",
-        "        case ${COMP_WORDS[i]} in",
-        "            %s) cmd=${COMP_WORDS[i]}; break ;;" % "|".join(tree.commands),
-        "        esac",
-        "    done",
-        "    case $prev in",
-    ]
-    for opt, argv in tree.dynamic.items():
-        lines.append('        %s) COMPREPLY=($(compgen -W "$(%s 2>/dev/null)" -- "$cur")); '
-                     'return ;;' % (opt, _command_line(argv)))
-    lines += [
-        "    esac",
-        '    local words=""',
-        "    case $cmd in",
-    ]
-    for name, options in tree.options.items():
-        lines.append('        "%s")' % name)
-        choices = [o for o in options if o.choices]
-        if choices:
-            lines.append("            case $prev in")
-            for o in choices:
-                lines.append('                %s) COMPREPLY=($(compgen -W "%s" -- "$cur")); '
-                             'return ;;' % (o.name, _plain(o.choices)))
-            lines.append("            esac")
-        words = [o.name for o in options]
-        if name:
-            # Options only once the user types a dash: otherwise file names.
-            lines.append('            [[ $cur == -* ]] && words="%s" ;;' % _plain(words))
-        else:
-            lines.append('            words="%s" ;;' % _plain(words + list(tree.commands)))
-    lines += [
-        "    esac",
-        '    COMPREPLY=($(compgen -W "$words" -- "$cur"))',
-        "}",
-        "complete -o default -F %s %s" % (FUNCTION, " ".join(programs)),
-        "",
-    ]
-    return "\n".join(lines)
+    return _case_script(parser, lister, programs, BASH)
 
-
-# ---- zsh ----
 
 def zsh(parser, lister, programs=PROGRAMS):
     """The zsh script (native: compadd and _files, registered with compdef)."""
-    tree = _Tree(parser, _port_lister(lister))
-    lines = [
-        "# zsh completion for %s, generated from its argparse tree by" % " and ".join(programs),
-        "# `%s completion zsh`; regenerate it after an update. Needs compinit." % programs[0],
-        "%s() {" % FUNCTION,
-        '    local cur=${words[CURRENT]} prev=${words[CURRENT-1]} cmd="" i',
-        "    local -a found",
-        "    for ((i = 2; i < CURRENT; i++)); do",
-        "        case ${words[i]} in",
-        "            (%s) cmd=${words[i]}; break ;;" % "|".join(tree.commands),
-        "        esac",
-        "    done",
-        "    case $prev in",
-    ]
-    for opt, argv in tree.dynamic.items():
-        lines.append('        (%s) found=(${(f)"$(%s 2>/dev/null)"}); compadd -- $found; '
-                     'return ;;' % (opt, _command_line(argv)))
-    lines += ["    esac", "    case $cmd in"]
-    for name, options in tree.options.items():
-        lines.append('        ("%s")' % name)
-        choices = [o for o in options if o.choices]
-        if choices:
-            lines.append("            case $prev in")
-            for o in choices:
-                lines.append("                (%s) compadd -- %s; return ;;"
-                             % (o.name, _plain(o.choices)))
-            lines.append("            esac")
-        words = [o.name for o in options]
-        if name:
-            lines.append("            if [[ $cur == -* ]]; then compadd -- %s; else _files; fi ;;"
-                         % _plain(words))
-        else:
-            lines.append("            compadd -- %s ;;" % _plain(words + list(tree.commands)))
-    lines += [
-        "    esac",
-        "}",
-        "compdef %s %s" % (FUNCTION, " ".join(programs)),
-        "",
-    ]
-    return "\n".join(lines)
+    return _case_script(parser, lister, programs, ZSH, " Needs compinit.")
 
 
 # ---- fish ----

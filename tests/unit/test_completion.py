@@ -129,6 +129,9 @@ def test_every_command_and_option_is_offered(shell, empty_dir):
     ("totp-token --json import --format a", ["aegis", "andotp"]),
     ("provision.py config --typing ", ["off", "on"]),
     ("totp-token import ", ["<files>"]),  # file names: the shell's own
+    ("totp-token pin ", ["change", "remove", "set"]),  # a command's own choices
+    ("provision.py completion ", ["bash", "fish", "zsh"]),
+    ("totp-token backup c", ["check"]),
 ])
 def test_completes(shell, line, expect, empty_dir):
     got = complete(shell, line, empty_dir)
