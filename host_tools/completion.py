@@ -35,10 +35,16 @@ def _command_help(parser):
     return {}
 
 
-def _options(parser):
-    """The long options of one parser, in its order."""
+def _options(parser, nested=False):
+    """The long options of one parser, in its order; nested: with those of
+    its own subcommands (pin set --tries), each once."""
     found = []
     for action in parser._actions:
+        if nested and isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += [o for o in _options(sub, True) if o.name not in
+                          {f.name for f in found}]
+            continue
         for opt in action.option_strings:
             if not opt.startswith("--"):
                 continue
@@ -52,6 +58,13 @@ def _options(parser):
             text = "" if action.help in (None, argparse.SUPPRESS) else action.help
             found.append(Option(opt, action.nargs != 0, choices, text))
     return found
+
+
+def _positional_choices(parser):
+    """The fixed choices of a command's positional arguments, its own
+    subcommands included (pin set|change|remove)."""
+    return [str(c) for a in parser._actions if not a.option_strings and a.choices
+            for c in a.choices]
 
 
 def _plain(words):
@@ -81,8 +94,10 @@ class _Tree:
         self.commands = _subcommands(parser)
         self.help = _command_help(parser)
         self.options = {"": _options(parser)}
+        self.positional = {}
         for name, sub in self.commands.items():
-            self.options[name] = _options(sub)
+            self.options[name] = _options(sub, nested=True)
+            self.positional[name] = _positional_choices(sub)
         self.dynamic = dynamic  # {option: argv printing its values, one a line}
 
 
@@ -96,21 +111,20 @@ def _port_lister(lister):
 # start, how a case pattern is written, how words are offered, and what
 # happens after a command's name (options after a dash, else file names).
 Dialect = collections.namedtuple(
-    "Dialect", "shell words current first pattern declare offer dynamic tail register")
+    "Dialect", "shell words current first pattern declare offer dynamic files register")
 
 BASH = Dialect(
     "bash", "COMP_WORDS", "COMP_CWORD", 1, "%s)", "COMPREPLY=()",
     offer='COMPREPLY=($(compgen -W "%s" -- "$cur"))',
     dynamic='COMPREPLY=($(compgen -W "$(%s 2>/dev/null)" -- "$cur"))',
-    # bash falls back to file names by itself (complete -o default).
-    tail='[[ $cur == -* ]] && COMPREPLY=($(compgen -W "%s" -- "$cur"))',
+    files=":",  # bash falls back to file names by itself (complete -o default)
     register="complete -o default -F %s %s")
 
 ZSH = Dialect(
     "zsh", "words", "CURRENT", 2, "(%s)", "local -a found",
     offer="compadd -- %s",
     dynamic='found=(${(f)"$(%s 2>/dev/null)"}); compadd -- $found',
-    tail="if [[ $cur == -* ]]; then compadd -- %s; else _files; fi",
+    files="_files",
     register="compdef %s %s")
 
 
@@ -146,7 +160,11 @@ def _case_script(parser, lister, programs, d, note=""):
             lines.append("            esac")
         words = [o.name for o in options]
         if name:
-            lines.append("            %s ;;" % (d.tail % _plain(words)))
+            # Options once the user types a dash; else the command's own
+            # choices, or file names.
+            rest = tree.positional[name]
+            lines.append("            if [[ $cur == -* ]]; then %s; else %s; fi ;;" % (
+                d.offer % _plain(words), d.offer % _plain(rest) if rest else d.files))
         else:
             lines.append("            %s ;;" % (d.offer % _plain(words + list(tree.commands))))
     lines += [
@@ -205,6 +223,9 @@ def fish(parser, lister, programs=PROGRAMS):
                          % (program, top, name, _fish_text(tree.help.get(name, ""))))
         for name, options in tree.options.items():
             where = top if not name else "-n '%s_in %s'" % (FUNCTION, name)
+            if tree.positional.get(name):
+                lines.append("complete -c %s %s -f -a '%s'"
+                             % (program, where, _plain(tree.positional[name])))
             for o in options:
                 rule = "complete -c %s %s -l %s" % (program, where, o.name[2:])
                 if o.name in tree.dynamic:

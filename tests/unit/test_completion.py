@@ -117,7 +117,7 @@ def test_every_command_and_option_is_offered(shell, empty_dir):
     assert set(complete(shell, "provision.py ", empty_dir)) >= set(commands)
     assert set(complete(shell, "totp-token --", empty_dir)) >= {"--port", "--version"}
     for name, sub in commands.items():
-        words = {o.name for o in completion._options(sub)}
+        words = {o.name for o in completion._options(sub, nested=True)}
         assert set(complete(shell, "totp-token %s --" % name, empty_dir)) == words, name
 
 
@@ -130,6 +130,7 @@ def test_every_command_and_option_is_offered(shell, empty_dir):
     ("provision.py config --typing ", ["off", "on"]),
     ("totp-token import ", ["<files>"]),  # file names: the shell's own
     ("totp-token pin ", ["change", "remove", "set"]),  # a command's own choices
+    ("totp-token pin set --tr", ["--tries"]),
     ("provision.py completion ", ["bash", "fish", "zsh"]),
     ("totp-token backup c", ["check"]),
 ])
