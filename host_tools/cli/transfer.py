@@ -250,10 +250,9 @@ host backup's copy of the token's: another secret is said per entry and the
 token's account kept, unless --rename adds it as "name (2)" beside it. An
 account the token has and the backup lacks goes into the backup (importing the
 original export again is how a backup that misses accounts is filled; see
-`backup check`). If there are
-more accounts than free slots nothing is written. If the token stops part way
-(exit 1 refused, 3 link lost), the accounts written so far stay on it and are
-reported, with the ones not written.
+`backup check`). If there are more accounts than free slots nothing is
+written. If the token stops part way (exit 1 refused, 3 link lost), the
+accounts written so far stay on it and are reported, with the ones not written.
 
 The written accounts are added to the encrypted host backup (see --backup)."""
 
@@ -273,7 +272,7 @@ def import_arguments(p):
 
 def _write_options(p):
     p.add_argument("--yes", action="store_true", help="write without asking first")
-    p.add_argument("--rename-duplicates", "--rename", dest="rename_duplicates",
+    p.add_argument("--rename", "--rename-duplicates", dest="rename_duplicates",
                    action="store_true",
                    help="store an account whose issuer and name is taken by another (other "
                         "settings, or another secret than the backup's) as \"name (2)\", "
