@@ -24,13 +24,14 @@ KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
 JOBS ?= 3  # pytest workers: the simulator tests mostly wait, so 3 keep 2 cores busy
 
-.PHONY: help venv privacyidea test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
+.PHONY: help venv privacyidea shells test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
 
 help:
 	@echo "make demo     run the simulated token (no hardware needed)"
 	@echo "make demo-reset  forget the simulated token (sim-data/), keep the venv"
 	@echo "make test     run the whole test suite"
 	@echo "make test-fast  the unit tier only (tests/unit, CPython and MicroPython), under a minute"
+	@echo "make shells   install zsh and fish if missing (the completion tests run them; make test does this)"
 	@echo "make bench    print speed and memory figures beside their targets"
 	@echo "make deploy BOARD=rpi_pico PORT=/dev/ttyACM0   flash a real board"
 	@echo "             (a running token: provision.py maintenance first, or hold the button while plugging in)"
@@ -72,13 +73,27 @@ $(PI_STAMP): requirements-privacyidea.txt
 	rm -f $(PI_VENV)/.installed-*
 	touch $@
 
+# The completion tests (tests/unit/test_completion.py) run the scripts in the
+# real shells: zsh and fish are installed when missing (apt-get or brew).
+SHELLS_NEEDED := zsh fish
+shells:
+	@missing=""; for s in $(SHELLS_NEEDED); do command -v $$s >/dev/null || missing="$$missing $$s"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing: the completion tests run them"; \
+		if command -v apt-get >/dev/null; then \
+			sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+			$$sudo apt-get install -y $$missing || { $$sudo apt-get update && $$sudo apt-get install -y $$missing; }; \
+		elif command -v brew >/dev/null; then brew install $$missing; \
+		else echo "install$$missing with your package manager, then run make test again"; exit 2; fi; \
+	fi
+
 # The whole suite: tests/unit, tests/sim and tests/repo (pytest.ini's testpaths).
-test: venv privacyidea
+test: venv privacyidea shells
 	$(PY) -m pytest -n $(JOBS) -q
 
 # The unit tier: firmware and host logic on CPython and the MicroPython unix
 # port; no simulated token, no pyright or packaging builds.
-test-fast: venv
+test-fast: venv shells
 	$(PY) -m pytest -n $(JOBS) -q tests/unit
 
 demo: $(DEMO_STAMP)

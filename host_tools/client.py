@@ -152,10 +152,10 @@ class TokenClient:
             return NotTokenError(
                 "the device on %s answered, but not as token firmware (is it at the "
                 "MicroPython REPL? Reset it so main.py runs, or install the firmware)"
-                % self.port)
+                % self.port, port=self.port)
         return NotTokenError("the device on %s did not answer within %.1f s (is the "
                              "token firmware running on it?)" % (self.port, self.timeout),
-                             "no_answer")
+                             "no_answer", port=self.port)
 
     def info(self):
         return self.request("info")

@@ -30,8 +30,12 @@ class TokenError(Exception):
 
 
 class NoDeviceError(TokenError):
-    def __init__(self, message, code="no_device"):
+    """port: the port named, when the error is that port (it may be the
+    wrong one); None when no port was found at all."""
+
+    def __init__(self, message, code="no_device", port=None):
         TokenError.__init__(self, message, code, EXIT_DEVICE)
+        self.port = port
 
 
 class PortBusyError(TokenError):
@@ -43,8 +47,12 @@ class PortBusyError(TokenError):
 
 
 class NotTokenError(TokenError):
-    def __init__(self, message, code="not_token"):
+    """port: set when the device there never answered as a token (it may be
+    the wrong port); None when a token answered before and then went quiet."""
+
+    def __init__(self, message, code="not_token", port=None):
         TokenError.__init__(self, message, code, EXIT_DEVICE)
+        self.port = port
 
 
 class LinkLostError(TokenError):

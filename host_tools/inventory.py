@@ -42,7 +42,7 @@ TOKEN = [
     Item("bk/ (gNNN/bNNN)", r"bk",
          "account records, 16 per file bNNN, 8 files per directory gNNN: name, issuer, "
          "type, algorithm, digits, period or counter, and the secret",
-         "secrets encrypted under the data key; names and settings in the clear",
+         "the secrets only, under the data key; names and settings in the clear",
          "`provision.py delete NAME` (one account), `provision.py wipe --yes` (all)"),
     Item("index, index.add", r"index(\.add)?",
          "the order of the accounts on the button (slot numbers only; index.add: the latest "
@@ -52,10 +52,10 @@ TOKEN = [
          "the key area: two one-block files the firmware erases in place (one holds the "
          "lock state: the data key, the bucket keys, the PIN's salt and verifier, the retry "
          "counter), and where they lie on the flash",
-         "encrypted: keys wrapped under the PIN", FACTORY_RESET),
+         "yes: keys wrapped under the PIN", FACTORY_RESET),
     Item("keys", r"keys",
          "older firmware's key file: read once at the first boot after an update, then removed",
-         "encrypted: key wrapped under the PIN", FACTORY_RESET),
+         "yes: key wrapped under the PIN", FACTORY_RESET),
     Item("clock.json", r"clock\.json",
          "clock history: times of the last 8 syncs, offsets found, aging trim, drift estimate",
          "no", FACTORY_RESET),

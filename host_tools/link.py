@@ -127,7 +127,8 @@ class SerialLink:
                 raise PortBusyError(port) from None
             reason = os.strerror(code) if code else str(e)
             raise NoDeviceError("cannot open %s: %s%s"
-                                % (port, reason, _OPEN_HINTS.get(code, ""))) from None
+                                % (port, reason, _OPEN_HINTS.get(code, "")),
+                                port=port) from None
         self._exclude_others()
 
     def _exclude_others(self):

@@ -21,7 +21,8 @@ if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from host_tools import __version__, completion, link, terminal  # noqa: E402
-from host_tools.cli import accounts, clock, codes, device, lock, log, transfer  # noqa: E402
+from host_tools.cli import (accounts, backup_cmd, clock, codes, device, lock, log,  # noqa: E402
+                            transfer)
 from host_tools.client import TokenClient  # noqa: E402
 from host_tools.errors import (ERASED_MESSAGE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: E402
                                CommandError, TokenError, UsageError)
@@ -30,7 +31,8 @@ EPILOG = """exit codes:
   0  done
   1  the token refused (name_taken, store_full, not_found, ...), or would have:
      an import that clashes or doesn't fit writes nothing; or the backup
-     failed after the token was written
+     failed after the token was written; or `backup check` found accounts
+     the backup misses
   2  bad input or usage (a file, a password, a missing --yes), or a cancelled
      import; nothing was written to the token
   3  no token found, the device is not running token firmware, or the link was lost
@@ -128,12 +130,29 @@ def _no_arguments(p):
 
 
 def _completion_arguments(p):
-    p.add_argument("shell", choices=["bash"],
-                   help="bash (zsh too, after `autoload -U bashcompinit && bashcompinit`)")
+    p.description += ("\n\n  bash: eval \"$(totp-token completion bash)\"     in ~/.bashrc"
+                      "\n  zsh:  eval \"$(totp-token completion zsh)\"      in ~/.zshrc, "
+                      "after compinit"
+                      "\n  fish: totp-token completion fish | source     in "
+                      "~/.config/fish/config.fish"
+                      "\n\nIt completes both totp-token and provision.py.")
+    p.add_argument("shell", nargs="?", choices=list(completion.SHELLS),
+                   help="the shell to print the script for: bash, zsh or fish")
+    p.add_argument("--ports", action="store_true",
+                   help="print the ports --port can take, one a line (the scripts ask this "
+                        "at each Tab after --port)")
 
 
 def _completion(args, connect):
-    script = completion.bash(build_parser())
+    if args.ports:
+        ports = completion.ports()
+        return {"ports": ports}, "\n".join(ports)
+    if not args.shell:
+        raise UsageError("completion needs a shell: bash, zsh or fish", "usage")
+    # The script asks this same program for the ports, however the user
+    # starts it (an alias, the venv's python, the installed command).
+    lister = [sys.executable, os.path.abspath(__file__)]
+    script = completion.SHELLS[args.shell](build_parser(), lister)
     return {"shell": args.shell, "script": script}, script.rstrip("\n")
 
 
@@ -153,6 +172,8 @@ COMMANDS = {
     "export": (transfer.export_arguments, transfer.run_export,
                "show the host backup's accounts as otpauth:// URIs or QR codes "
                "(from the backup file, never the token)"),
+    "backup": (backup_cmd.backup_arguments, backup_cmd.run_backup,
+               "check the host backup against the token: the accounts it misses"),
     "rename": (accounts.rename_arguments, accounts.run_rename,
                "rename an account, or change its issuer"),
     "move": (accounts.move_arguments, accounts.run_move,
@@ -167,13 +188,13 @@ COMMANDS = {
     "wipe": (device.wipe_arguments, device.run_wipe, "delete every account (needs --yes)"),
     "pin": (lock.pin_arguments, lock.run_pin, "set, change or remove the token's PIN"),
     "config": (lock.config_arguments, lock.run_config,
-               "show or change the token's lock settings"),
+               "show or change the token's settings: the lock and typing the code"),
     "maintenance": (_no_arguments, device.run_maintenance,
                     "restart the token into its MicroPython REPL once, for `make deploy`"),
     "devices": (_no_arguments, device.run_devices,
                 "list the tokens and running simulators this computer can see"),
     "completion": (_completion_arguments, _completion,
-                   "print a shell completion script: eval \"$(totp-token completion bash)\""),
+                   "print a shell completion script (bash, zsh or fish)"),
     "log": (log.log_arguments, log.run_log,
             "show the token's diagnostic log (no secrets); --follow, --clear"),
     "data": (log.data_arguments, log.run_data,
@@ -260,7 +281,7 @@ def main(argv=None):
     except CommandError as e:  # UsageError included
         return _fail(e.code, e.message, e.exit_code, as_json, e.data, e.report)
     except TokenError as e:
-        return _fail(e.code, e.message, e.exit_code, as_json)
+        return _fail(e.code, e.message + _devices_hint(e), e.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", EXIT_INTERRUPTED, as_json)
     try:
@@ -274,6 +295,14 @@ def main(argv=None):
 
 
 _terminal = terminal.safe
+
+
+def _devices_hint(error):
+    # A port that can't be opened, or where nothing answers as a token, is
+    # most often the wrong one: name the command that lists the right ones.
+    if getattr(error, "port", None) is None:
+        return ""
+    return "; `%s devices` lists the tokens and simulators this computer sees" % program_name()
 
 
 def _say_if_erased(as_json):

@@ -6,6 +6,7 @@ it can't hold, and which clash with a different account under the same
 label; write_all() then adds them in order, stopping at the first failure.
 """
 import dataclasses
+import hmac
 
 from firmware.protocol.frames import E_UNKNOWN_CMD
 from host_tools.batching import batches, check_fits
@@ -20,6 +21,32 @@ class Plan:
         self.rejected = []  # (label, reason): the token can't hold them
         self.renamed = []   # (label in the file, label it gets)
         self.clashes = []   # (label, reason): same label, different account
+        # Accounts the token has that the backup read lacks: the import's
+        # copy goes into the backup (the token never gives its own back).
+        self.to_backup = []
+
+
+ALREADY = "already on the token"
+OTHER_SECRET = "same name, different secret: kept the token's; --rename to add both"
+NO_BACKUP = ("already on the token under this name and settings (no backup to compare "
+             "the secret with)")
+TO_BACKUP = ("already on the token; the backup lacks it, so it goes there (its secret "
+             "can't be compared)")
+
+
+def _same_secret(account, key, known):
+    """Whether the account's secret is the token's, as far as the host knows:
+    known is the backup's {(issuer, name): secret} (None: no backup read).
+    None when it can't tell. Constant time, as any comparison of secrets."""
+    if known is None or key not in known:
+        return None
+    return hmac.compare_digest(bytes(account.secret), bytes(known[key]))
+
+
+def _on_token(same, known):
+    if same:
+        return ALREADY
+    return NO_BACKUP if known is None else TO_BACKUP
 
 
 def _same_settings(account, meta):
@@ -58,7 +85,17 @@ def _fits(account):
     return None
 
 
-def make_plan(incoming, on_token, rename_duplicates):
+def same_as_token(incoming, on_token):
+    """Whether some incoming account has the label and settings of one on the
+    token: only then are secrets to compare (make_plan's known)."""
+    existing = {(a.get("issuer", ""), a.get("name", "")): a for a in on_token}
+    return any(_same_settings(a, existing[(a.issuer, a.name)]) for a in incoming
+               if (a.issuer, a.name) in existing)
+
+
+def make_plan(incoming, on_token, rename_duplicates, known=None):
+    """known: {(issuer, name): secret} of the host backup's accounts, the
+    token's secrets as far as the host knows them (None: no backup read)."""
     existing = {(a.get("issuer", ""), a.get("name", "")): a for a in on_token}
     taken = set(existing)
     plan = Plan()
@@ -67,9 +104,28 @@ def make_plan(incoming, on_token, rename_duplicates):
         key = (account.issuer, account.name)
         if key in existing:
             if _same_settings(account, existing[key]):
-                plan.skipped.append((account.label, "already on the token"))
-                continue
-            why = "on the token with other settings"
+                same = _same_secret(account, key, known)
+                if same is None and known is not None and key in first:
+                    # The backup gets one copy: the first.
+                    plan.skipped.append((account.label, "twice in the import" if
+                                         first[key].to_args() == account.to_args() else
+                                         "twice in the import, with another secret: "
+                                         "the backup gets the first"))
+                    continue
+                if same is not False:
+                    plan.skipped.append((account.label, _on_token(same, known)))
+                    if same is None and known is not None:
+                        plan.to_backup.append(account)
+                        first[key] = account
+                    continue
+                if not rename_duplicates:
+                    # Not a clash that stops the import: the token's account
+                    # stays, and the entry says so.
+                    plan.skipped.append((account.label, OTHER_SECRET))
+                    continue
+                why = OTHER_SECRET
+            else:
+                why = "on the token with other settings"
         elif key in first:
             if first[key].to_args() == account.to_args():
                 plan.skipped.append((account.label, "twice in the import"))
@@ -101,6 +157,7 @@ def pairs(items):
 
 def report(plan, written=(), not_written=()):
     return {"to_write": [a.label for a in plan.write],
+            "to_backup": [a.label for a in plan.to_backup],
             "written": [a.label for a in written],
             "not_written": [a.label for a in not_written],
             "skipped": pairs(plan.skipped), "rejected": pairs(plan.rejected),

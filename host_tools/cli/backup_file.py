@@ -127,22 +127,30 @@ def sim_note(args, info):
     return SIM_NOTE if not off and sim_without_backup(args, info) else None
 
 
-def open_backup(args, info=None):
+def _backup_off(args, info):
+    return getattr(args, "no_backup", False) or env_flag(NO_BACKUP_ENV) \
+        or sim_without_backup(args, info)
+
+
+def open_backup(args, info=None, opened=None):
     """The backup `add` or `import` will update, settled before the token is
     written: path, password (checked against the file when it exists) and a
     directory we can write. None when the user opted out, or for the
-    simulator without a backup of its own (info: the token's `info` reply)."""
-    if getattr(args, "no_backup", False) or env_flag(NO_BACKUP_ENV):
-        return None
-    if sim_without_backup(args, info):
+    simulator without a backup of its own (info: the token's `info` reply).
+    opened: the same backup, already read (backup_to_compare), so its
+    password is not asked twice."""
+    if _backup_off(args, info):
         return None
     path = backup_path(args)
     if os.path.isdir(path):
         raise CommandError("the backup path %s is a directory; pass --backup FILE" % path,
                            "bad_backup")
     exists = os.path.exists(path)
-    password = backup_password(path, not exists, NO_BACKUP_PASSWORD)
-    if exists:
+    if opened is not None:
+        password = opened.password
+    else:
+        password = backup_password(path, not exists, NO_BACKUP_PASSWORD)
+    if exists and opened is None:
         read_backup(path, password)  # a wrong password stops us here, not after the write
     parent = _nearest_dir(path)
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -177,25 +185,46 @@ def rename_in_backup(backup, old, new):
     return vault.rename_backup_entry(backup.path, backup.password, old, new)
 
 
+def _read_existing(path):
+    password = backup_password(path, False, NO_BACKUP_PASSWORD)
+    backup = Backup(path, password, True)
+    backup.accounts = read_backup(path, password).accounts
+    return backup
+
+
+def _password_at_hand():
+    return bool(os.environ.get(BACKUP_PASSWORD_ENV)) or stdin_is_tty()
+
+
 def backup_in_step(args, info):
     """The backup a rename or delete must follow, its password checked and its
     accounts read; None when there is none (or it is off, or the token is the
     simulator without one of its own). Without the password at hand it stops
     the command before the token changes, so the two never drift apart."""
-    if args.no_backup or env_flag(NO_BACKUP_ENV) or sim_without_backup(args, info):
+    if _backup_off(args, info):
         return None
     path = backup_path(args)
     if not os.path.isfile(path):
         return None
-    if not os.environ.get(BACKUP_PASSWORD_ENV) and not stdin_is_tty():
+    if not _password_at_hand():
         raise CommandError("the backup at %s must follow this change, but its password is "
                            "not at hand: set %s, or pass --no-backup to change the token "
                            "alone; nothing was changed" % (path, BACKUP_PASSWORD_ENV),
                            "password_required")
-    password = backup_password(path, False, NO_BACKUP_PASSWORD)
-    backup = Backup(path, password, True)
-    backup.accounts = read_backup(path, password).accounts
-    return backup
+    return _read_existing(path)
+
+
+def backup_to_compare(args, info):
+    """The backup whose secrets an import compares with its entries (the
+    token never gives one back), read; None when there is none to read: off,
+    the simulator without one, no file yet, or its password not at hand
+    (an import with nothing new to write needs none, and goes on)."""
+    if _backup_off(args, info):
+        return None
+    path = backup_path(args)
+    if not os.path.isfile(path) or not _password_at_hand():
+        return None
+    return _read_existing(path)
 
 
 def read_backup_for(args, path):

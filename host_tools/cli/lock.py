@@ -162,13 +162,14 @@ def run_pin(args, connect):
 # ---- config ----
 
 def config_arguments(p):
-    p.add_argument("--lock-after", type=int, metavar="SECONDS",
+    lock = p.add_argument_group("the lock (with a PIN set)")
+    lock.add_argument("--lock-after", type=int, metavar="SECONDS",
                    help="lock again after this long without a press (0 = only at power-up; "
                         "at most %d)" % rules.LOCK_MAX_S)
-    p.add_argument("--tries", type=int, metavar="N",
+    lock.add_argument("--tries", type=int, metavar="N",
                    help="wrong PINs before the token erases itself (%d-%d)"
                         % (rules.TRIES_MIN, rules.TRIES_MAX))
-    private = p.add_mutually_exclusive_group()
+    private = lock.add_mutually_exclusive_group()
     private.add_argument("--private-list", dest="list_private", action="store_true",
                          default=None, help="`list`, `show` and `code` need the PIN too (names are private)")
     private.add_argument("--public-list", dest="list_private", action="store_false",

@@ -12,11 +12,12 @@ import os
 
 from host_tools import formats, terminal
 from host_tools.backup import vault
-from host_tools.backup.plan import make_plan, pairs, report, uncertain, write_all
+from host_tools.backup.plan import (make_plan, pairs, report, same_as_token, uncertain,
+                                   write_all)
 from host_tools.cli.backup_file import (BACKUP_PASSWORD_ENV, DEFAULT_BACKUP_HELP, backup_arguments,
-                                        backup_line, backup_path, include_deleted_option,
-                                        merge, open_backup, read_backup_for, save_backup,
-                                        sim_note)
+                                        backup_line, backup_path, backup_to_compare,
+                                        include_deleted_option, merge, open_backup,
+                                        read_backup_for, save_backup, sim_note)
 from host_tools.cli.common import (ask_hidden, confirm, plural, reason, slots_text,
                                    stdin_is_tty, step_text, table)
 from host_tools.errors import (EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, CommandError,
@@ -98,9 +99,21 @@ def preview(plan, used, capacity):
     lines = table(("issuer", "name", "type", "algorithm", "digits", "period/counter"),
                   rows) if rows else []
     lines += _notes(plan)
+    if plan.to_backup:
+        lines.append("%s the token has %s the backup, which lacks %s" % (
+            plural(len(plan.to_backup), "account"),
+            "goes into" if len(plan.to_backup) == 1 else "go into",
+            "it" if len(plan.to_backup) == 1 else "them"))
     lines.append("%s to write; the token has %s" % (
         plural(len(plan.write), "account"), slots_text(used, capacity)))
     return lines
+
+
+def filled_line(accounts):
+    one = len(accounts) == 1
+    return ("saved %s the token has to the backup, which lacked %s (the token can't confirm "
+            "a secret: check a code if unsure)" % (plural(len(accounts), "account"),
+                                                   "it" if one else "them"))
 
 
 def _stopped(error, written, not_written, backup_note, data, in_flight=1):
@@ -129,25 +142,35 @@ def _stopped(error, written, not_written, backup_note, data, in_flight=1):
 DELETED_REASON = "deleted from the token (restore --include-deleted brings it back)"
 
 
-def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import"):
+def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import",
+                       compare_with=None):
     """The body of import and restore: plan against the token's accounts,
     refuse clashes and overflow before asking anything, confirm, write with a
     progress bar, then update the backup with what was written.
-    open_backup_for(info): the backup to update (or None), asked for once the
-    plan stands, so a clash costs no password prompt."""
+    open_backup_for(info, opened): the backup to update (or None), asked for
+    once the plan stands, so a clash costs no password prompt.
+    compare_with(info): the backup read (or None) whose secrets tell whether
+    an entry under a label the token has is the token's account; asked only
+    when there is such an entry."""
     with connect() as client:
         on_token = client.list_accounts()
         info = client.info()
         capacity = info.get("capacity")
         deleted = getattr(args, "include_deleted", False)
-        plan = make_plan(parsed.accounts + (parsed.deleted if deleted else []), on_token,
-                         args.rename_duplicates)
+        incoming = parsed.accounts + (parsed.deleted if deleted else [])
+        opened = known = None
+        if compare_with is not None and same_as_token(incoming, on_token):
+            opened = compare_with(info)
+            if opened is not None:
+                known = {(a.issuer, a.name): a.secret for a in opened.accounts}
+        plan = make_plan(incoming, on_token, args.rename_duplicates, known)
         plan.rejected[:0] = parsed.rejected
         if not deleted:
             plan.skipped += [(a.label, DELETED_REASON) for a in parsed.deleted]
         used = len(on_token)
         data = report(plan)
-        data.update(count=used, capacity=capacity, backup=None, dry_run=bool(args.dry_run))
+        data.update(count=used, capacity=capacity, backup=None, dry_run=bool(args.dry_run),
+                    backed_up=[])
         if plan.clashes:
             data["clashes"] = pairs(plan.clashes)
             raise CommandError(
@@ -162,9 +185,17 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         lines = preview(plan, used, capacity)
         if args.dry_run:
             return data, "\n".join(lines + ["dry run: nothing was written"])
+        if not plan.write and plan.to_backup:
+            # Nothing for the token; the backup (read for the comparison) is
+            # the only file written, and nothing is taken from it: no question.
+            data["backup"] = save_backup(opened, plan.to_backup, "nothing was written to "
+                                         "the token", data)
+            data["backed_up"] = [a.label for a in plan.to_backup]
+            return data, "\n".join(lines + [filled_line(plan.to_backup),
+                                            backup_line(data["backup"])])
         if not plan.write:
             return data, "\n".join(lines + ["nothing to %s" % verb])
-        backup = open_backup_for(info) if open_backup_for else None
+        backup = open_backup_for(info, opened) if open_backup_for else None
         note = sim_note(args, info) if open_backup_for is not None else None
         if not args.json:
             print(terminal.safe("\n".join(lines)), flush=True)
@@ -178,19 +209,24 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
                                    plural(len(written), "account"))
     backup_note = ""
     if backup is not None and error is None:
-        data["backup"] = save_backup(backup, written, done, data)
+        data["backup"] = save_backup(backup, written + plan.to_backup, done, data)
+        data["backed_up"] = [a.label for a in plan.to_backup]
     elif backup is not None:
         # Stopped part way: what reached the token still goes into the backup,
         # and so does an add that may have landed, or its secret could be lost:
         # a backup entry too many does no harm.
-        keep = written + (not_written[:in_flight] if uncertain(error) else [])
+        keep = written + (not_written[:in_flight] if uncertain(error) else []) \
+            + plan.to_backup
         try:
             data["backup"] = merge(backup, keep) if keep else None
+            data["backed_up"] = [a.label for a in plan.to_backup]
         except (OSError, ValueError) as e:
             backup_note = "; the backup at %s failed too: %s" % (backup.path, reason(e))
     if error is not None:
         raise _stopped(error, written, not_written, backup_note, data, in_flight)
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
+    if data["backed_up"]:
+        text.append(filled_line(plan.to_backup))
     if data["backup"]:
         text.append(backup_line(data["backup"]))
     elif note:
@@ -209,12 +245,16 @@ encrypted with a pre-shared key takes the key's hex digits as its password.
 
 Nothing is written until every file has been read and checked: entries the
 token can't hold (MD5, 10 digits, ...) are listed as skipped, accounts already
-on the token (same issuer, name and settings; the token never shows secrets,
-so those are all there is to compare) are skipped, and a label used by a
-different account stops the import unless --rename-duplicates. If there are
-more accounts than free slots nothing is written. If the token stops part way
-(exit 1 refused, 3 link lost), the accounts written so far stay on it and are
-reported, with the ones not written.
+on the token (same issuer, name and settings) are skipped, and a label used by
+an account with other settings stops the import unless --rename-duplicates.
+The token never gives a secret back, so an entry's secret is compared with the
+host backup's copy of the token's: another secret is said per entry and the
+token's account kept, unless --rename adds it as "name (2)" beside it. An
+account the token has and the backup lacks goes into the backup (importing the
+original export again is how a backup that misses accounts is filled; see
+`backup check`). If there are more accounts than free slots nothing is
+written. If the token stops part way (exit 1 refused, 3 link lost), the
+accounts written so far stay on it and are reported, with the ones not written.
 
 The written accounts are added to the encrypted host backup (see --backup)."""
 
@@ -234,9 +274,11 @@ def import_arguments(p):
 
 def _write_options(p):
     p.add_argument("--yes", action="store_true", help="write without asking first")
-    p.add_argument("--rename-duplicates", action="store_true",
-                   help="store an account whose issuer and name is taken by another as "
-                        "\"name (2)\", \"name (3)\", ... instead of stopping")
+    p.add_argument("--rename", "--rename-duplicates", dest="rename_duplicates",
+                   action="store_true",
+                   help="store an account whose issuer and name is taken by another (other "
+                        "settings, or another secret than the backup's) as \"name (2)\", "
+                        "\"name (3)\", ... instead of stopping or skipping it")
     p.add_argument("--dry-run", action="store_true",
                    help="show what would be written, and write nothing")
 
@@ -264,8 +306,9 @@ def run_import(args, connect):
     parsed = load_files(args.files, password, args.format)
     if not parsed.accounts:
         raise _no_accounts(parsed, ", ".join(args.files))
-    opener = None if args.dry_run else (lambda info: open_backup(args, info))
-    return provision_accounts(args, connect, parsed, opener, "import")
+    opener = None if args.dry_run else (lambda info, opened: open_backup(args, info, opened))
+    return provision_accounts(args, connect, parsed, opener, "import",
+                              lambda info: backup_to_compare(args, info))
 
 
 # ---- restore ----

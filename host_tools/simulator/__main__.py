@@ -2,8 +2,8 @@
 
     python -m host_tools.simulator [--demo] [--data DIR] [--display 128x32]
 
-The OLED is drawn in the terminal; the serial port to give provision.py is
-printed above it. Keys: space or n = short press, b or l = long press,
+The OLED is drawn in the terminal (in braille, with a plain-text line of
+what it says below); the serial port to give provision.py is printed above it. Keys: space or n = short press, b or l = long press,
 s = screenshot (PNG), q = quit.
 """
 import argparse
@@ -19,7 +19,7 @@ from host_tools.client import TokenClient
 from host_tools.errors import DeviceError
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account, parse_base32
-from host_tools.simulator.screen_decode import render_braille
+from host_tools.simulator.screen_decode import decode_pixels, render_braille
 from host_tools.simulator.token import SimulatedToken
 
 # Test secrets only: the RFC 4226/6238 seeds and the Steam example.
@@ -111,8 +111,16 @@ def draw(tok, status=""):
     sys.stdout.write("Simulated token on port %s\r\n" % tok.port)
     sys.stdout.write("Try: %s host_tools/provision.py --port %s list\r\n%s\r\n\r\n"
                      % (_python(), tok.port, backup_hint(tok)))
-    art = render_braille(tok.pixels()) if tok.oled.display_on else "(screen off: press to wake)"
-    sys.stdout.write(art.replace("\n", "\r\n") + "\r\n\r\n" + KEYS + "\r\n")
+    if tok.oled.display_on:
+        pixels = tok.pixels()
+        art = render_braille(pixels)
+        # Braille is a picture: say the same in words, for a screen reader or a glance.
+        said = " | ".join(decode_pixels(pixels).splitlines()) or "(nothing to read)"
+    else:
+        art = "(screen off: press to wake)"
+        said = "(off: press to wake)"
+    sys.stdout.write(art.replace("\n", "\r\n") + "\r\n" + "Screen: " + said + "\r\n\r\n"
+                     + KEYS + "\r\n")
     if status:
         sys.stdout.write(status + "\r\n")
     sys.stdout.flush()

@@ -312,6 +312,108 @@ def test_name_clash_stops_everything_and_rename_duplicates_fixes_it(tok, tmp_pat
     check_screen(tok, first + [fresh, twins[0]] + renamed)
 
 
+OTHER_SECRET = "same name, different secret: kept the token's; --rename to add both"
+
+
+def test_same_name_other_secret_is_said_per_entry_and_rename_adds_both(tok, tmp_path,
+                                                                        backup_on):
+    """Issue 17: an entry whose label and settings are on the token was
+    skipped as "already on the token" even with another secret. The token
+    never gives a secret back; the host backup holds the token's, so the
+    import compares with it (docs/security.md says why not the token)."""
+    first = [acct("alice", "GitHub"), acct("bob", "Bank")]
+    assert cli(tok, "import", uri_file(tmp_path, first), "--yes").rc == 0
+    before = listed(tok)
+    # alice re-enrolled elsewhere (a new secret), bob the same as on the token.
+    alice2 = Account(name="alice", issuer="GitHub", secret=new_secret())
+    path = uri_file(tmp_path, [alice2, first[1]], "again.txt")
+    run = cli(tok, "import", path, "--yes")
+    assert run.rc == 0, run
+    assert run.data["written"] == [] and listed(tok) == before
+    assert run.data["skipped"] == [{"label": "GitHub:alice", "reason": OTHER_SECRET},
+                                   {"label": "Bank:bob", "reason": "already on the token"}]
+    run = cli(tok, "import", path, "--dry-run", as_json=False)
+    assert "skipped: GitHub:alice: " + OTHER_SECRET in run.out.splitlines(), run
+
+    run = cli(tok, "import", path, "--yes", "--rename")
+    assert run.rc == 0, run
+    assert run.data["written"] == ["GitHub:alice (2)"]
+    assert run.data["renamed"] == [{"from": "GitHub:alice", "to": "GitHub:alice (2)"}]
+    assert run.data["skipped"] == [{"label": "Bank:bob", "reason": "already on the token"}]
+    renamed = Account(name="alice (2)", issuer="GitHub", secret=alice2.secret)
+    check_screen(tok, first + [renamed])
+    with open(backup_on, "rb") as f:
+        kept = {a.label: a.secret for a in aegis.load(f.read(), os.environ[
+            "TOKEN_BACKUP_PASSWORD"]).accounts}
+    assert kept == {"GitHub:alice": first[0].secret, "Bank:bob": first[1].secret,
+                    "GitHub:alice (2)": alice2.secret}
+
+
+def test_without_a_backup_the_secret_is_not_compared_and_it_says_so(tok, tmp_path):
+    """Without the token's secret in a backup there is nothing to compare
+    with: the entry is skipped as before, and the reason says why."""
+    alice = acct("alice", "GitHub")
+    assert cli(tok, "import", uri_file(tmp_path, [alice]), "--yes", "--no-backup").rc == 0
+    again = uri_file(tmp_path, [Account(name="alice", issuer="GitHub", secret=new_secret())],
+                     "again.txt")
+    run = cli(tok, "import", again, "--dry-run")
+    assert run.rc == 0, run
+    assert run.data["skipped"] == [{"label": "GitHub:alice", "reason": (
+        "already on the token under this name and settings (no backup to compare "
+        "the secret with)")}]
+
+
+def _backup_secrets(path):
+    with open(path, "rb") as f:
+        parsed = aegis.load(f.read(), os.environ["TOKEN_BACKUP_PASSWORD"])
+    return {a.label: a.secret for a in parsed.accounts}
+
+
+def test_backup_check_names_what_the_backup_misses_and_importing_again_fills_it(
+        tok, tmp_path, backup_on):
+    """Issue 17: a backup that held 4 of the token's 963 accounts said
+    nothing. `backup check` counts and names what it misses, says how to
+    fix it, and the fix it names (the original export again) works."""
+    kept = [acct("k%d" % i, "Kept") for i in range(3)]
+    assert cli(tok, "import", uri_file(tmp_path, kept), "--yes").rc == 0
+    lost = [acct("l%d" % i, "Lost") for i in range(7)]
+    lost_file = uri_file(tmp_path, lost, "lost.txt")
+    assert cli(tok, "import", lost_file, "--yes", "--no-backup").rc == 0
+    gone = acct("gone", "Old")  # in the backup only (added in the Aegis app, say)
+    vault.merge_backup(str(backup_on), [gone], os.environ["TOKEN_BACKUP_PASSWORD"])
+
+    run = cli(tok, "backup", "check")
+    assert run.rc == 1 and run.doc["error"] == "backup_incomplete", run
+    assert run.data["missing"] == [a.label for a in lost]
+    assert run.data["not_on_token"] == ["Old:gone"]
+    assert run.data["on_token"] == 10 and run.data["path"] == str(backup_on)
+    run = cli(tok, "backup", "check", as_json=False)
+    assert run.rc == 1
+    assert run.err == "error: the backup at %s misses 7 of the 10 accounts on the token\n" \
+        % backup_on
+    lines = run.out.splitlines()
+    assert ("7 of the 10 accounts on the token are not in the backup: Lost:l0, Lost:l1, "
+            "Lost:l2, Lost:l3, Lost:l4 and 2 more (--json lists them all)") in lines, lines
+    assert any("import FILE" in line and "original export" in line for line in lines), lines
+    assert "1 account in the backup is not on the token: Old:gone" in lines, lines
+    assert any("restore" in line for line in lines), lines
+
+    # The fix it names: nothing new for the token, what the backup lacked goes in.
+    run = cli(tok, "import", lost_file, "--dry-run")
+    assert run.rc == 0 and run.data["to_backup"] == [a.label for a in lost], run
+    assert "Lost:l0" not in _backup_secrets(backup_on)
+    run = cli(tok, "import", lost_file, "--yes", as_json=False)
+    assert run.rc == 0, run
+    assert ("saved 7 accounts the token has to the backup, which lacked them (the token "
+            "can't confirm a secret: check a code if unsure)") in run.out.splitlines(), run
+    secrets = _backup_secrets(backup_on)
+    assert all(secrets[a.label] == a.secret for a in lost + kept)
+    run = cli(tok, "backup", "check", as_json=False)
+    assert run.rc == 0, run
+    assert run.out.splitlines()[0] == "all 10 accounts on the token are in the backup at %s" \
+        % backup_on
+
+
 def test_token_full_is_refused_before_writing(tmp_path):
     with SimulatedToken(capacity=4, idle_s=3600) as small:
         assert cli(small, "add", "keep", "--secret", fx.b32(new_secret())).rc == 0

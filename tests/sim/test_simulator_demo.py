@@ -1,4 +1,6 @@
 """The terminal demo tells the user where the `s` key saved the screenshot."""
+import contextlib
+import io
 import os
 import re
 import select
@@ -7,8 +9,9 @@ import sys
 
 import pytest
 
-from host_tools.simulator.__main__ import take_screenshot
-from tests.waiting import HANG_GUARD_S, REPLY_GUARD_S, wait_for
+from host_tools.simulator import SimulatedToken
+from host_tools.simulator.__main__ import draw, take_screenshot
+from tests.waiting import HANG_GUARD_S, REPLY_GUARD_S, screen, wait_for
 
 from host_tools.mpy import REPO  # the repository root, whichever tier this file is in
 
@@ -54,6 +57,25 @@ def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
     assert shown == str(tmp_path / "token-screen.png")  # absolute, where it really is
     with open(shown, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_terminal_ui_says_in_plain_text_what_the_screen_shows():
+    """Issue 17: the terminal UI draws the OLED in braille, which a screen
+    reader (or a quick glance) can't read: a plain-text line says it too."""
+    with SimulatedToken(idle_s=2) as tok:
+        screen(tok, "CLOCK LOST")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            draw(tok)
+        lines = out.getvalue().split("\r\n")
+        said = [line for line in lines if line.startswith("Screen: ")]
+        assert said == ["Screen: " + " | ".join(tok.screen_text().splitlines())], lines
+        assert "CLOCK LOST | Time not set:" in said[0]
+        wait_for(lambda: not tok.oled.display_on, "the screen to go dark when idle")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            draw(tok)
+        assert "Screen: (off: press to wake)" in out.getvalue().split("\r\n")
 
 
 def test_a_screenshot_that_cannot_be_written_says_so(tmp_path):

@@ -46,7 +46,7 @@ def test_host_files_found_with_their_sizes(tmp_path):
 
 def test_unknown_token_files_are_flagged():
     rows = inventory.describe_token([["bk", 0, 1], ["mystery", 5, 0]])
-    assert rows[0]["encrypted"].startswith("secrets encrypted")
+    assert rows[0]["encrypted"].startswith("the secrets only")
     assert rows[1]["holds"] == "not written by this firmware version"
 
 
@@ -150,3 +150,24 @@ def test_data_host_only_needs_no_token(capsys, monkeypatch, tmp_path):
     rows = {r["name"]: r for r in doc["data"]["host"]}
     assert rows["backup"]["paths"][0]["path"] == str(backup)
     assert "token" not in doc["data"]
+
+
+class FilesClient(FakeClient):
+    """Answers `files` with one of each file the firmware writes."""
+
+    def request(self, cmd, **args):
+        files = [["bk", 0, 1], ["index", 40, 0], ["ka", 4096, 0], ["kb", 4096, 0],
+                 ["keys", 96, 0], ["clock.json", 80, 0], ["log", 512, 0]]
+        return {"dir": "/data", "storage": {"free": 1000, "total": 2000},
+                "files": files[args["start"]:], "total": len(files)}
+
+
+def test_data_says_each_thing_once(tmp_path):
+    """Issue 17: `data` printed "encrypted: encrypted: keys wrapped under the
+    PIN": the column's values are answers to "encrypted?", not repeats of it."""
+    args = argparse.Namespace(host_only=False, backup=str(tmp_path / "b.aegis.json"))
+    data, text = log_cli.run_data(args, lambda: FilesClient([]))
+    assert "encrypted: yes: keys wrapped under the PIN" in text
+    for line in text.splitlines():
+        words = line.split()
+        assert all(a != b for a, b in zip(words, words[1:])), line

@@ -520,6 +520,7 @@ def test_not_token_firmware_end_to_end(monkeypatch, capsys):
                         lambda args: TokenClient(Repl({}), timeout=args.timeout))
     rc, out, err = run(capsys, "--timeout", "0.2", "info")
     assert rc == 3 and "answered, but not as token firmware" in err
+    assert err.endswith(DEVICES_HINT + "\n")
 
 
 # ---- finding the port ----
@@ -597,10 +598,40 @@ def test_no_token_plugged_in(comports, capsys):
                               "set TOKEN_PORT\n"
 
 
+DEVICES_HINT = "; `provision.py devices` lists the tokens and simulators this computer sees"
+
+
 def test_port_that_cannot_be_opened(capsys, tmp_path):
+    """Issue 17: a wrong port points to `devices`, which lists the right ones."""
     rc, out, err = run(capsys, "--port", str(tmp_path / "ttyACM7"), "info")
-    assert rc == 3 and err == "error: cannot open %s: No such file or directory\n" % (
-        tmp_path / "ttyACM7")
+    assert rc == 3 and err == "error: cannot open %s: No such file or directory%s\n" % (
+        tmp_path / "ttyACM7", DEVICES_HINT)
+    rc, out, err = run(capsys, "--port", str(tmp_path / "ttyACM7"), "--json", "info")
+    assert json.loads(out)["message"].endswith(DEVICES_HINT)
+
+
+def test_a_port_without_token_firmware_points_to_devices(monkeypatch, capsys):
+    class Silent(FakeLink):
+        def write(self, data):
+            pass
+    monkeypatch.setattr(provision, "connect",
+                        lambda args: TokenClient(Silent({}), timeout=args.timeout))
+    rc, out, err = run(capsys, "--timeout", "0.2", "info")
+    assert rc == 3 and "did not answer within 0.2 s" in err and err.endswith(DEVICES_HINT + "\n")
+
+
+def test_a_token_that_stops_answering_is_not_a_wrong_port(monkeypatch, capsys):
+    class Quits(FakeLink):
+        def write(self, data):
+            if not self.requests:
+                FakeLink.write(self, data)
+            else:
+                self.requests.append(None)
+    fake = Quits({"list": {"total": 1, "accounts": [{"index": 0, "name": "a", "issuer": ""}]}})
+    monkeypatch.setattr(provision, "connect",
+                        lambda args: TokenClient(fake, timeout=args.timeout))
+    rc, out, err = run(capsys, "--timeout", "0.2", "delete", "a", "--yes")
+    assert rc == 3 and "did not answer" in err and "devices" not in err, err
 
 
 # ---- help ----
@@ -671,3 +702,17 @@ def test_output_into_a_closed_pipe_is_not_a_crash():
     err = proc.stderr.read().decode()
     assert proc.wait(30) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_config_help_says_it_covers_the_lock_and_typing(no_device, capsys):
+    """Issue 17: config's help said "lock settings" while half its options
+    are about typing the code; each group of options is named in it."""
+    summary = provision.COMMANDS["config"][2]
+    assert "lock" in summary and "typing" in summary, summary
+    rc, out, err = run(capsys, "config", "--help")
+    assert rc == 0
+    groups = out.split("\n\n")
+    lock = [g for g in groups if g.startswith("the lock")]
+    typing = [g for g in groups if g.startswith("typing the code")]
+    assert len(lock) == 1 and "--tries" in lock[0] and "--private-list" in lock[0], out
+    assert len(typing) == 1 and "--layout" in typing[0] and "--tries" not in typing[0], out
