@@ -21,8 +21,8 @@ if not __package__:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from host_tools import __version__, completion, link, terminal  # noqa: E402
-from host_tools.cli import (accounts, backup_cmd, clock, codes, device, lock, log,  # noqa: E402
-                            transfer)
+from host_tools.cli import (accounts, backup_cmd, clock, codes, device, fleet,  # noqa: E402
+                            lock, log, transfer)
 from host_tools.client import TokenClient  # noqa: E402
 from host_tools.errors import (ERASED_MESSAGE, EXIT_INTERRUPTED, EXIT_OK,  # noqa: E402
                                CommandError, TokenError, UsageError)
@@ -193,6 +193,9 @@ COMMANDS = {
                     "restart the token into its MicroPython REPL once, for `make deploy`"),
     "devices": (_no_arguments, device.run_devices,
                 "list the tokens and running simulators this computer can see"),
+    "fleet": (fleet.fleet_arguments, fleet.run_fleet,
+              "provision tokens for a team from a list of people, and hand their secrets "
+              "to the MFA server"),
     "completion": (_completion_arguments, _completion,
                    "print a shell completion script (bash, zsh or fish)"),
     "log": (log.log_arguments, log.run_log,
@@ -207,8 +210,9 @@ def _global_arguments(p, top):
     # the command; SUPPRESS keeps a command's parser from resetting the top's value.
     def default(value):
         return value if top else argparse.SUPPRESS
-    p.add_argument("--port", default=default(None),
-                   help="serial port (default: $TOKEN_PORT, else auto-detect by USB VID/PID)")
+    p.add_argument("--port", default=default(None), action=_PortOption,
+                   help="serial port (default: $TOKEN_PORT, else auto-detect by USB VID/PID); "
+                        "fleet takes it repeated, one per token")
     p.add_argument("--json", action="store_true", default=default(False),
                    help="machine-readable output on stdout, errors included")
     p.add_argument("--timeout", type=_seconds, default=default(3.0), metavar="S",
@@ -219,6 +223,15 @@ def _global_arguments(p, top):
     p.add_argument("--allow-last-try", action="store_true", default=default(False),
                    help="let a PIN from $TOKEN_PIN or stdin spend the last try "
                         "(a wrong one then erases the token)")
+
+
+class _PortOption(argparse.Action):
+    """--port: the last one given is the port; every one given, in order,
+    is args.ports (fleet provisions several tokens at once)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        namespace.port = value
+        namespace.ports = list(getattr(namespace, "ports", None) or []) + [value]
 
 
 WAIT_S = 10.0  # --wait: a second command waits for the first

@@ -51,9 +51,15 @@ def _base32(secret):
     return base64.b32encode(bytes(secret)).decode("ascii").rstrip("=")
 
 
+def check(records):
+    """The records as a list, or ExportError unless Entra's CSV can hold
+    every one of them (nothing is built or written)."""
+    return check_records(records, _problem, _template)
+
+
 def build(records):
     """The CSV (bytes, UTF-8, CRLF lines) for `records` (exports.Record)."""
-    records = check_records(records, _problem, _template)
+    records = check(records)
     lines = [",".join(HEADER)]
     for r in records:
         lines.append(",".join((r.user, r.credential_id, _base32(r.secret), str(r.period),

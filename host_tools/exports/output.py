@@ -5,7 +5,7 @@ from host_tools.errors import ExportError
 from host_tools.privatefile import write_private
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@")
+FORMULA_START = ("=", "+", "-", "@")
 
 
 def save(path, data, overwrite=False):
@@ -49,6 +49,6 @@ def csv_problem(value, what):
     the servers' importers split them), or None."""
     if any(c in value for c in ',"\r\n'):
         return "%s holds a comma, a quote or a line break" % what
-    if value.startswith(_FORMULA_START):
+    if value.startswith(FORMULA_START):
         return "%s starts with %r, which a spreadsheet runs as a formula" % (what, value[0])
     return None

@@ -47,9 +47,15 @@ def _problem(r):
     return csv_problem(r.credential_id, "the serial")
 
 
+def check(records):
+    """The records as a list, or ExportError unless the OATH CSV can hold
+    every one of them (nothing is built or written)."""
+    return check_records(records, _problem, _template)
+
+
 def build(records):
     """The CSV (bytes, one line per account) for `records` (exports.Record)."""
-    records = check_records(records, _problem, _template)
+    records = check(records)
     lines = []
     for r in records:
         step = r.period if r.kind == "totp" else r.counter

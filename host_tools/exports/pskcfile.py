@@ -34,6 +34,12 @@ def new_psk():
     return secrets.token_hex(16)
 
 
+def check(records):
+    """The records as a list, or ExportError unless a PSKC file can hold
+    every one of them (nothing is built or written)."""
+    return check_records(records)
+
+
 def build(records, psk=None, password=None, plaintext=False, iterations=PBKDF2_ITERATIONS):
     """The PSKC document (bytes) for `records` (exports.Record). Exactly one
     of psk (32 hex digits or 16 bytes), password, plaintext=True."""
@@ -41,7 +47,7 @@ def build(records, psk=None, password=None, plaintext=False, iterations=PBKDF2_I
     if (psk is not None) + (password is not None) + bool(plaintext) != 1:
         raise ExportError("a PSKC export needs exactly one of a pre-shared key, a password "
                           "or the plaintext consent", "no_protection")
-    records = check_records(records)
+    records = check(records)
     doc = PSKC()
     if psk is not None:
         try:

@@ -143,13 +143,21 @@ def _account(key):
     return account
 
 
-def from_pskc(data, password=None, source="the input"):
-    """The accounts in a PSKC file's bytes (plain or encrypted)."""
+def opened(data, password=None, source="the input"):
+    """The python-pskc document of a PSKC file's bytes, every value
+    decrypted and its MAC checked (PasswordError for a wrong password or
+    pre-shared key, given as its hex digits)."""
     doc = _open(data, source)
     if not doc.keys:
         raise FormatError("%s is a PSKC file without keys" % source)
     if doc.encryption.is_encrypted:
         _unlock(doc, password)
+    return doc
+
+
+def from_pskc(data, password=None, source="the input"):
+    """The accounts in a PSKC file's bytes (plain or encrypted)."""
+    doc = opened(data, password, source)
     parsed = Parsed()
     for number, key in enumerate(doc.keys, 1):
         label = key.serial or key.id or "key %d" % number
