@@ -91,7 +91,8 @@ class Template:
         return max(1, len(self.accounts))
 
     def as_dict(self):
-        return dataclasses.asdict(self)
+        """As the journal keeps it (JSON: lists, not tuples)."""
+        return dict(dataclasses.asdict(self), accounts=list(self.accounts))
 
     def keys_for(self, person):
         """The account keys `person` gets, in the template's order."""

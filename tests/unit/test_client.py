@@ -550,6 +550,18 @@ def test_serial_link_lines(pty_link):
     assert os.read(master, 100) == b"TOK> {}\n"
 
 
+def test_a_device_gone_is_a_lost_link_at_every_call(pty_link):
+    """Issue 18 (a token pulled out during `fleet`): with the device's end
+    gone, pyserial's flush raises termios.error, which is no OSError; the
+    link must say the link was lost, as it does for a read or a write."""
+    master, link = pty_link
+    os.close(master)
+    for call in (link.reset_input, lambda: link.write(b"x\n"),
+                 lambda: link.readline(time.monotonic() + 1)):
+        with pytest.raises(LinkLostError):
+            call()
+
+
 def test_serial_link_reset_drops_pending_input(pty_link):
     master, link = pty_link
     os.write(master, b"stale\npart")
