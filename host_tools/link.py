@@ -14,6 +14,14 @@ from serial.tools import list_ports
 from host_tools import simstate
 from host_tools.errors import LinkLostError, NoDeviceError, PortBusyError, TokenError
 
+try:
+    from termios import error as _TermiosError
+except ImportError:  # Windows
+    _TermiosError = OSError
+# What pyserial raises once the device is gone: termios.error (no OSError)
+# comes from its flush on a port whose other end vanished.
+_GONE = (serial.SerialException, OSError, _TermiosError)
+
 # USB (VID, PID) of the boards the token firmware runs on, or their USB-serial chips.
 KNOWN_BOARDS = {
     (0x2E8A, 0x0005): "MicroPython on RP2040/RP2350",
@@ -155,7 +163,7 @@ class SerialLink:
     def write(self, data):
         try:
             self._serial.write(data)
-        except (serial.SerialException, OSError):
+        except _GONE:
             raise self._lost() from None
 
     def readline(self, deadline):
@@ -178,7 +186,7 @@ class SerialLink:
     def _read(self):
         try:
             return self._serial.read(min(max(1, self._serial.in_waiting), MAX_LINE))
-        except (serial.SerialException, OSError):
+        except _GONE:
             # pyserial raises here when the device vanished (unplugged, reset).
             raise self._lost() from None
 
@@ -186,7 +194,7 @@ class SerialLink:
         self._buf.clear()
         try:
             self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError):
+        except _GONE:
             raise self._lost() from None
 
     def close(self):
