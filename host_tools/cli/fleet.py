@@ -217,14 +217,16 @@ def _opener(args):
     return open_client
 
 
-def _next_port(args, say):
+def _next_port(args, run, say):
     """One by one: wait for Enter, then the one token plugged in."""
     named = _ports(args)
 
-    def next_port(left):
+    def next_port(to_do):
         before_prompt()
-        sys.stderr.write("Plug in the next token (%s left), then press Enter (q: stop): "
-                         % plural(left, "person"))
+        unfinished = run.unfinished()
+        sys.stderr.write("Plug in the next token (%d to do%s), then press Enter (q: stop): "
+                         % (to_do, "; to finish: " + ", ".join(unfinished) if unfinished
+                            else ""))
         sys.stderr.flush()
         line = sys.stdin.readline() if sys.stdin is not None else ""
         if not line or line.strip().lower() in ("q", "quit"):
@@ -242,7 +244,7 @@ def _next_port(args, say):
                                    "several_devices", EXIT_DEVICE)
             if time.monotonic() >= deadline:
                 say("no token found yet: plug it in (or name it with --port)")
-                return next_port(left)
+                return next_port(to_do)
             time.sleep(0.2)
     return next_port
 
@@ -300,7 +302,7 @@ def run_fleet(args, connect):
                           pins=fleet.PinFile(pins_path) if args.pin == "generate" else None,
                           pin_digits=args.pin_digits if args.pin == "generate" else None,
                           wipe_first=args.wipe_first)
-        if not run.left():
+        if not run.to_do():
             data = _summary(args, run, [], sink, journal_path, pins_path)
             return data, "everyone in %s has a token (%s): nothing to do" % (
                 args.people, display_path(journal_path))
@@ -315,7 +317,7 @@ def run_fleet(args, connect):
         _loud(args, sink, say)
         if args.one_by_one:
             run.on_event = _events(say, None)
-            outcomes = run.one_by_one(_next_port(args, say or (lambda t: None)))
+            outcomes = run.one_by_one(_next_port(args, run, say or (lambda t: None)))
         else:
             with Progress(len(ports), "provisioning", enabled=not args.json) as bar:
                 run.on_event = _events(say, bar)
@@ -350,6 +352,7 @@ def _summary(args, run, outcomes, sink, journal_path, pins_path):
     left = [p.user for p in run.left()]
     data = {"tokens": [o.as_dict() for o in outcomes],
             "people": {"total": len(run.people), "done": done, "left": left},
+            "unfinished": run.unfinished(),
             "journal": journal_path, "output": sink.describe()}
     if isinstance(sink, fleet.FileSink):
         data["protection"] = next(iter(sink.protection))
@@ -404,6 +407,9 @@ def _where(data):
         "; left: %s" % ", ".join(people["left"][:5]) + (" ..." if len(people["left"]) > 5
                                                         else "") if people["left"] else "",
         display_path(data["journal"])))
+    if data["unfinished"]:
+        lines.append("to finish (plug in again and run the same command): %s"
+                     % ", ".join(data["unfinished"]))
     return lines
 
 

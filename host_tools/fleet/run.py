@@ -100,6 +100,14 @@ class Fleet:
         """The people without a token (done or under way)."""
         return [p for p in self.people if self.journal.holder(p) is None]
 
+    def unfinished(self):
+        """The serials of tokens given a person but not done (they failed
+        or were stopped part way): each waits to be plugged in again."""
+        return sorted(s for s, e in self.journal.tokens.items() if e["state"] != DONE)
+
+    def to_do(self):
+        return len(self.left()) + len(self.unfinished())
+
     # ---- running ----
 
     def parallel(self, ports):
@@ -122,15 +130,15 @@ class Fleet:
         return outcomes
 
     def one_by_one(self, next_port):
-        """next_port(people_left) -> the port of the next token plugged in,
-        or None to end; until everyone has a token."""
+        """next_port(to_do) -> the port of the next token plugged in, or
+        None to end; until everyone has a finished token."""
         outcomes = []
         while not self.stop.is_set():
-            left = len(self.left())
-            if not left:
+            to_do = self.to_do()
+            if not to_do:
                 break
             try:
-                port = next_port(left)
+                port = next_port(to_do)
             except KeyboardInterrupt:
                 break
             if port is None:
@@ -299,7 +307,10 @@ class Fleet:
         self._step(out, "clock")
         client.sync_time()
         self.journal.step(serial, "clock")
-        if self.pin_digits and not has_pin:
+        if has_pin:  # set by this fleet before a stop: its PIN is in the PIN file
+            self.journal.step(serial, "pin")
+            out.pin = True
+        elif self.pin_digits:
             self._step(out, "pin")
             pin = new_pin(self.pin_digits)
             self.pins.put(serial, person, pin)  # first: a stop after the set can open it

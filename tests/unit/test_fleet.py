@@ -4,7 +4,7 @@ template refused with clear errors and nothing written; the run's own logic
 token provisioned once, a token that fails part way named and finished by
 the next run with fresh secrets, an interrupted run resumed, the export
 always holding every finished token and nothing else. The real firmware
-does the same in tests/sim/test_fleet.py."""
+does the same in tests/sim/test_fleet_sim.py."""
 import base64
 import io
 import json
@@ -232,6 +232,7 @@ class FakeToken:
         if self.on_confirm:
             self.on_confirm("pin-set")
         self.pin_value = pin
+        self._call("pin_set_reply")  # the PIN set, and the link lost before the reply
 
     def close(self):
         pass
@@ -344,7 +345,7 @@ def test_a_full_token_is_refused_and_its_person_waits(tmp_path):
     assert journal.tokens == {} and not (tmp_path / "fleet.pskc").exists()
 
 
-@pytest.mark.parametrize("step", ["add_many", "sync_time", "pin_set"])
+@pytest.mark.parametrize("step", ["add_many", "sync_time", "pin_set", "pin_set_reply"])
 def test_a_token_failing_part_way_is_named_and_the_next_run_finishes_it(tmp_path, step):
     tokens = _tokens(2)
     tokens["/dev/fake1"].fail = step
@@ -360,8 +361,12 @@ def test_a_token_failing_part_way_is_named_and_the_next_run_finishes_it(tmp_path
     half = tokens["/dev/fake1"].secrets()
 
     tokens["/dev/fake1"].fail = None
+    set_before = tokens["/dev/fake1"].pin_value
     outcomes, journal = _run(tmp_path, tokens, pins=fleet.PinFile(str(tmp_path / "pins.csv")),
                              pin_digits=8)
+    if set_before is not None:  # the token's PIN from the file opened it, and stays
+        assert tokens["/dev/fake1"].pin_value == set_before
+    assert redone.pin and journal.tokens["TTFAKE000001"]["steps"][-1] == "pin"
     assert outcomes["/dev/fake0"].state == "skipped"
     redone = outcomes["/dev/fake1"]
     assert redone.state == "done" and redone.user == "bob@example.com"
