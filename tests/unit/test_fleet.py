@@ -366,10 +366,10 @@ def test_a_token_failing_part_way_is_named_and_the_next_run_finishes_it(tmp_path
                              pin_digits=8)
     if set_before is not None:  # the token's PIN from the file opened it, and stays
         assert tokens["/dev/fake1"].pin_value == set_before
-    assert redone.pin and journal.tokens["TTFAKE000001"]["steps"][-1] == "pin"
     assert outcomes["/dev/fake0"].state == "skipped"
     redone = outcomes["/dev/fake1"]
     assert redone.state == "done" and redone.user == "bob@example.com"
+    assert redone.pin and journal.tokens["TTFAKE000001"]["steps"][-1] == "pin"
     assert len(tokens["/dev/fake1"].accounts) == 1  # the half-added one was deleted
     assert not set(half.values()) & set(tokens["/dev/fake1"].secrets().values())
     assert _exported(tmp_path) == _on_tokens(tokens)  # nothing lost, fresh secret for bob
