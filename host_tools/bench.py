@@ -549,6 +549,58 @@ def bench_exports():
                 "")  # the issue asks for the figure; it sets no target
 
 
+FLEET_ACCOUNTS = ("vpn", "mail", "erp")
+
+
+def _fleet_once(n, pin=False):
+    """(seconds, exit code, export bytes) of `provision.py fleet` giving n
+    simulated tokens, plugged in at once, 3 accounts each; pin: and a
+    generated PIN each (a simulated hand holds each button when asked)."""
+    import contextlib
+    import io
+    from host_tools import provision
+    work = tempfile.mkdtemp(prefix="token-fleet-")
+    tokens = []
+    try:
+        tokens = [SimulatedToken(auto_confirm=pin).start() for _ in range(n)]
+        people = os.path.join(work, "people.csv")
+        with open(people, "w") as f:
+            f.write("user,display_name\n" + "".join(
+                "user%d@example.com,User %d\n" % (i, i) for i in range(n)))
+        out = os.path.join(work, "fleet.pskc")
+        argv = ["--json"] + [a for t in tokens for a in ("--port", t.port)] + [
+            "fleet", people, "--issuer", "Example {account}", "--name", "{local}",
+            "--accounts", ",".join(FLEET_ACCOUNTS), "--out", out] + (
+            ["--pin", "generate"] if pin else [])
+        start = time.monotonic()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = provision.main(argv)
+        took = time.monotonic() - start
+        return took, code, os.path.getsize(out) if os.path.exists(out) else 0
+    finally:
+        for t in tokens:
+            t.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_fleet():
+    print("Fleet (provision.py fleet: simulated tokens plugged in at once, %d accounts each with"
+          % len(FLEET_ACCOUNTS))
+    print("  20-byte secrets, clock set, no PIN; the PSKC file under a pre-shared key, written"
+          " after each token)")
+    size = 0
+    for n in (1, 4, 8):
+        took, code, size = _fleet_once(n)
+        row("%d token%s at once" % (n, "" if n == 1 else "s"),
+            "%.1f s, %.0f tokens/min (exit %d)" % (took, n * 60 / took, code),
+            "<= 60 s" if n == 8 else "")
+    row("  the PSKC file per token (%d accounts)" % len(FLEET_ACCOUNTS), "%d B" % (size / 8), "")
+    took, code, _ = _fleet_once(8, pin=True)
+    row("8 tokens at once, a PIN each", "%.1f s, %.0f tokens/min (exit %d)"
+        % (took, 8 * 60 / took, code), "")
+    print("    (each PIN waits for a hold on its token's button: a simulated hand here, at once)")
+
+
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
@@ -560,6 +612,7 @@ SECTIONS = {
     "keyboard": bench_keyboard,
     "lock": bench_lock,
     "exports": bench_exports,
+    "fleet": bench_fleet,
 }
 
 
