@@ -10,9 +10,11 @@ environment, a prompt or a 0600 file.
 """
 import os
 import sys
+import threading
 import time
 
 from firmware import rules
+from firmware.protocol import frames
 from host_tools import exports, fleet, link
 from host_tools.cli.common import display_path, plural, read_line, stdin_is_tty, table
 from host_tools.client import TokenClient
@@ -253,26 +255,28 @@ _HOLD = {"pin-set": "setting its PIN", "wipe": "the wipe"}
 
 
 def _events(say, bar):
+    lock = threading.Lock()  # the tokens' threads share the terminal and the bar
+
     def on_event(kind, out, detail):
-        if kind == "hold":
-            before_prompt()
-            sys.stderr.write("%s on %s (%s): hold its button to confirm %s (%d s; a short "
-                             "press cancels)\n" % (out.serial, out.port, out.user,
-                                                   _HOLD.get(detail, detail),
-                                                   _confirm_s()))
-            sys.stderr.flush()
-        elif kind == "end":
-            if bar is not None:
-                bar.step()
-            if say is not None and out.state not in ("done",):
-                before_prompt()
-                say("%s on %s: %s" % (out.serial or "token", out.port, _state_text(out)))
+        with lock:
+            _event(kind, out, detail, say, bar)
     return on_event
 
 
-def _confirm_s():
-    from firmware.protocol import frames
-    return frames.CONFIRM_S
+def _event(kind, out, detail, say, bar):
+    if kind == "hold":
+        # Even with --json: the token waits for a hand, whoever reads the output.
+        before_prompt()
+        sys.stderr.write("%s on %s (%s): hold its button to confirm %s (%d s; a short press "
+                         "cancels)\n" % (out.serial, out.port, out.user,
+                                         _HOLD.get(detail, detail), frames.CONFIRM_S))
+        sys.stderr.flush()
+    elif kind == "end":
+        if bar is not None:
+            bar.step()
+        if say is not None and out.state != "done":
+            before_prompt()
+            say("%s on %s: %s" % (out.serial or "token", out.port, _state_text(out)))
 
 
 def _state_text(out):

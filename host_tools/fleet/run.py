@@ -284,7 +284,7 @@ class Fleet:
             client.wipe()
             return
         for a in present:
-            client.delete(a["name"], a.get("issuer") or None)
+            client.delete(a["name"], a.get("issuer", ""))  # "" too: exactly that pair
 
     def _write(self, client, out, entry, redo, has_pin):
         serial = out.serial
