@@ -273,15 +273,14 @@ def _event(kind, out, detail, say, bar):
         sys.stderr.flush()
     elif kind == "end":
         if bar is not None:
-            bar.step()
-        if say is not None and out.state != "done":
-            before_prompt()
+            bar.step()  # at once: the table at the end says how each went
+        elif say is not None:  # one by one: before the next one is plugged in
             say("%s on %s: %s" % (out.serial or "token", out.port, _state_text(out)))
 
 
 def _state_text(out):
     if out.state == "done":
-        return "done"
+        return "done: %s's (its screen shows the account: label it, unplug it)" % out.user
     if out.state == "skipped":
         return "already done (%s)" % out.user
     return "%s: %s" % (out.state, out.message)
