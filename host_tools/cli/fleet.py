@@ -98,7 +98,8 @@ def fleet_arguments(p):
                    help="pskc (the default), entra or privacyidea-csv")
     o.add_argument("--out", metavar="FILE", help="the export file")
     o.add_argument("--psk", metavar="HEX",
-                   help="PSKC: encrypt under this pre-shared AES-128 key (32 hex digits)")
+                   help="PSKC: encrypt under this pre-shared AES-128 key (32 hex digits; "
+                        "ps and the shell's history see it: --psk-file does not)")
     o.add_argument("--psk-file", metavar="FILE",
                    help="PSKC: the pre-shared key's file; made (0600) if missing. The default "
                         "protection: OUT.psk")
@@ -350,8 +351,8 @@ def _loud(args, sink, say):
 
 
 def _summary(args, run, outcomes, sink, journal_path, pins_path):
-    done = sum(1 for p in run.people if run.journal.holder(p) is not None
-               and run.journal.entry(run.journal.holder(p))["state"] == "done")
+    finished = {e["user"].casefold() for e in run.journal.tokens.values() if e["state"] == "done"}
+    done = sum(1 for p in run.people if p.key in finished)
     left = [p.user for p in run.left()]
     data = {"tokens": [o.as_dict() for o in outcomes],
             "people": {"total": len(run.people), "done": done, "left": left},

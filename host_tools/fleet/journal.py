@@ -108,13 +108,10 @@ class Journal:
             entry = self.doc["tokens"].get(serial)
             return dict(entry) if entry else None
 
-    def holder(self, person):
-        """The serial of the token `person` has (or is getting), or None."""
+    def users(self):
+        """Everyone given a token (finished or not), as Person.key compares."""
         with self._lock:
-            for serial, entry in self.doc["tokens"].items():
-                if entry["user"].casefold() == person.key:
-                    return serial
-        return None
+            return {e["user"].casefold() for e in self.doc["tokens"].values()}
 
     # ---- changes, each saved at once ----
 
@@ -123,7 +120,7 @@ class Journal:
         plan(person) -> a dict of what the token will get (keys, accounts,
         model). The new entry, or None when everyone has one."""
         with self._lock:
-            taken = {e["user"].casefold() for e in self.doc["tokens"].values()}
+            taken = self.users()
             for person in people:
                 if person.key not in taken:
                     entry = {"user": person.user, "display_name": person.display_name,

@@ -98,7 +98,8 @@ class Fleet:
 
     def left(self):
         """The people without a token (done or under way)."""
-        return [p for p in self.people if self.journal.holder(p) is None]
+        taken = self.journal.users()
+        return [p for p in self.people if p.key not in taken]
 
     def unfinished(self):
         """The serials of tokens given a person but not done (they failed
