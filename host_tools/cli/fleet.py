@@ -132,6 +132,8 @@ def _paths(args):
 
 
 def _check_options(args):
+    if args.pin_digits and not rules.PIN_MIN <= args.pin_digits <= rules.PIN_MAX:
+        raise UsageError("--pin-digits must be %d-%d" % (rules.PIN_MIN, rules.PIN_MAX))
     if args.privacyidea:
         for option in ("format", "out", "psk", "psk_file"):
             if getattr(args, option):
@@ -156,31 +158,38 @@ def _check_options(args):
     elif len(chosen) > 1:
         raise UsageError("choose one protection for the PSKC file: --psk, --psk-file, "
                          "--password or --plaintext")
-    if args.pin_digits and not rules.PIN_MIN <= args.pin_digits <= rules.PIN_MAX:
-        raise UsageError("--pin-digits must be %d-%d" % (rules.PIN_MIN, rules.PIN_MAX))
 
 
-def _sink(args, resuming):
-    """The sink, its protection settled (the password asked) but no file
-    written yet; and the pre-shared key's file to make, if any."""
+def _sink(args):
+    """Where the secrets go; a file's protection is settled by _protect."""
     if args.privacyidea:
-        return fleet.ServerSink(PrivacyIDEA(args.privacyidea), args.realm), None
-    kind, out = args.format or "pskc", args.out
-    if kind != "pskc" or args.plaintext:
-        return fleet.FileSink(kind, out, plaintext=True), None
-    if args.psk:
-        return fleet.FileSink(kind, out, psk=_psk(args.psk, "--psk")), None
-    if args.password:
-        return fleet.FileSink(kind, out, password=_password(out, resuming)), None
-    path = os.path.abspath(args.psk_file or out + ".psk")
-    try:
-        with open(path, encoding="ascii") as f:
-            return fleet.FileSink(kind, out, psk=_psk(f.read(), path)), None
-    except FileNotFoundError:
-        return fleet.FileSink(kind, out, psk=exports.new_psk()), path
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e),
-                         "bad_psk") from None
+        return fleet.ServerSink(PrivacyIDEA(args.privacyidea), args.realm)
+    return fleet.FileSink(args.format or "pskc", args.out)
+
+
+def _protect(sink, args, resuming):
+    """Settle the file's protection (the password is asked here, after
+    every other check); the pre-shared key's file to make, if any."""
+    if not isinstance(sink, fleet.FileSink):
+        return None
+    if sink.kind != "pskc" or args.plaintext:
+        sink.protection = {"plaintext": True}
+    elif args.psk:
+        sink.protection = {"psk": _psk(args.psk, "--psk")}
+    elif args.password:
+        sink.protection = {"password": _password(args.out, resuming)}
+    else:
+        path = os.path.abspath(args.psk_file or args.out + ".psk")
+        try:
+            with open(path, encoding="ascii") as f:
+                sink.protection = {"psk": _psk(f.read(), path)}
+        except FileNotFoundError:
+            sink.protection = {"psk": exports.new_psk()}
+            return path
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError("cannot read %s: %s" % (path, getattr(e, "strerror", None) or e),
+                             "bad_psk") from None
+    return None
 
 
 def _psk(text, where):
@@ -242,9 +251,9 @@ def _next_port(args, run, say):
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                raise CommandError("%d tokens are plugged in (%s): one at a time, or leave "
-                                   "out --one-by-one" % (len(found), ", ".join(found)),
-                                   "several_devices", EXIT_DEVICE)
+                say("%d tokens are plugged in (%s): leave one, or name it with --port"
+                    % (len(found), ", ".join(found)))
+                return next_port(to_do)
             if time.monotonic() >= deadline:
                 say("no token found yet: plug it in (or name it with --port)")
                 return next_port(to_do)
@@ -296,14 +305,14 @@ def run_fleet(args, connect):
     people = fleet.people.read(args.people)
     template = _template(args)
     _check_options(args)
-    resuming = os.path.exists(journal_path)
-    sink, new_psk_file = _sink(args, resuming)
+    sink = _sink(args)
     fleet.preflight(people, template, sink)
-    say = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    new_psk_file = _protect(sink, args, resuming=os.path.exists(journal_path))
+    say = None if args.json else _to_stderr
     with fleet.Journal(journal_path, template.as_dict()) as journal:
         sink.open(journal, template)
         run = fleet.Fleet(people, template, journal, sink, _opener(args),
-                          pins=fleet.PinFile(pins_path) if args.pin == "generate" else None,
+                          pins=fleet.PinFile(pins_path),  # an earlier run's PINs too
                           pin_digits=args.pin_digits if args.pin == "generate" else None,
                           wipe_first=args.wipe_first)
         if not run.to_do():
@@ -321,13 +330,18 @@ def run_fleet(args, connect):
         _loud(args, sink, say)
         if args.one_by_one:
             run.on_event = _events(say, None)
-            outcomes = run.one_by_one(_next_port(args, run, say or (lambda t: None)))
+            outcomes = run.one_by_one(_next_port(args, run, _to_stderr))
         else:
             with Progress(len(ports), "provisioning", enabled=not args.json) as bar:
                 run.on_event = _events(say, bar)
                 outcomes = run.parallel(ports)
         data = _summary(args, run, outcomes, sink, journal_path, pins_path)
     return _finish(data, outcomes, args)
+
+
+def _to_stderr(text):
+    before_prompt()
+    print(text, file=sys.stderr, flush=True)
 
 
 def _write_psk(path, psk_hex):

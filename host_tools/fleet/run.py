@@ -175,6 +175,9 @@ class Fleet:
 
     def _stopped(self, out):
         out.state, out.code, out.exit_code = "stopped", "interrupted", EXIT_INTERRUPTED
+        if out.user is None:
+            out.message = "stopped before it was given anyone; nothing was written to it"
+            return
         out.message = "stopped%s: run fleet again with it plugged in to finish it" % (
             " at step %s" % out.step if out.step else "")
 
@@ -251,6 +254,8 @@ class Fleet:
                           % (serial, capacity, need), "store_full")
         self.sink.reserve(serial, _credentials(serial, need), redo=False)
         self._turns.wait(turn)
+        if self.stop.is_set():
+            raise Stopped()  # before a person is given to it: nothing to finish later
         entry = self.journal.assign(serial, self.people, lambda person: self._plan(
             serial, person, info))
         self._turns.done(turn)

@@ -389,8 +389,13 @@ def test_an_interrupted_run_stops_each_token_at_a_step_and_resumes(tmp_path):
     outcomes, journal = _run(tmp_path, tokens, on_event=interrupt)
     assert outcomes["/dev/fake1"].state == "stopped"
     assert outcomes["/dev/fake1"].exit_code == 130
+    # The others stop at their next step: some may have finished first.
     done = {p for p, o in outcomes.items() if o.state == "done"}
-    assert set(_exported(tmp_path)) == {tokens[p].serial for p in done}
+    assert {o.state for o in outcomes.values()} <= {"done", "stopped"}
+    if done:
+        assert set(_exported(tmp_path)) == {tokens[p].serial for p in done}
+    else:
+        assert not (tmp_path / "fleet.pskc").exists()
     outcomes, _ = _run(tmp_path, tokens)
     assert {o.state for p, o in outcomes.items() if p in done} <= {"skipped"}
     assert all(len(t.accounts) == 1 for t in tokens.values())
