@@ -56,6 +56,10 @@ class FileSink:
         done = {s: e for s, e in journal.tokens.items()
                 if e["state"] == DONE and e.get("output") == self.output}
         exists = os.path.lexists(self.path)
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+            raise ExportError("cannot write into %s (missing, or not yours to write): nothing "
+                              "written" % folder, "cannot_write")
         if not done:
             if exists:
                 raise ExportError("%s exists and holds no token of the journal %s: nothing "

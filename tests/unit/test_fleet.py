@@ -149,6 +149,7 @@ def _cli(*args):
     (PEOPLE, ["--privacyidea", "http://mfa.example.org"], "bad_url"),
     (PEOPLE, ["--privacyidea", "https://mfa.example.org"], "no_admin_token"),
     (PEOPLE, ["--out", "f.pskc", "--accounts", "a,b"], "bad_template"),
+    (PEOPLE, ["--out", "no/such/folder/f.pskc"], "cannot_write"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(folder, monkeypatch, people, args, code):
     monkeypatch.delenv("PRIVACYIDEA_TOKEN", raising=False)
