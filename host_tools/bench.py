@@ -570,7 +570,8 @@ def _fleet_once(n, pin=False):
         out = os.path.join(work, "fleet.pskc")
         argv = ["--json"] + [a for t in tokens for a in ("--port", t.port)] + [
             "fleet", people, "--issuer", "Example {account}", "--name", "{local}",
-            "--accounts", ",".join(FLEET_ACCOUNTS), "--out", out] + (
+            "--accounts", ",".join(FLEET_ACCOUNTS), "--out", out,
+            "--psk-file", os.path.join(work, "fleet.psk")] + (
             ["--pin", "generate"] if pin else [])
         start = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -47,7 +47,7 @@ PEOPLE.csv: a first line naming the columns, then one person a line:
 
 examples:
   fleet people.csv --issuer Contoso --format entra --out entra.csv --plaintext
-  fleet people.csv --issuer Contoso --out fleet.pskc            (key in fleet.pskc.psk)
+  fleet people.csv --issuer Contoso --out fleet.pskc --psk-file /media/usb/fleet.psk
   PRIVACYIDEA_TOKEN=... fleet people.csv --issuer Contoso \\
         --privacyidea https://mfa.example.org --realm staff --pin generate"""
 
@@ -101,8 +101,9 @@ def fleet_arguments(p):
                    help="PSKC: encrypt under this pre-shared AES-128 key (32 hex digits; "
                         "ps and the shell's history see it: --psk-file does not)")
     o.add_argument("--psk-file", metavar="FILE",
-                   help="PSKC: the pre-shared key's file; made (0600) if missing. The default "
-                        "protection: OUT.psk")
+                   help="PSKC: encrypt under the pre-shared key in FILE; a new key is made "
+                        "there (0600) if it is missing. Keep it apart from OUT (another "
+                        "disk, a USB stick): a key beside the file opens it")
     o.add_argument("--password", action="store_true",
                    help="PSKC: encrypt under a password (PBKDF2) from $%s or a prompt"
                         % PASSWORD_ENV)
@@ -158,6 +159,13 @@ def _check_options(args):
     elif len(chosen) > 1:
         raise UsageError("choose one protection for the PSKC file: --psk, --psk-file, "
                          "--password or --plaintext")
+    elif not chosen:
+        # No default: a key made beside the file would open it, which is the
+        # clear text with one more step; the user says where the key lives.
+        raise ExportError("say how %s is protected: --password (PBKDF2; nothing else is "
+                          "written), --psk-file FILE (a pre-shared key, made if missing: keep "
+                          "it apart from the export), --psk HEX, or --plaintext" % args.out,
+                          "no_protection")
 
 
 def _sink(args):
@@ -179,7 +187,7 @@ def _protect(sink, args, resuming):
     elif args.password:
         sink.protection = {"password": _password(args.out, resuming)}
     else:
-        path = os.path.abspath(args.psk_file or args.out + ".psk")
+        path = os.path.abspath(args.psk_file)
         try:
             with open(path, encoding="ascii") as f:
                 sink.protection = {"psk": _psk(f.read(), path)}
@@ -374,7 +382,7 @@ def _summary(args, run, outcomes, sink, journal_path, pins_path):
             "journal": journal_path, "output": sink.describe()}
     if isinstance(sink, fleet.FileSink):
         data["protection"] = next(iter(sink.protection))
-        data["psk_file"] = os.path.abspath(args.psk_file or args.out + ".psk") \
+        data["psk_file"] = os.path.abspath(args.psk_file) \
             if data["protection"] == "psk" and not args.psk else None
     if args.pin == "generate":
         data["pins_file"] = pins_path

@@ -128,13 +128,15 @@ def six():
 def test_three_tokens_at_once_into_a_pskc_under_a_preshared_key(six, server, tmp_path):
     tokens, users = six[:3], ("alice", "bob", "carol")
     people(tmp_path, *users)
-    code, doc = fleet_cli(tokens, tmp_path, "--out", "team.pskc")
+    keys = tmp_path / "elsewhere"  # the key apart from the file, as an admin keeps it
+    keys.mkdir()
+    code, doc = fleet_cli(tokens, tmp_path, "--out", "team.pskc", "--psk-file", str(keys / "team.psk"))
     assert code == 0, doc
     data = doc["data"]
     assert [(t["serial"], t["user"], t["state"]) for t in data["tokens"]] == \
         [(tok.serial, u, "done") for tok, u in zip(tokens, users)]
     assert data["people"] == {"total": 3, "done": 3, "left": []}
-    path, psk_path = tmp_path / "team.pskc", tmp_path / "team.pskc.psk"
+    path, psk_path = tmp_path / "team.pskc", keys / "team.psk"
     assert data["psk_file"] == str(psk_path)
     for p in (path, psk_path, tmp_path / "people.journal.json"):
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
@@ -244,7 +246,7 @@ def test_a_full_token_and_one_with_accounts_are_refused_untouched(server, tmp_pa
                    "--no-backup")[0] == 0
         people(tmp_path, "alice", "bob")
         code, doc = fleet_cli([small, used], tmp_path, "--accounts", "vpn,mail,erp",
-                              "--issuer", "Team {account}", "--out", "f.pskc")
+                              "--issuer", "Team {account}", "--out", "f.pskc", "--plaintext")
         assert code == 1, doc
         states = {t["serial"]: (t["state"], t["code"], t["user"]) for t in doc["data"]["tokens"]}
         assert states == {small.serial: ("refused", "store_full", None),

@@ -135,9 +135,10 @@ def _cli(*args):
 
 
 @pytest.mark.parametrize("people, args, code", [
-    ("user\na\nA\n", ["--out", "f.pskc"], "duplicate_user"),
-    ("user,phone\na,1\n", ["--out", "f.pskc"], "unknown_column"),
-    ("", ["--out", "f.pskc"], "no_people"),
+    ("user\na\nA\n", ["--out", "f.pskc", "--psk-file", "k.psk"], "duplicate_user"),
+    ("user,phone\na,1\n", ["--out", "f.pskc", "--psk-file", "k.psk"], "unknown_column"),
+    ("", ["--out", "f.pskc", "--psk-file", "k.psk"], "no_people"),
+    (PEOPLE, ["--out", "f.pskc"], "no_protection"),
     (PEOPLE, ["--format", "entra", "--out", "e.csv", "--plaintext", "--digits", "8"],
      "unsupported_template"),
     (PEOPLE, ["--format", "entra", "--out", "e.csv"], "plaintext_refused"),
@@ -148,8 +149,8 @@ def _cli(*args):
     (PEOPLE, ["--out", "f.pskc", "--password"], "no_password"),
     (PEOPLE, ["--privacyidea", "http://mfa.example.org"], "bad_url"),
     (PEOPLE, ["--privacyidea", "https://mfa.example.org"], "no_admin_token"),
-    (PEOPLE, ["--out", "f.pskc", "--accounts", "a,b"], "bad_template"),
-    (PEOPLE, ["--out", "no/such/folder/f.pskc"], "cannot_write"),
+    (PEOPLE, ["--out", "f.pskc", "--psk-file", "k.psk", "--accounts", "a,b"], "bad_template"),
+    (PEOPLE, ["--out", "no/such/folder/f.pskc", "--psk-file", "k.psk"], "cannot_write"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(folder, monkeypatch, people, args, code):
     monkeypatch.delenv("PRIVACYIDEA_TOKEN", raising=False)
@@ -162,7 +163,7 @@ def test_bad_input_is_refused_and_nothing_is_written(folder, monkeypatch, people
 
 def test_an_export_from_elsewhere_is_not_overwritten(folder):
     (folder / "f.pskc").write_text("someone else's")
-    exit_code, doc = _cli("fleet", "people.csv", "--out", "f.pskc")
+    exit_code, doc = _cli("fleet", "people.csv", "--out", "f.pskc", "--psk-file", "k.psk")
     assert exit_code == 2 and doc["error"] == "exists", doc
     assert sorted(os.listdir(folder)) == ["f.pskc", "people.csv"]
     assert (folder / "f.pskc").read_text() == "someone else's"
