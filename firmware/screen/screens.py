@@ -249,6 +249,18 @@ class Screens:
                 self.pin_note = "wrong PIN"
         self.redraw()
 
+    def host_pin(self, right):
+        """The host's login checked a PIN on the counter the button shares:
+        the lock screen shows the tries as they are now and says how that
+        check went (a right one leaves the screen locked: it opens only on
+        the button)."""
+        if right:
+            self.pin_note = "USB: PIN right" if self.screen == "locked" else None
+        else:
+            self.pin_note = "wrong PIN (USB)"  # shown at the next lock too: a guess from afar
+        if self.screen == "locked":
+            self.draw_lock()
+
     # -- presses -------------------------------------------------------------
 
     def press(self, event):
