@@ -223,21 +223,42 @@ class Screens:
         pad = self.pinpad
         self.ui.message(("LOCKED %d/%d tries" % (k.tries_left, k.tries_max),
                          "PIN " + pad.shown(self.ui.cols - 4),
-                         self.pin_note or "press: next",
+                         self.pin_note or pad.guide(),
                          pad.hint()))
 
+    def hold_step_ms(self):
+        """How often a held button steps the PIN's choice (button.repeat_ms):
+        on the lock screen only; 0 elsewhere, where a hold is one event."""
+        return pinpad.STEP_MS if self.screen == "locked" else 0
+
     def pin_press(self, event):
+        """The button on the lock screen (pinpad.py): a hold counts the
+        choice up and letting go takes it; a short press undoes a digit."""
         pad = self.pinpad
-        if event == btn.SHORT:
-            pad.short()
+        if event == btn.LONG:
+            pad.hold()
+        elif event == btn.REPEAT:
+            if not pad.step():
+                return
+        elif event == btn.RELEASE:
+            what = pad.release()
+            if what == pinpad.SUBMIT:
+                self._check_pin()
+                return
+            if what == pinpad.NOTHING:
+                return  # a hold that woke the screen, or began elsewhere
+            self.pin_note = None
             self.draw_lock()
-            self.keys.ready_for_pin()  # after the redraw: the press shows at once
+            self.keys.ready_for_pin()  # after the redraw: the digit shows at once
             return
-        what = pad.long()
-        if what != pinpad.SUBMIT:
-            self.pin_note = "4-16 digits" if what == pinpad.TOO_SHORT else None
-            self.draw_lock()
-            return
+        else:  # SHORT, or DOUBLE (with typing on): one undo a press
+            for _ in range(2 if event == btn.DOUBLE else 1):
+                if pad.undo():
+                    self.pin_note = None
+        self.draw_lock()
+
+    def _check_pin(self):
+        pad = self.pinpad
         self.ui.message(("Checking PIN...",))
         pin = pad.pin()
         pad.clear()
@@ -264,6 +285,11 @@ class Screens:
     # -- presses -------------------------------------------------------------
 
     def press(self, event):
+        if event == btn.REPEAT or event == btn.RELEASE:  # a hold going on (lock screen): no new press
+            self.last_press = self.rt.ticks_ms()
+            if self.screen == "locked":
+                self.pin_press(event)
+            return
         self.diag["presses"] += 1
         self.last_press = self.rt.ticks_ms()
         if not self.display.on:
@@ -271,9 +297,6 @@ class Screens:
             self.display.power(True)
             return
         if self.screen == "locked":
-            if event == btn.DOUBLE:  # two steps of the digit wheel
-                self.pin_press(btn.SHORT)
-                event = btn.SHORT
             self.pin_press(event)
             return
         if self.screen != "accounts":

@@ -68,6 +68,7 @@ class BusServer:
         self.on_power_cut = None
         self.before_flash_write = None  # called with n before write n lands
         self.power_cut = False
+        self.closed = False  # the firmware was stopped: it reads the button no more
         self.error = None
         self.keyboard = keyboard if keyboard is not None else HidKeyboardSink()
         self.hid_reports = 0
@@ -207,6 +208,23 @@ class BusServer:
             finally:
                 self.button_down = False
 
+    def press_until(self, lift, timeout):
+        """Press the button and keep it down until lift() holds at one of
+        the firmware's readings (a person watching the screen: lift() looks
+        at it). That reading still finds the button down, every later one
+        up. Returns that reading's host time."""
+        def finger(previous, now):
+            if lift():
+                self.button_down = False
+                return True
+            return False
+        with self.pin_cond:
+            self.button_down = True
+            try:
+                return self._watch(finger, timeout)
+            finally:
+                self.button_down = False
+
     def wait_watched(self, held_s, timeout):
         """Wait until the firmware must have watched the button's present
         level for `held_s` (a release debounced), then one reading more: the
@@ -236,6 +254,8 @@ class BusServer:
                     raise TimeoutError("the simulated firmware stopped reading its button")
                 if self.power_cut:
                     raise TimeoutError("the simulated power was cut")
+                if self.closed:  # (a press going on while the test restarts the token)
+                    raise TimeoutError("the simulated firmware was stopped")
                 self.pin_cond.wait(min(left, 0.5))
             return done[0]
         finally:
@@ -268,6 +288,9 @@ class BusServer:
             return self.last_pin_read
 
     def close(self):
+        with self.pin_cond:
+            self.closed = True
+            self.pin_cond.notify_all()  # a press waiting on this firmware ends now
         for s in [self._srv] + self._conns:
             if s is not None:
                 try:

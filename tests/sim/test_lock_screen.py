@@ -41,3 +41,27 @@ def test_the_lock_screen_follows_the_hosts_pin_checks(locked):
     assert "LOCKED 7/8 tries" in text and "wrong PIN (USB)" in text, text
     tok.enter_pin(PIN)
     screen(tok, "alice")
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "circuitpython"], ids=["mp", "cp"])
+def test_a_pin_by_holds_on_a_128x32_panel(runtime):
+    # The lock screen teaches the entry in its four lines of 16 columns:
+    # a hold counts the digit up, letting go takes it, a press undoes it.
+    with SimulatedToken(runtime=runtime, display=(128, 32)) as tok:
+        assert cli(tok, "sync-time")[0] == 0
+        add(tok, "alice")
+        assert cli(tok, "pin", "set", new_pin=PIN)[0] == 0
+        tok.restart()
+        lines = screen(tok, "LOCKED").splitlines()
+        assert lines == ["LOCKED 8/8 tries", "PIN 0", "4-16 digits", "hold: count up"], lines
+        tok.enter_pin("7", submit=False)  # one hold, let go on "let go: take 7"
+        lines = tok.screen_text().splitlines()
+        assert lines == ["LOCKED 8/8 tries", "PIN *0", "press: undo", "hold: count up"], lines
+        tok.press()
+        assert tok.screen_text().splitlines()[1:3] == ["PIN 0", "4-16 digits"]
+        tok.enter_pin(PIN, submit=False)
+        lines = tok.screen_text().splitlines()
+        assert lines[1:] == ["PIN ****_", "press: undo", "hold: unlock"], lines
+        tok.enter_pin("")  # the hold on _ unlocks
+        screen(tok, "alice")
+        assert cli(tok, "info")[1]["data"]["auth"]["tries_left"] == 8
