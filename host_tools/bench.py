@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import mpy
+from host_tools import mpy, pinbench
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
@@ -533,6 +533,7 @@ SECTIONS = {
     "crypto": bench_crypto,
     "keyboard": bench_keyboard,
     "lock": bench_lock,
+    "pin": lambda: pinbench.bench_pin(row),
 }
 
 
