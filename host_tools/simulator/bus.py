@@ -189,33 +189,19 @@ class BusServer:
 
     def press_until_seen(self, held_s, timeout):
         """Press the button, and lift it at the first reading after which the
-        firmware must have watched it held `held_s` (_WatchedRun). The pin
-        answers that reading "down" and every later one "up": lifting on the
-        reading itself, not after this thread wakes, keeps a stalled loop from
-        seeing a short press held into a long one. Returns that reading's
-        host time."""
-        run = _WatchedRun(held_s)
-
-        def finger(previous, now):
-            if run.reached(previous, now):
-                self.button_down = False  # this reading still sees it down; the next ones don't
-                return True
-            return False
-        with self.pin_cond:
-            self.button_down = True
-            try:
-                return self._watch(finger, timeout)
-            finally:
-                self.button_down = False
+        firmware must have watched it held `held_s` (_WatchedRun). Lifting on
+        the reading itself, not after this thread wakes, keeps a stalled loop
+        from seeing a short press held into a long one."""
+        return self.press_until(_WatchedRun(held_s).reached, timeout)
 
     def press_until(self, lift, timeout):
-        """Press the button and keep it down until lift() holds at one of
-        the firmware's readings (a person watching the screen: lift() looks
-        at it). That reading still finds the button down, every later one
-        up. Returns that reading's host time."""
+        """Press the button and keep it down until lift(previous reading's
+        time, this one's) holds at one of the firmware's readings (a person
+        watching the screen has lift() look at it). The pin answers that
+        reading "down" and every later one "up". Returns its host time."""
         def finger(previous, now):
-            if lift():
-                self.button_down = False
+            if lift(previous, now):
+                self.button_down = False  # this reading still sees it down; the next ones don't
                 return True
             return False
         with self.pin_cond:

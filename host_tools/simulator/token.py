@@ -436,7 +436,7 @@ class SimulatedToken:
         a first press that wakes it, and does nothing else."""
         seen = {"ram": None, "found": False}
 
-        def there():
+        def there(previous, now):
             with self.lock:
                 ram = bytes(self.oled.ram) if self.oled.display_on else b""
             if ram != seen["ram"]:  # decode only what changed

@@ -121,3 +121,42 @@ def test_every_way_out_stops_the_firmware(tmp_path, how):
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_h_holds_the_button_until_h_again(tmp_path):
+    """Issue 17: the lock screen counts a PIN digit up while the button is
+    held, and a terminal sees no key come up: h puts the finger down, h
+    lifts it. The firmware sees one press, however long the hold."""
+    from tests.forensics import cli
+
+    class Port:  # what tests.forensics.cli needs of a token
+        port = None
+    master, slave = os.openpty()
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            cwd=str(tmp_path), env=env)
+    os.close(slave)
+    seen = [""]
+
+    def presses():
+        code, doc = cli(Port, "status")
+        assert code == 0, doc
+        return doc["data"]["diag"]["presses"]
+    try:
+        Port.port = _read_until(master, r"on port (\S+)", seen).group(1)
+        _read_until(master, r"h: hold/let go", seen)
+        os.write(master, b"h")
+        _read_until(master, r"holding the button: h lets go", seen)
+        wait_for(lambda: presses() == 1, "the held button's long press")
+        seen[0] = ""
+        os.write(master, b"h")
+        _read_until(master, r"h: hold/let go[^\n]*\r\n(?!holding)", seen)
+        assert presses() == 1
+        os.write(master, b"q")
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
