@@ -49,7 +49,7 @@ class Button:
         self._run = -1  # watched ms a hold ran since its LONG or last REPEAT; -1: none runs
 
     def update(self, pressed, now):
-        """Returns NONE, SHORT, LONG or DOUBLE. `pressed` is the raw level
+        """Returns NONE, SHORT, LONG, DOUBLE, REPEAT or RELEASE. `pressed` is the raw level
         already corrected for polarity; `now` is ticks_ms."""
         if self._queued:
             event = self._queued
