@@ -1,4 +1,5 @@
 """The terminal demo tells the user where the `s` key saved the screenshot."""
+import contextlib
 import os
 import re
 import select
@@ -31,25 +32,33 @@ def _read_until(fd, pattern, seen):
     return re.search(pattern, seen[0])
 
 
-def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
+@contextlib.contextmanager
+def _in_a_terminal(tmp_path):
+    """The simulator in a pseudo-terminal of its own: (process, our end),
+    both gone afterwards."""
     master, slave = os.openpty()
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
                             stdin=slave, stdout=slave, stderr=subprocess.PIPE,
                             cwd=str(tmp_path), env=env)
     os.close(slave)
-    seen = [""]
     try:
-        _read_until(master, r"s: screenshot", seen)
-        os.write(master, b"s")
-        m = _read_until(master, r"screenshot saved: (\S+\.png)", seen)
-        os.write(master, b"q")
-        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
+        yield proc, master
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
+        _read_until(master, r"s: screenshot", seen)
+        os.write(master, b"s")
+        m = _read_until(master, r"screenshot saved: (\S+\.png)", seen)
+        os.write(master, b"q")
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
     shown = m.group(1)
     assert shown == str(tmp_path / "token-screen.png")  # absolute, where it really is
     with open(shown, "rb") as f:
@@ -97,14 +106,8 @@ def test_every_way_out_stops_the_firmware(tmp_path, how):
     """Issue 17: closing the terminal (SIGHUP) left the firmware running
     under pid 1; q, Ctrl-C, a kill and a hang-up all stop it."""
     import signal
-    master, slave = os.openpty()
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
-                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                            cwd=str(tmp_path), env=env)
-    os.close(slave)
-    seen = [""]
-    try:
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
         _read_until(master, r"s: screenshot", seen)
         below = _descendants(proc.pid)
         assert below, "no firmware process found below the simulator"
@@ -116,11 +119,6 @@ def test_every_way_out_stops_the_firmware(tmp_path, how):
         left = wait_for(lambda: not any(_alive(p) for p in below) or None, "the firmware to stop",
                         guard_s=REPLY_GUARD_S)
         assert left
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_h_holds_the_button_until_h_again(tmp_path):
@@ -131,19 +129,13 @@ def test_h_holds_the_button_until_h_again(tmp_path):
 
     class Port:  # what tests.forensics.cli needs of a token
         port = None
-    master, slave = os.openpty()
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
-                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                            cwd=str(tmp_path), env=env)
-    os.close(slave)
-    seen = [""]
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
 
-    def presses():
-        code, doc = cli(Port, "status")
-        assert code == 0, doc
-        return doc["data"]["diag"]["presses"]
-    try:
+        def presses():
+            code, doc = cli(Port, "status")
+            assert code == 0, doc
+            return doc["data"]["diag"]["presses"]
         Port.port = _read_until(master, r"on port (\S+)", seen).group(1)
         _read_until(master, r"h: hold/let go", seen)
         os.write(master, b"h")
@@ -155,8 +147,3 @@ def test_h_holds_the_button_until_h_again(tmp_path):
         assert presses() == 1
         os.write(master, b"q")
         assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
