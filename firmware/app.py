@@ -238,6 +238,7 @@ class Token:
         now = rt.ticks_ms()
         button = self.button
         button.double_ms = self.typist.double_ms  # `config --typing` may change it
+        button.repeat_ms = self.screens.hold_step_ms()  # a hold runs the PIN's digits up
         event = button.update(rt.button(), now)
         if event:
             if link.waiting():  # a request waits for a hand on the token

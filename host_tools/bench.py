@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import mpy
+from host_tools import mpy, pinbench
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
@@ -614,6 +614,7 @@ SECTIONS = {
     "lock": bench_lock,
     "exports": bench_exports,
     "fleet": bench_fleet,
+    "pin": lambda: pinbench.bench_pin(row),
 }
 
 

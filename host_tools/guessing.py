@@ -19,15 +19,15 @@ CPU_CORE_RATE = 1000.0  # guesses per second per core at REFERENCE_ITERATIONS
 GPU_RATE = 3.1e6  # guesses per second on one GPU at REFERENCE_ITERATIONS
 SAFE_DIGITS = 14  # from here on, one GPU needs a year or more
 
-# firmware/screen/pinpad.py: each digit cycles _ 0 1 ... 9 on short presses and a hold
-# accepts it; a last hold on _ submits. A random digit takes 5.5 presses plus
-# the hold on average.
-_PRESSES_PER_DIGIT = 6.5
+# firmware/screen/pinpad.py: each digit is one hold (it counts up while held,
+# letting go takes it), and a last hold on _ unlocks. `make bench` counts them
+# by driving the lock screen (host_tools/bench.py, section pin).
+_PRESSES_PER_DIGIT = 1
 
 
 def presses(digits):
-    """Mean button presses to enter a random PIN of this length."""
-    return round(_PRESSES_PER_DIGIT * digits + 1)
+    """Button presses to enter a PIN of this length (any digits)."""
+    return _PRESSES_PER_DIGIT * digits + 1
 
 
 def seconds_to_exhaust(digits, iterations=REFERENCE_ITERATIONS):

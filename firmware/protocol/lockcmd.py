@@ -6,7 +6,7 @@ import binascii
 import erase
 import eventlog
 from argcheck import bad, flag, hexbytes, integer
-from keystore import TRIES_MAX, TRIES_MIN
+from keystore import TRIES_MAX, TRIES_MIN, AuthError
 from service import CommandError, PressNeeded
 from store import StoreError
 
@@ -57,7 +57,13 @@ class Commands:
         challenge = hexbytes(args, "challenge", 16)
         public = hexbytes(args, "public", 32)
         sealed = hexbytes(args, "key", 32 + 24)
-        k.authenticate(challenge, public, sealed)
+        try:
+            k.authenticate(challenge, public, sealed)
+        except AuthError as e:
+            if e.code == "wrong_pin":  # (the last try's erase redraws by itself)
+                self.screens.host_pin(False)
+            raise
+        self.screens.host_pin(True)  # the shared counter is full again
         return {"tries_left": k.tries_left}
 
     def logout(self, args, received):

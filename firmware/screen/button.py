@@ -5,6 +5,9 @@ NONE = 0
 SHORT = 1  # released before LONG_MS
 LONG = 2  # reported while still held, once LONG_MS is reached
 DOUBLE = 3  # two short presses, the second starting within double_ms of the first's release
+# With repeat_ms > 0 (the lock screen asks for it), a hold goes on reporting:
+REPEAT = 4  # every repeat_ms it stays held after its LONG
+RELEASE = 5  # the release that ends such a hold
 
 # The token's timings; the simulator's finger (host_tools/simulator/bus.py)
 # reads them from here to hold a press just long enough.
@@ -20,12 +23,16 @@ _STEADY_CAP = 1 << 20  # stays a small int however long the level holds
 
 
 class Button:
-    def __init__(self, debounce_ms=DEBOUNCE_MS, long_ms=LONG_MS, ticks_diff=None, double_ms=0):
+    def __init__(self, debounce_ms=DEBOUNCE_MS, long_ms=LONG_MS, ticks_diff=None, double_ms=0,
+                 repeat_ms=0):
         """double_ms > 0 turns double presses on: a short press is then
-        reported only once double_ms have passed without a second one."""
+        reported only once double_ms have passed without a second one.
+        repeat_ms > 0 turns REPEAT and RELEASE on (a hold that runs
+        something up); turned off mid-hold, that hold reports no more."""
         self.debounce_ms = debounce_ms
         self.long_ms = long_ms
         self.double_ms = double_ms
+        self.repeat_ms = repeat_ms
         if ticks_diff is None:
             def ticks_diff(a, b):
                 return a - b
@@ -39,9 +46,10 @@ class Button:
         self._first_up = -1  # a short press waiting for a second one: its release time
         self._second = False  # the press now held is the second of a pair
         self._queued = NONE  # an event to report on the next update
+        self._run = -1  # watched ms a hold ran since its LONG or last REPEAT; -1: none runs
 
     def update(self, pressed, now):
-        """Returns NONE, SHORT, LONG or DOUBLE. `pressed` is the raw level
+        """Returns NONE, SHORT, LONG, DOUBLE, REPEAT or RELEASE. `pressed` is the raw level
         already corrected for polarity; `now` is ticks_ms."""
         if self._queued:
             event = self._queued
@@ -61,15 +69,21 @@ class Button:
             return NONE  # unwatched: this reading only records the level
         if self._steady < _STEADY_CAP:
             self._steady += gap
+        if self.repeat_ms <= 0:
+            self._run = -1
         if pressed != self.stable and self._steady >= self.debounce_ms:
             self.stable = pressed
             if pressed:
                 self._long_sent = False
+                self._run = -1
                 if self._first_up >= 0:  # the second press of a pair
                     self._first_up = -1
                     self._second = True
                 return NONE
             if self._long_sent:
+                if self._run >= 0:
+                    self._run = -1
+                    return RELEASE
                 return NONE
             if self._second:
                 self._second = False
@@ -86,9 +100,17 @@ class Button:
         # watched for long_ms: a release seen late, after a stall, is no hold.
         if self.stable and pressed and not self._long_sent and self._steady >= self.long_ms:
             self._long_sent = True
+            self._run = 0 if self.repeat_ms > 0 else -1
             if self._second:  # short then long: both count
                 self._second = False
                 self._queued = LONG
                 return SHORT
             return LONG
+        # Steps of a running hold: watched time only, and only while a
+        # reading still finds the button down (a release on its way steps no more).
+        if self._run >= 0 and self.stable and pressed:
+            self._run += gap
+            if self._run >= self.repeat_ms:
+                self._run -= self.repeat_ms
+                return REPEAT
         return NONE

@@ -223,21 +223,42 @@ class Screens:
         pad = self.pinpad
         self.ui.message(("LOCKED %d/%d tries" % (k.tries_left, k.tries_max),
                          "PIN " + pad.shown(self.ui.cols - 4),
-                         self.pin_note or "press: next",
+                         self.pin_note or pad.guide(),
                          pad.hint()))
 
+    def hold_step_ms(self):
+        """How often a held button steps the PIN's choice (button.repeat_ms):
+        on the lock screen only; 0 elsewhere, where a hold is one event."""
+        return pinpad.STEP_MS if self.screen == "locked" else 0
+
     def pin_press(self, event):
+        """The button on the lock screen (pinpad.py): a hold counts the
+        choice up and letting go takes it; a short press undoes a digit."""
         pad = self.pinpad
-        if event == btn.SHORT:
-            pad.short()
+        if event == btn.LONG:
+            pad.hold()
+        elif event == btn.REPEAT:
+            if not pad.step():
+                return
+        elif event == btn.RELEASE:
+            what = pad.release()
+            if what == pinpad.SUBMIT:
+                self._check_pin()
+                return
+            if what == pinpad.NOTHING:
+                return  # a hold that woke the screen, or began elsewhere
+            self.pin_note = None
             self.draw_lock()
-            self.keys.ready_for_pin()  # after the redraw: the press shows at once
+            self.keys.ready_for_pin()  # after the redraw: the digit shows at once
             return
-        what = pad.long()
-        if what != pinpad.SUBMIT:
-            self.pin_note = "4-16 digits" if what == pinpad.TOO_SHORT else None
-            self.draw_lock()
-            return
+        else:  # SHORT, or DOUBLE (with typing on): one undo a press
+            for _ in range(2 if event == btn.DOUBLE else 1):
+                if pad.undo():
+                    self.pin_note = None
+        self.draw_lock()
+
+    def _check_pin(self):
+        pad = self.pinpad
         self.ui.message(("Checking PIN...",))
         pin = pad.pin()
         pad.clear()
@@ -249,9 +270,26 @@ class Screens:
                 self.pin_note = "wrong PIN"
         self.redraw()
 
+    def host_pin(self, right):
+        """The host's login checked a PIN on the counter the button shares:
+        the lock screen shows the tries as they are now and says how that
+        check went (a right one leaves the screen locked: it opens only on
+        the button)."""
+        if right:
+            self.pin_note = "USB: PIN right" if self.screen == "locked" else None
+        else:
+            self.pin_note = "wrong PIN (USB)"  # shown at the next lock too: a guess from afar
+        if self.screen == "locked":
+            self.draw_lock()
+
     # -- presses -------------------------------------------------------------
 
     def press(self, event):
+        if event == btn.REPEAT or event == btn.RELEASE:  # a hold going on (lock screen): no new press
+            self.last_press = self.rt.ticks_ms()
+            if self.screen == "locked":
+                self.pin_press(event)
+            return
         self.diag["presses"] += 1
         self.last_press = self.rt.ticks_ms()
         if not self.display.on:
@@ -259,9 +297,6 @@ class Screens:
             self.display.power(True)
             return
         if self.screen == "locked":
-            if event == btn.DOUBLE:  # two steps of the digit wheel
-                self.pin_press(btn.SHORT)
-                event = btn.SHORT
             self.pin_press(event)
             return
         if self.screen != "accounts":

@@ -3,7 +3,9 @@
     python -m host_tools.simulator [--demo] [--data DIR] [--display 128x32]
 
 The OLED is drawn in the terminal (in braille, with a plain-text line of
-what it says below); the serial port to give provision.py is printed above it. Keys: space or n = short press, b or l = long press,
+what it says below); the serial port to give provision.py is printed above
+it. Keys: space or n = short press, b or l = long press, h = hold the button
+down until h again (the lock screen counts a PIN digit up while it is held),
 s = screenshot (PNG), q = quit.
 """
 import argparse
@@ -35,7 +37,8 @@ DEMO_ACCOUNTS = [
             counter=0),
 ]
 
-KEYS = "space/n: press   b/l: long press   s: screenshot   q: quit"
+KEYS = "space/n: press   b/l: long press   h: hold/let go   s: screenshot   q: quit"
+HOLDING = "holding the button: h lets go"
 
 
 def provision_demo(tok):
@@ -139,6 +142,15 @@ def interactive(tok, args, note=""):
             if not r:
                 continue
             key = os.read(fd, 1).decode(errors="ignore").lower()
+            if key == "h":
+                # A terminal sees no key come up: h puts the finger down, h lifts it.
+                held = status != HOLDING
+                tok.hold_button(held)
+                status = HOLDING if held else ""
+                continue
+            if status == HOLDING:  # any other key lifts the finger first
+                tok.hold_button(False)
+                status = ""
             if key in (" ", "n"):
                 tok.press()
             elif key in ("b", "l"):

@@ -68,6 +68,7 @@ class BusServer:
         self.on_power_cut = None
         self.before_flash_write = None  # called with n before write n lands
         self.power_cut = False
+        self.closed = False  # the firmware was stopped: it reads the button no more
         self.error = None
         self.keyboard = keyboard if keyboard is not None else HidKeyboardSink()
         self.hid_reports = 0
@@ -188,15 +189,18 @@ class BusServer:
 
     def press_until_seen(self, held_s, timeout):
         """Press the button, and lift it at the first reading after which the
-        firmware must have watched it held `held_s` (_WatchedRun). The pin
-        answers that reading "down" and every later one "up": lifting on the
-        reading itself, not after this thread wakes, keeps a stalled loop from
-        seeing a short press held into a long one. Returns that reading's
-        host time."""
-        run = _WatchedRun(held_s)
+        firmware must have watched it held `held_s` (_WatchedRun). Lifting on
+        the reading itself, not after this thread wakes, keeps a stalled loop
+        from seeing a short press held into a long one."""
+        return self.press_until(_WatchedRun(held_s).reached, timeout)
 
+    def press_until(self, lift, timeout):
+        """Press the button and keep it down until lift(previous reading's
+        time, this one's) holds at one of the firmware's readings (a person
+        watching the screen has lift() look at it). The pin answers that
+        reading "down" and every later one "up". Returns its host time."""
         def finger(previous, now):
-            if run.reached(previous, now):
+            if lift(previous, now):
                 self.button_down = False  # this reading still sees it down; the next ones don't
                 return True
             return False
@@ -236,6 +240,8 @@ class BusServer:
                     raise TimeoutError("the simulated firmware stopped reading its button")
                 if self.power_cut:
                     raise TimeoutError("the simulated power was cut")
+                if self.closed:  # (a press going on while the test restarts the token)
+                    raise TimeoutError("the simulated firmware was stopped")
                 self.pin_cond.wait(min(left, 0.5))
             return done[0]
         finally:
@@ -268,6 +274,9 @@ class BusServer:
             return self.last_pin_read
 
     def close(self):
+        with self.pin_cond:
+            self.closed = True
+            self.pin_cond.notify_all()  # a press waiting on this firmware ends now
         for s in [self._srv] + self._conns:
             if s is not None:
                 try:

@@ -45,6 +45,11 @@ LONG_MS_FIRMWARE = button.LONG_MS / 1000  # a press this long is a long press
 MP_HW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_hw")
 PRESS_WORK_S = 120.0  # the longest a press's own work may hold the loop (an erase)
 CONFIRM_PROMPT = "hold: yes"  # firmware/screen/screens.py, while a request waits for a hold
+# firmware/screen/pinpad.py taking(): the lock screen's last line while a hold
+# would take a digit, or unlock, on letting go (tests/unit/test_pinpad.py
+# holds the two to the same text).
+TAKE_DIGIT = "let go: take %d"
+TAKE_UNLOCK = "let go: unlock"
 MAINTENANCE_BANNER = b"maintenance REPL"  # firmware/runtime/micropython/main.py, when it stays at the REPL
 
 
@@ -441,7 +446,8 @@ class SimulatedToken:
         self.bus.wait_watched(DEBOUNCE_S + 0.002, PRESS_WORK_S)
 
     def press(self):
-        """A short press: next account (or wake the screen)."""
+        """A short press: next account (or wake the screen; on the lock
+        screen, undo a digit)."""
         self._press(SHORT_PRESS_S)
 
     def double_press(self):
@@ -454,23 +460,39 @@ class SimulatedToken:
         """A long press: previous account, or the next HOTP code."""
         self._press(LONG_PRESS_S)
 
+    def hold_until(self, line):
+        """Hold the button until a line of the screen reads `line`, and let
+        go at once, as a person watching it would (the lock screen's digits
+        count up while held: firmware/screen/pinpad.py). A dark screen gets
+        a first press that wakes it, and does nothing else."""
+        seen = {"ram": None, "found": False}
+
+        def there(previous, now):
+            with self.lock:
+                ram = bytes(self.oled.ram) if self.oled.display_on else b""
+            if ram != seen["ram"]:  # decode only what changed
+                seen["ram"] = ram
+                seen["found"] = bool(ram) and line in decode_text(ram, *self.display_size).splitlines()
+            return seen["found"]
+        with self._finger:
+            if not self.running:
+                raise SimulatorError("the token is not running")
+            if not self.oled.display_on:  # (looked at once the finger is free)
+                self._press_now(SHORT_PRESS_S)  # wakes the screen, and does nothing else
+            self.bus.press_until(there, PRESS_WORK_S)
+            # As after any press: the release debounced and its work done
+            # (taking the digit; a PIN check's PBKDF2, the last try's erase).
+            self.bus.wait_watched(DEBOUNCE_S + 0.002, PRESS_WORK_S)
+
     def enter_pin(self, pin, submit=True):
         """Type a PIN on the lock screen with the one button, as a person
-        would (firmware/screen/pinpad.py): digit d is d+1 short presses from the
-        blank, a long press accepts it; a long press on the blank submits.
-        A person looks at the screen too: when it has gone dark (its idle
-        time passed on a slow machine), the first press only wakes it, so
-        they press once more."""
-        def press(hold_s):
-            if self.oled is not None and not self.oled.display_on:
-                self._press(SHORT_PRESS_S)  # wakes the screen, and does nothing else
-            self._press(hold_s)
-        for ch in pin:
-            for _ in range(int(ch) + 1):
-                press(SHORT_PRESS_S)
-            press(LONG_PRESS_S)
-        if submit:
-            press(LONG_PRESS_S)
+        would (firmware/screen/pinpad.py): for each digit, hold until the
+        screen says letting go takes it, and let go; then the same on the
+        _ that unlocks."""
+        if self.oled is None:
+            raise SimulatorError("no display to read the PIN's digits from")
+        for line in [TAKE_DIGIT % int(ch) for ch in pin] + ([TAKE_UNLOCK] if submit else []):
+            self.hold_until(line)
 
     # -- the USB keyboard ---------------------------------------------------------
 

@@ -335,9 +335,9 @@ def test_cut_button_last_try_erase(tmp_path, runtime, small_flash):
     test_cut_last_try_erase already walks at evenly spaced writes)."""
     def act(tok, ctx):
         try:
-            tok.enter_pin("0000")  # the shortest PIN: four presses and holds
+            tok.enter_pin("0000")  # the shortest PIN: a hold a digit, and one on _
         except (TimeoutError, SimulatorError):
-            pass  # the power went during the erase the last hold started
+            pass  # the power went during the erase letting go of the last hold started
         _until_answered(tok)
 
     def check(tok, ctx, done):

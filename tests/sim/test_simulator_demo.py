@@ -34,25 +34,33 @@ def _read_until(fd, pattern, seen):
     return re.search(pattern, seen[0])
 
 
-def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
+@contextlib.contextmanager
+def _in_a_terminal(tmp_path):
+    """The simulator in a pseudo-terminal of its own: (process, our end),
+    both gone afterwards."""
     master, slave = os.openpty()
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
                             stdin=slave, stdout=slave, stderr=subprocess.PIPE,
                             cwd=str(tmp_path), env=env)
     os.close(slave)
-    seen = [""]
     try:
-        _read_until(master, r"s: screenshot", seen)
-        os.write(master, b"s")
-        m = _read_until(master, r"screenshot saved: (\S+\.png)", seen)
-        os.write(master, b"q")
-        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
+        yield proc, master
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_s_key_saves_the_png_and_shows_its_full_path(tmp_path):
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
+        _read_until(master, r"s: screenshot", seen)
+        os.write(master, b"s")
+        m = _read_until(master, r"screenshot saved: (\S+\.png)", seen)
+        os.write(master, b"q")
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
     shown = m.group(1)
     assert shown == str(tmp_path / "token-screen.png")  # absolute, where it really is
     with open(shown, "rb") as f:
@@ -119,14 +127,8 @@ def test_every_way_out_stops_the_firmware(tmp_path, how):
     """Issue 17: closing the terminal (SIGHUP) left the firmware running
     under pid 1; q, Ctrl-C, a kill and a hang-up all stop it."""
     import signal
-    master, slave = os.openpty()
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simulator", "--seconds", "120"],
-                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                            cwd=str(tmp_path), env=env)
-    os.close(slave)
-    seen = [""]
-    try:
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
         _read_until(master, r"s: screenshot", seen)
         below = _descendants(proc.pid)
         assert below, "no firmware process found below the simulator"
@@ -138,8 +140,31 @@ def test_every_way_out_stops_the_firmware(tmp_path, how):
         left = wait_for(lambda: not any(_alive(p) for p in below) or None, "the firmware to stop",
                         guard_s=REPLY_GUARD_S)
         assert left
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+
+
+def test_h_holds_the_button_until_h_again(tmp_path):
+    """Issue 17: the lock screen counts a PIN digit up while the button is
+    held, and a terminal sees no key come up: h puts the finger down, h
+    lifts it. The firmware sees one press, however long the hold."""
+    from tests.forensics import cli
+
+    class Port:  # what tests.forensics.cli needs of a token
+        port = None
+    with _in_a_terminal(tmp_path) as (proc, master):
+        seen = [""]
+
+        def presses():
+            code, doc = cli(Port, "status")
+            assert code == 0, doc
+            return doc["data"]["diag"]["presses"]
+        Port.port = _read_until(master, r"on port (\S+)", seen).group(1)
+        _read_until(master, r"h: hold/let go", seen)
+        os.write(master, b"h")
+        _read_until(master, r"holding the button: h lets go", seen)
+        wait_for(lambda: presses() == 1, "the held button's long press")
+        seen[0] = ""
+        os.write(master, b"h")
+        _read_until(master, r"h: hold/let go[^\n]*\r\n(?!holding)", seen)
+        assert presses() == 1
+        os.write(master, b"q")
+        assert proc.wait(timeout=HANG_GUARD_S) == 0, proc.stderr.read()
