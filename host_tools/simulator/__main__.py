@@ -138,7 +138,9 @@ def interactive(tok, args, note=""):
         status = note
         while end is None or time.monotonic() < end:
             draw(tok, status)
-            r, _, _ = select.select([fd], [], [], 0.25)
+            # While a hold counts a PIN digit up, the picture must keep up with
+            # it: a digit stays 0.4 s, and the user lets go on the one seen.
+            r, _, _ = select.select([fd], [], [], 0.05 if status == HOLDING else 0.25)
             if not r:
                 continue
             key = os.read(fd, 1).decode(errors="ignore").lower()
