@@ -3,6 +3,8 @@
 # refresh. It draws through ui.UI and takes its ticks from the runtime; the
 # serial loop and the services tell it when something changed.
 import button as btn
+import jump
+import layout
 import otp
 import pinpad
 import timeutil
@@ -44,6 +46,7 @@ class Screens:
         self._busy = ""  # what busy() last said
         self._confirm = ()  # what a request waiting for a hold would do
         self.touching = False  # an account on screen waits for the press that sends its code
+        self.jump = jump.Jump(store)  # the menu a hold opens (screen "jump")
 
     # -- whole screens ------------------------------------------------------
 
@@ -264,22 +267,68 @@ class Screens:
                 event = btn.SHORT
             self.pin_press(event)
             return
+        if self.screen == "jump":
+            self.jump_press(event)
+            return
         if self.screen != "accounts":
             return
         if event == btn.DOUBLE:
             self.type_code()
             return
-        n = self.store.count
-        acc = self.account
-        if event == btn.LONG and acc is not None and acc.kind == "hotp":
-            self.next_hotp()
-            return
-        if event == btn.SHORT:
-            self.index = (self.index + 1) % n
-        else:
-            self.index = (self.index - 1) % n
         self.hotp_shown = False
+        if event == btn.LONG:
+            self.open_jump()
+            return
+        self.index = (self.index + 1) % self.store.count
         self.redraw()
+
+    # -- the jump menu (jump.py) --------------------------------------------
+
+    def open_jump(self):
+        acc = self.account
+        try:
+            opened = self.jump.open(acc is not None and acc.kind == "hotp")
+        except MemoryError:
+            self._note("no room to sort")  # the accounts stay as they were
+            return
+        if opened:
+            self.screen = "jump"
+            self.draw_jump()
+
+    def jump_press(self, event):
+        j = self.jump
+        if event != btn.LONG:  # a double press (typing on) is two steps
+            j.short()
+            if event == btn.DOUBLE:
+                j.short()
+            self.draw_jump()
+            return
+        done = j.long()
+        if done is None:
+            self.draw_jump()
+            return
+        what, value = done
+        if what == jump.ACCOUNT:
+            self.index = value
+        elif what == jump.FAVOURITES:
+            self.index = 0
+        self.redraw()
+        if what == jump.CODE and self.account is not None and self.account.kind == "hotp":
+            self.next_hotp()
+
+    def draw_jump(self):
+        j = self.jump
+        cols = self.ui.cols
+        lines = []
+        for what, a, b, text in j.rows:
+            mark = ">" if len(lines) == j.cursor else " "
+            count = b - a if what == jump.RANGE or what == jump.FAVOURITES else None
+            label = what == jump.RANGE or what == jump.ACCOUNT
+            lines.append(layout.menu_line(mark, text, count, cols, label))
+        title = j.title
+        if j.named:  # an issuer's accounts: its name, cut short if need be, then ':'
+            title = layout.fit(title, cols - len(" %d" % j.count) - 1) + ":"
+        self.ui.menu(layout.menu_line("", title, j.count, cols), lines, j.cursor)
 
     def next_hotp(self):
         """Advance and store the counter before showing its code, so a power
