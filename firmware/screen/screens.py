@@ -85,7 +85,7 @@ class Screens:
         self.ui.account(acc, self.index, self.store.count)
         if acc.kind == "hotp":  # needs no clock
             self.ui.clear_code("------")
-            self.ui.hint("hold: next code")
+            self.ui.hint("hold twice: code")  # the menu, then its "next code"
             self.ui.flush()
         elif self.clock.lost:  # only time-based codes depend on the clock
             self.ui.code_notice("CLOCK LOST")
@@ -354,7 +354,7 @@ class Screens:
         if t is None or not t.enabled or t.busy:
             return
         if self.code_text is None:
-            self._note("no code: hold" if self.account.kind == "hotp" else "no code to type")
+            self._note("no code: hold x2" if self.account.kind == "hotp" else "no code to type")
         elif t.start(self.code_text):
             self._note("typing...")
         else:

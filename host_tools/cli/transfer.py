@@ -129,12 +129,14 @@ def _stopped(error, written, not_written, backup_note, data, in_flight=1):
 DELETED_REASON = "deleted from the token (restore --include-deleted brings it back)"
 
 
-def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import"):
+def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import",
+                       favourites=False):
     """The body of import and restore: plan against the token's accounts,
     refuse clashes and overflow before asking anything, confirm, write with a
     progress bar, then update the backup with what was written.
     open_backup_for(info): the backup to update (or None), asked for once the
-    plan stands, so a clash costs no password prompt."""
+    plan stands, so a clash costs no password prompt. favourites: mark the
+    written accounts the backup marks (restore), in its order."""
     with connect() as client:
         on_token = client.list_accounts()
         info = client.info()
@@ -173,7 +175,10 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),
                             enabled=not args.json)
         written, not_written, error, in_flight = write_all(client, plan.write, progress)
+        marked = _mark_favourites(client, written) if favourites and error is None else []
     data.update(report(plan, written, not_written), count=used + len(written))
+    if favourites:
+        data["favourites"] = [a.label for a in marked]
     done = "%s %s to the token" % ("imported" if verb == "import" else "restored",
                                    plural(len(written), "account"))
     backup_note = ""
@@ -191,11 +196,24 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
     if error is not None:
         raise _stopped(error, written, not_written, backup_note, data, in_flight)
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
+    if favourites and marked:
+        text.append("favourites: %s, first on the button as in the backup"
+                    % ", ".join(a.label for a in marked))
     if data["backup"]:
         text.append(backup_line(data["backup"]))
     elif note:
         text.append(note)
     return data, "\n".join(text)
+
+
+def _mark_favourites(client, written):
+    """Mark the written accounts that the backup marks favourite, in order."""
+    marked = []
+    for account in written:
+        if account.favourite:
+            client.favourite(account.name, issuer=account.issuer)
+            marked.append(account)
+    return marked
 
 
 # ---- import ----
@@ -274,7 +292,7 @@ and writes its accounts as `import` does: duplicates skipped, clashes and
 overflow refused before writing, a stop part way reported. Restoring the same
 backup onto a second token makes a spare that shows the same codes (HOTP
 counters come back as they were when backed up; the order is the backup's, see
-`sort` and `move`). Accounts deleted from the token stay in the backup, marked,
+`sort` and `move`; favourites are marked again, first on the button). Accounts deleted from the token stay in the backup, marked,
 and are left out unless --include-deleted; those it brings back lose the mark.
 Otherwise the backup read is not changed. Its password: --password,
 $TOKEN_BACKUP_PASSWORD, or a prompt."""
@@ -297,7 +315,7 @@ def run_restore(args, connect):
     parsed, password = read_backup_for(args, path)
     if not parsed.accounts and not (args.include_deleted and parsed.deleted):
         raise _no_accounts(parsed, path)
-    data, text = provision_accounts(args, connect, parsed, None, "restore")
+    data, text = provision_accounts(args, connect, parsed, None, "restore", favourites=True)
     back = [a for a in parsed.deleted if a.label in data.get("written", ())]
     if args.include_deleted and back:
         # Back on the token, so no longer deleted: the same secret replaces the mark.

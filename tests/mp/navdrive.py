@@ -175,6 +175,58 @@ def reach_all(from_index, targets, limit=60):
     return out
 
 
+def add(issuer, name, kind="totp"):
+    """One more account (as `add` would: the screen shows it)."""
+    s = _state["store"]
+    i = s.add(name, issuer, os.urandom(10), kind, "SHA1", 6, 30, 0)
+    _state["screens"].accounts_changed(i)
+    return lines()
+
+
+def delete(issuer, name):
+    s = _state["store"]
+    s.delete(s.find(name, issuer))
+    _state["screens"].accounts_changed(None)
+    return lines()
+
+
+def rename(issuer, name, new_issuer, new_name):
+    s = _state["store"]
+    i = s.find(name, issuer)
+    s.rename(i, new_name, new_issuer)
+    _state["screens"].accounts_changed(i)
+    return lines()
+
+
+def favourite(issuer, name, on=True):
+    s = _state["store"]
+    i = s.favourite(s.find(name, issuer), on)
+    _state["screens"].accounts_changed(i)
+    return [i, s.favourites]
+
+
+def order():
+    """[issuer, name, favourite, counter] of each account, in the button's order."""
+    s = _state["store"]
+    out = []
+    for i in range(s.count):
+        m = s.meta(i)
+        out.append([m["issuer"], m["name"], m.get("favourite", False), m.get("counter")])
+    return out
+
+
+def alpha():
+    """[issuer, name] in the menu's order (after sorting what waits)."""
+    s = _state["store"]
+    a = s.alpha
+    a.ensure()
+    out = []
+    for r in range(s.count):
+        iss, nam = s.label_of(a.slot(r))
+        out.append([bytes(iss).decode(), bytes(nam).decode()])
+    return out
+
+
 def ram():
     """Bytes the jump menu's order holds (3 per slot, once built)."""
     a = _state["store"].alpha

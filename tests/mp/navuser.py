@@ -63,20 +63,24 @@ class User:
         self.label = issuer + ":" + name if issuer else name
 
     def on_account(self, lines):
-        """Is this the account screen, and is it the one wanted? None: not
-        an account screen; else True/False."""
-        if not lines or not lines[0]:
-            return None
-        top = lines[0].rstrip()
+        """Is this the account screen, and is it the one wanted? None: the
+        menu (a row has the cursor, '>'); else True/False. A 64-pixel panel
+        has the position at the top right and the name under the issuer; a
+        32-pixel one no name under an issuer (there the issuer is all a
+        person can go by) and the position, if any, at the bottom."""
+        for k in range(1, len(lines)):
+            if lines[k].startswith(">"):
+                return None
+        top = lines[0].rstrip() if lines else ""
         pos = top.split(" ")[-1]
-        if "/" not in pos or not pos.replace("/", "").isdigit():
-            return None
-        left = top[:len(top) - len(pos)].rstrip()
-        room = self.cols - len(pos) - 1
-        if self.issuer:
-            second = lines[1].rstrip() if len(lines) > 1 else ""
-            return left == _fit(self.issuer, room) and second == _fit(self.name, self.cols)
-        return left == _fit(self.name, room)
+        tall = "/" in pos and pos.replace("/", "").isdigit()
+        left = top[:len(top) - len(pos)].rstrip() if tall else top
+        want = self.issuer or self.name
+        same = left == want or left.endswith("~") and want.startswith(left[:-1])
+        if not same or not self.issuer or not tall:
+            return same
+        second = lines[1].rstrip() if len(lines) > 1 else ""
+        return second == _fit(self.name, self.cols)
 
     def next(self, lines):
         """The press to make next (SHORT or LONG), or None: there it is."""
@@ -102,17 +106,21 @@ class User:
             text, count = _count_split(line[1:])
             rows.append((text, count))
         pick = -1
+        whole = _fit(self.name, self.cols - 1) if named else \
+            _fit_label(self.label, self.cols - 1)
         for k in range(len(rows)):
             text, count = rows[k]
             if text == "< back" or text == "next code" or text.startswith("* "):
                 continue
-            whole = _fit(self.name, self.cols - 1) if named else \
-                _fit_label(self.label, self.cols - 1)
             if count is None and text == whole:
                 pick = k  # the account itself
                 break
-            if count is not None and self._starts_before(text, want):
+            # A range starts with its text; an account row is where it stands.
+            start = text[:-1] if count is None and text.endswith("~") else text
+            if self._starts_before(start, want):
                 pick = k
+        if pick < 0 or rows[pick][1] is None and rows[pick][0] != whole:
+            return SHORT  # further down (an account before it is no way in)
         # The screen keeps the row below the cursor in sight, so the last
         # candidate in sight is the one when the cursor is on it.
         return LONG if pick == cursor else SHORT

@@ -345,7 +345,7 @@ def test_list_empty_and_json(token, capsys):
     assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used, 64 free\n"
     rc, out, err = run(capsys, "list", "--json")
     assert json.loads(out) == {"ok": True, "data": {"accounts": [], "count": 0,
-                                                    "capacity": 64}}
+                                                    "favourites": 0, "capacity": 64}}
 
 
 def deletes(fake):
