@@ -16,7 +16,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 
 from host_tools import mpy
 
@@ -102,7 +101,7 @@ def drive_micropython(accs, favourites=0, height=64, start=0, targets=None):
     return counts, ram
 
 
-def drive_simulated(accs, targets, start=0):
+def drive_simulated(accs, targets, start=0, runtime="micropython"):
     """The same user on a SimulatedToken: presses to each target from the
     account at display index `start`, reading the decoded OLED."""
     if MP_DIR not in sys.path:
@@ -111,44 +110,30 @@ def drive_simulated(accs, targets, start=0):
         if d not in sys.path:
             sys.path.append(d)
     import navuser  # tests/mp: the same user, under CPython
+    from host_tools.batching import batches
     from host_tools.client import TokenClient
     from host_tools.formats.otpauth import Account
     from host_tools.link import SerialLink
     from host_tools.simulator import SimulatedToken
     counts = []
-    with SimulatedToken() as tok, TokenClient(SerialLink(tok.port), timeout=30) as c:
+    with SimulatedToken(runtime=runtime, idle_s=3600) as tok, \
+            TokenClient(SerialLink(tok.port), timeout=60) as c:
         c.sync_time()
-        for i in range(0, len(accs), 16):
-            c.add_many([Account(name=n, issuer=iss, secret=os.urandom(10), kind=k)
-                        for iss, n, k in accs[i:i + 16]])
+        for batch in batches([Account(name=n, issuer=iss, secret=os.urandom(10), kind=k)
+                              for iss, n, k in accs]):
+            c.add_many(batch, show=False)
         first = accs[start]
         for issuer, name in targets:
             c.show(first[1], issuer=first[0])
-            _settle(tok)
             user = navuser.User(issuer, name, tok.display_size[0] // 8)
             n = 0
             while True:
-                ev = user.next(_screen_lines(tok))
+                # press() returns once the firmware has handled the press
+                # and redrawn: the screen then shows its answer.
+                ev = user.next(tok.screen_text().split("\n"))
                 if ev is None or n > 60:
                     break
                 (tok.press if ev == navuser.SHORT else tok.long_press)()
-                _settle(tok)
                 n += 1
             counts.append(n if ev is None else -1)
     return counts
-
-
-def _screen_lines(tok):
-    return tok.screen_text().split("\n")
-
-
-def _settle(tok):
-    # A press is over when the firmware has read it: the screen then stays.
-    last = tok.screen_text()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        now = tok.screen_text()
-        if now == last:
-            return
-        last = now

@@ -103,7 +103,9 @@ class User:
                 continue
             if line[0] == ">":
                 cursor = len(rows)
-            text, count = _count_split(line[1:])
+            # The mark's column: '>' or blank (a decoded OLED drops the blank).
+            body = line[1:] if line[0] in "> " else line
+            text, count = _count_split(body)
             rows.append((text, count))
         pick = -1
         whole = _fit(self.name, self.cols - 1) if named else \
