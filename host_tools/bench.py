@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import mpy
+from host_tools import mpy, navbench
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
@@ -523,6 +523,45 @@ def bench_keyboard():
                 ">= 20 chars/s (about 0.3 s a code)" if interval == 20 else "")
 
 
+def bench_navigation():
+    """Presses to reach each account, counted by driving the firmware with a
+    user who reads the screen (host_tools/navbench.py)."""
+    print("Reaching an account with the one button (press: next row, hold: take it;"
+          " a user reading the screen)")
+    accs = navbench.accounts(1000)
+    heavy = ", ".join("%s %d" % kv for kv in navbench.letters(accs)[:4])
+    print("  %d real services' names, seeded; by first letter: %s, ..." % (
+        len(set(a[0] for a in accs)), heavy))
+    for n in (100, 1000):
+        some = accs[:n]
+        t0 = time.monotonic()
+        counts, ram = navbench.drive_micropython(some)
+        dt = time.monotonic() - t0
+        reached = [c for c in counts if c >= 0]
+        row("among %d, from the first account: mean" % n,
+            "%.1f presses" % (sum(reached) / len(counts)), "")
+        row("  worst (every one of the %d driven, %.0f s)" % (n, dt),
+            "%d presses%s" % (max(counts), "" if len(reached) == n else
+                              ", %d NOT reached" % (n - len(reached))),
+            "<= 15" if n == 1000 else "")
+    hotp = next(i for i, a in enumerate(accs) if a[2] == "hotp")
+    counts, ram = navbench.drive_micropython(accs, start=hotp)
+    row("  from an HOTP account (row 1: 'next code')",
+        "mean %.1f, worst %d" % (sum(counts) / len(counts), max(counts)), "<= 15")
+    row("RAM the menu keeps, 1000 accounts", "%d B (3 per account)" % ram,
+        "little (the store: ~5.9 KB)")
+    # The same user on a SimulatedToken (the whole firmware, its button and
+    # OLED models) for a sample: press for press what the screens alone gave.
+    sample = [list(a[:2]) for a in random.Random(navbench.SEED).sample(accs[1:100], 4)]
+    t0 = time.monotonic()
+    on_token = navbench.drive_simulated(accs[:100], sample)
+    alone, _ = navbench.drive_micropython(accs[:100], targets=sample)
+    row("SimulatedToken, 4 of the 100 (%.0f s)" % (time.monotonic() - t0),
+        "%s presses" % " ".join(map(str, on_token)),
+        "the same as the screens alone: %s" % ("yes" if on_token == alone else
+                                               "NO (%s)" % alone))
+
+
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
@@ -533,6 +572,7 @@ SECTIONS = {
     "crypto": bench_crypto,
     "keyboard": bench_keyboard,
     "lock": bench_lock,
+    "navigation": bench_navigation,
 }
 
 
