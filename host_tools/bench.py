@@ -161,8 +161,9 @@ def code_heap(fw):
 
 def heap_rows(data, fw, code, n):
     """The smallest -X heapsize (code + data) in which the .mpy firmware boots
-    and serves a press, a full `list`, an add (reaching n accounts) and a delete;
-    and its data heap (in use after boot, code excluded)."""
+    and serves a press, the jump menu (a hold sorts every account, a hold
+    opens its first row), a full `list`, an add (reaching n accounts) and a
+    delete; and its data heap (in use after boot, code excluded)."""
     smallest = None
     resident = None
     for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 144, 160, 176, 192, 224, 256):
@@ -185,6 +186,10 @@ def serves(data, fw, heapsize):
         with SimulatedToken(data_dir=data, heapsize=heapsize, firmware_dir=fw,
                             boot_timeout=60) as tok, TokenClient(SerialLink(tok.port)) as c:
             tok.press()
+            tok.long_press()
+            if "All" not in tok.screen_text():  # the menu, not "no room to sort"
+                return False, None
+            tok.long_press()
             c.list_accounts()
             c.add(Account(name="bench-extra", secret=os.urandom(20)))
             c.delete("bench-extra")

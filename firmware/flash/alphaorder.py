@@ -159,7 +159,11 @@ class AlphaOrder:
         if self.arr is None:
             self.ih = bytearray(self.store.slots)
             self.arr = bytearray(2 * self.store.slots)
-            self.build()
+            try:
+                self.build()
+            except MemoryError:
+                self.arr = self.ih = None  # no half-built order: the next jump tries again
+                raise
         tail = self.n - self.done
         if tail > _REBUILD and tail * 10 > self.n:
             self.build()

@@ -3,7 +3,6 @@
 # refresh. It draws through ui.UI and takes its ticks from the runtime; the
 # serial loop and the services tell it when something changed.
 import button as btn
-import jump
 import layout
 import otp
 import pinpad
@@ -46,7 +45,8 @@ class Screens:
         self._busy = ""  # what busy() last said
         self._confirm = ()  # what a request waiting for a hold would do
         self.touching = False  # an account on screen waits for the press that sends its code
-        self.jump = jump.Jump(store)  # the menu a hold opens (screen "jump")
+        self.jump = None  # jump.Jump, the menu a hold opens (screen "jump"), at the first hold
+        self._jm = None  # the jump module, imported then: a token never held loads none of it
 
     # -- whole screens ------------------------------------------------------
 
@@ -287,6 +287,10 @@ class Screens:
     def open_jump(self):
         acc = self.account
         try:
+            if self.jump is None:
+                import jump
+                self._jm = jump
+                self.jump = jump.Jump(self.store)
             opened = self.jump.open(acc is not None and acc.kind == "hotp")
         except MemoryError:
             self._note("no room to sort")  # the accounts stay as they were
@@ -308,22 +312,24 @@ class Screens:
             self.draw_jump()
             return
         what, value = done
-        if what == jump.ACCOUNT:
+        jm = self._jm
+        if what == jm.ACCOUNT:
             self.index = value
-        elif what == jump.FAVOURITES:
+        elif what == jm.FAVOURITES:
             self.index = 0
         self.redraw()
-        if what == jump.CODE and self.account is not None and self.account.kind == "hotp":
+        if what == jm.CODE and self.account is not None and self.account.kind == "hotp":
             self.next_hotp()
 
     def draw_jump(self):
         j = self.jump
+        jm = self._jm
         cols = self.ui.cols
         lines = []
         for what, a, b, text in j.rows:
             mark = ">" if len(lines) == j.cursor else " "
-            count = b - a if what == jump.RANGE or what == jump.FAVOURITES else None
-            label = what == jump.RANGE or what == jump.ACCOUNT
+            count = b - a if what == jm.RANGE or what == jm.FAVOURITES else None
+            label = what == jm.RANGE or what == jm.ACCOUNT
             lines.append(layout.menu_line(mark, text, count, cols, label))
         title = j.title
         if j.named:  # an issuer's accounts: its name, cut short if need be, then ':'

@@ -671,3 +671,62 @@ def test_output_into_a_closed_pipe_is_not_a_crash():
     err = proc.stderr.read().decode()
     assert proc.wait(30) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+# ---- favourites ----
+
+FAV_ACCOUNTS = [
+    {"index": 0, "name": "zed", "issuer": "Zulu", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30, "favourite": True},
+    {"index": 1, "name": "bob", "issuer": "Bank", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+    {"index": 2, "name": "amy", "issuer": "Alpha", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+]
+
+
+def test_list_marks_favourites_in_text_and_json(token, capsys):
+    token({"list": {"total": 3, "accounts": FAV_ACCOUNTS}, "info": {"capacity": 64}})
+    rc, out, err = run(capsys, "list")
+    lines = out.splitlines()
+    assert rc == 0 and lines[1].split()[:3] == ["1*", "Zulu", "zed"]
+    assert lines[2].split()[0] == "2" and "* favourite: first on the button (1)" in lines
+    rc, out, err = run(capsys, "--json", "list")
+    data = json.loads(out)["data"]
+    assert [a["favourite"] for a in data["accounts"]] == [True, False, False]
+    assert data["favourites"] == 1
+
+
+def test_favourite_names_the_account_exactly_and_unknown_names_send_nothing(token, capsys):
+    fake = token({"list": {"total": 3, "accounts": FAV_ACCOUNTS},
+                  "favourite": {"index": 1, "favourite": True, "favourites": 2}})
+    rc, out, err = run(capsys, "--json", "favourite", "Alpha:amy", "--no-backup")
+    assert rc == 0, out
+    assert fake.sent("favourite") == {"name": "amy", "issuer": "Alpha"}
+    data = json.loads(out)["data"]
+    assert (data["position"], data["favourites"], data["label"]) == (2, 2, "Alpha:amy")
+    rc, out, err = run(capsys, "favourite", "Zulu:zed", "--off", "--no-backup")
+    assert rc == 0 and "no longer a favourite: Zulu:zed" in out
+    assert fake.requests[-1] == ("favourite", {"name": "zed", "issuer": "Zulu", "on": False})
+    sent = len(fake.requests)
+    rc, out, err = run(capsys, "--json", "favourite", "nobody", "--no-backup")
+    assert rc == 1 and json.loads(out)["error"] == "not_found"
+    assert [cmd for cmd, _ in fake.requests[sent:]] == ["info", "list"]  # no favourite sent
+
+
+def test_sort_keeps_the_favourites_first(token, capsys):
+    order = [dict(a) for a in FAV_ACCOUNTS]
+
+    def move(args):
+        at = next(i for i, a in enumerate(order) if (a["issuer"], a["name"]) ==
+                  (args["issuer"], args["name"]))
+        order.insert(args["to"], order.pop(at))
+        return {"index": args["to"]}
+
+    def listed(args):
+        return {"total": len(order), "accounts": [dict(a, index=i) for i, a in enumerate(order)]}
+
+    token({"list": listed, "move": move})
+    rc, out, err = run(capsys, "--json", "sort")
+    assert rc == 0, out
+    assert [a["name"] for a in order] == ["zed", "amy", "bob"]
