@@ -197,7 +197,6 @@ def run_rename(args, connect):
     _check_new_label(args.new_name, args.new_issuer)
     request = {"name": args.name, "new_name": args.new_name, "new_issuer": args.new_issuer}
     check_fits("rename", {k: v for k, v in request.items() if v is not None})
-    warning = None
     with connect() as client:
         backup = backup_in_step(args, client.info())
         before = {a.get("index"): a for a in client.list_accounts()}
@@ -212,23 +211,31 @@ def run_rename(args, connect):
     data = {"index": index, "position": index + 1 if isinstance(index, int) else None,
             "from": labels[0], "to": labels[1], "backup": None, "warnings": []}
     lines = ["renamed %s to %s" % tuple(labels)]
-    if backup is not None:
-        try:
-            found = rename_in_backup(backup, old, new)
-        except (OSError, ValueError) as e:
-            raise CommandError("renamed on the token, but the backup at %s failed: %s"
-                               % (backup.path, reason(e)), "backup_failed", EXIT_REFUSED,
-                               data) from None
-        data["backup"] = {"path": backup.path, "updated": found}
-        if found:
-            lines.append("backup: renamed in %s too" % backup.path)
-        else:
-            warning = ("%s is not in the backup at %s; only the token was changed"
-                       % (labels[0], backup.path))
-    if warning:
+    _follow(backup, lambda: rename_in_backup(backup, old, new), "renamed", labels[0],
+            data, lines)
+    return data, "\n".join(lines)
+
+
+def _follow(backup, change, done, label, data, lines):
+    """The backup follows a change the token made: change() edits its entry
+    (False: there is none, said as a warning). A failure is the command's,
+    with the token already changed."""
+    if backup is None:
+        return
+    try:
+        found = change()
+    except (OSError, ValueError) as e:
+        raise CommandError("%s on the token, but the backup at %s failed: %s"
+                           % (done, backup.path, reason(e)), "backup_failed", EXIT_REFUSED,
+                           data) from None
+    data["backup"] = {"path": backup.path, "updated": found}
+    if found:
+        lines.append("backup: %s in %s too" % (done, backup.path))
+    else:
+        warning = "%s is not in the backup at %s; only the token was changed" % (
+            label, backup.path)
         data["warnings"].append(warning)
         lines.append("warning: " + warning)
-    return data, "\n".join(lines)
 
 
 # ---- favourite ----
@@ -265,21 +272,8 @@ def run_favourite(args, connect):
     else:
         lines = ["no longer a favourite: %s (now %s on the button, after %s)"
                  % (label, data["position"], counted)]
-    if backup is not None:
-        try:
-            found = vault.set_favourite(backup.path, backup.password, key, on)
-        except (OSError, ValueError) as e:
-            raise CommandError("changed on the token, but the backup at %s failed: %s"
-                               % (backup.path, reason(e)), "backup_failed", EXIT_REFUSED,
-                               data) from None
-        data["backup"] = {"path": backup.path, "updated": found}
-        if found:
-            lines.append("backup: updated in %s too" % backup.path)
-        else:
-            warning = "%s is not in the backup at %s; only the token was changed" % (
-                label, backup.path)
-            data["warnings"].append(warning)
-            lines.append("warning: " + warning)
+    _follow(backup, lambda: vault.set_favourite(backup.path, backup.password, key, on),
+            "marked" if on else "unmarked", label, data, lines)
     return data, "\n".join(lines)
 
 

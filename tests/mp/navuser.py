@@ -6,6 +6,7 @@
 # this file. The alphabet is the token's (alphaorder.code), as a person
 # knows the order of the letters.
 import alphaorder
+import layout
 
 SHORT = 1
 LONG = 2
@@ -32,27 +33,10 @@ def _count_split(line):
     return t, None
 
 
-def _fit(text, cols):
-    # What a long line looks like on the screen (layout.fit).
-    if len(text) <= cols:
-        return text
-    return text[:cols - 1] + "~"
-
-
-def _fit_label(text, cols):
-    # What a long label looks like in the menu (layout.fit_label): the
-    # issuer cut first, down to 4 characters, then the name.
-    if len(text) <= cols:
-        return text
-    i = text.find(":")
-    if i <= 0:
-        return _fit(text, cols)
-    name = text[i:]
-    keep = cols - len(name) - 1
-    if keep >= min(i, 4):
-        return text[:keep] + "~" + name
-    keep = min(i, 4)
-    return text[:keep] + "~" + _fit(name, cols - keep - 1)
+# What a long line and a long label look like on the screen: the token's
+# own rules (layout.py), which a person learns by looking.
+_fit = layout.fit
+_fit_label = layout.fit_label
 
 
 class User:
