@@ -528,6 +528,112 @@ def bench_keyboard():
                 ">= 20 chars/s (about 0.3 s a code)" if interval == 20 else "")
 
 
+# What the jump menu costs on an RP2040: _NAV_SCRIPT run by `python -m
+# host_tools.bench --rp2emu-nav PORT` at the maintenance REPL of the deployed
+# .mpy firmware on ../shared/rp2emu (emulated time), over navbench's 1000
+# accounts. Measured 2026-12-07:
+RP2040_NAV_MS = {
+    "accounts": 1000, "first_hold_ms": 3422, "hold_sorted_ms": 140, "short_ms": 17,
+    "into_range_ms": 226, "hold_8_waiting_ms": 823, "kept_bytes": 19984, "order_bytes": 3024,
+    "free_before": 100032,
+}
+
+_NAV_SCRIPT = """
+import time, json, gc
+import hal, tokenboard, app, crypto, button
+T = time.ticks_ms
+D = time.ticks_diff
+rt = hal.Runtime(tokenboard)
+tok = app.Token(rt, tokenboard)
+s, scr = tok.store, tok.screens
+out = {}
+if s.count == 0:
+    batch = []
+    with open("accounts.txt") as f:
+        for line in f:
+            iss, name, kind = line.rstrip("\\n").split("\\t")
+            batch.append((name, iss, crypto.random_bytes(10), kind, "SHA1", 6, 30, 0))
+            if len(batch) == 16:
+                s.add_many(batch)
+                batch = []
+    if batch:
+        s.add_many(batch)
+out["accounts"] = s.count
+scr.wake()
+scr.index = 0
+scr.redraw()
+gc.collect()
+out["free_before"] = gc.mem_free()
+a0 = gc.mem_alloc()
+t = T()
+scr.press(button.LONG)
+out["first_hold_ms"] = D(T(), t)
+assert scr.screen == "jump"
+gc.collect()
+out["kept_bytes"] = gc.mem_alloc() - a0
+out["order_bytes"] = len(s.alpha.arr) + len(s.alpha.ih)
+t = T()
+scr.press(button.SHORT)
+out["short_ms"] = D(T(), t)
+t = T()
+scr.press(button.LONG)
+out["into_range_ms"] = D(T(), t)
+scr.redraw()
+t = T()
+scr.press(button.LONG)
+out["hold_sorted_ms"] = D(T(), t)
+names = [s.meta(i) for i in range(8)]
+for i in range(8):
+    s.rename(i, "zz-bench-%d" % i, "")
+scr.redraw()
+assert s.alpha.pending() == 8
+t = T()
+scr.press(button.LONG)
+out["hold_8_waiting_ms"] = D(T(), t)
+for i in range(8):
+    s.rename(i, names[i]["name"], names[i]["issuer"])
+print("BENCH", json.dumps(out))
+"""
+
+
+def measure_nav_on(port):
+    """Run _NAV_SCRIPT on a token at its maintenance REPL (navbench's 1000
+    accounts go in first if it has none); its figures."""
+    import subprocess
+    import tempfile
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "accounts.txt")
+        with open(data, "w") as f:
+            f.writelines("%s\t%s\t%s\n" % a for a in navbench.accounts(1000))
+        script = os.path.join(tmp, "nav.py")
+        with open(script, "w") as f:
+            f.write(_NAV_SCRIPT)
+        subprocess.run([mpremote, "connect", port, "cp", data, ":accounts.txt"], check=True,
+                       capture_output=True, timeout=600)
+        out = subprocess.run([mpremote, "connect", port, "run", script], capture_output=True,
+                             text=True, timeout=3600).stdout
+    line = [x for x in out.splitlines() if x.startswith("BENCH ")]
+    if not line:
+        raise SystemExit("no figures from %s:\n%s" % (port, out[-2000:]))
+    return json.loads(line[-1][6:])
+
+
+def bench_navigation_rp2040(figures=None):
+    r = figures or RP2040_NAV_MS
+    print("The jump menu on an RP2040 (../shared/rp2emu, emulated time; %s)"
+          % ("just measured" if figures else "measured with --rp2emu-nav, see RP2040_NAV_MS"))
+    row("first hold, %d accounts (reads, sorts all)" % r["accounts"],
+        "%.1f s" % (r["first_hold_ms"] / 1000.0), "once a boot; says 'Sorting A-Z'")
+    row("  a hold later (the menu's top)", "%d ms" % r["hold_sorted_ms"], "")
+    row("  a hold, 8 renamed since (sorted in)", "%d ms" % r["hold_8_waiting_ms"], "")
+    row("  a press in the menu / a hold into a range",
+        "%d ms / %d ms" % (r["short_ms"], r["into_range_ms"]), "")
+    row("heap the menu keeps (its code; the order %d B)" % r["order_bytes"],
+        "%.1f KB" % (r["kept_bytes"] / 1024.0),
+        "little: %.0f KB were free" % (r["free_before"] / 1024.0))
+
+
 def bench_navigation():
     """Presses to reach each account, counted by driving the firmware with a
     user who reads the screen (host_tools/navbench.py)."""
@@ -578,6 +684,7 @@ SECTIONS = {
     "keyboard": bench_keyboard,
     "lock": bench_lock,
     "navigation": bench_navigation,
+    "navigation-rp2040": bench_navigation_rp2040,
 }
 
 
@@ -585,6 +692,9 @@ def main(argv=None):
     names = list(argv if argv is not None else sys.argv[1:])
     if names[:1] == ["--rp2emu"] and len(names) == 2:  # measure the lock there, now
         bench_lock(measure_lock_on(names[1]))
+        return 0
+    if names[:1] == ["--rp2emu-nav"] and len(names) == 2:  # the jump menu there, now
+        bench_navigation_rp2040(measure_nav_on(names[1]))
         return 0
     names = names or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]

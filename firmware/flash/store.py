@@ -910,16 +910,22 @@ class Store:
         """Slots in RAM (the capacity rounded up to whole buckets)."""
         return self._nb * _PER
 
-    def labels(self):
-        """(slot, issuer, name) of every account, bucket by bucket, one
-        read of each: memoryviews into the scratch buffer, good until the
-        next read. A record gone bad since the load gives empty ones."""
+    def labels(self, only=None):
+        """(slot, issuer, name) of every account (or of the slots `only`,
+        in increasing order), bucket by bucket, one file open for each:
+        memoryviews into the scratch buffer, good until the next read. A
+        record gone bad since the load gives empty ones."""
         rec = self._rec
         mv = memoryview(rec)
+        k = 0
         for b in range(self._nb):
             f = None
             tried = False
             for s in range(b * _PER, b * _PER + _PER):
+                if only is not None:
+                    if k >= len(only) or only[k] != s:
+                        continue
+                    k += 1
                 if not self._is_used(s):
                     continue
                 if not tried:

@@ -12,6 +12,7 @@ from keystore import AuthError
 _HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
 _NOTE_MS = 1500  # "typed" stays on the bar line this long
 _SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
+_SORT_NOTE = 32  # accounts to sort before the jump menu opens: more, and the screen says so
 
 
 class Screens:
@@ -291,8 +292,11 @@ class Screens:
                 import jump
                 self._jm = jump
                 self.jump = jump.Jump(self.store)
+            if self.jump.pending() > _SORT_NOTE:
+                self.busy("Sorting A-Z")
             opened = self.jump.open(acc is not None and acc.kind == "hotp")
         except MemoryError:
+            self.redraw()
             self._note("no room to sort")  # the accounts stay as they were
             return
         if opened:

@@ -119,6 +119,21 @@ def test_order_matches_an_independent_sort_through_adds_renames_and_deletes(call
     check()
 
 
+def test_labels_alike_past_what_the_sort_keeps_are_sorted_whole(call):
+    # alphaorder keeps the first 21 codes of each label for its sort: these
+    # share 30, so the sort reads them again, whole (more than fit one read
+    # at once, too: then one by one).
+    rng = random.Random(9)
+    long_issuer = "Amazon Web Services East"
+    accounts = [[long_issuer, "admin-%02d" % i, "totp"] for i in range(60)]
+    accounts += [["x" * 40, "n%d" % i, "totp"] for i in range(5)]
+    rng.shuffle(accounts)
+    call("navdrive", "setup", call.root, accounts, 0, 64, 80)
+    call("navdrive", "press", LONG)
+    got = [tuple(x) for x in call("navdrive", "alpha")]
+    assert got == sorted(got, key=lambda l: _reference_key(*l))
+
+
 # ---- the menu, through the screens ----
 
 def _cursor(lines):
