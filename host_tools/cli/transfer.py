@@ -129,14 +129,14 @@ def _stopped(error, written, not_written, backup_note, data, in_flight=1):
 DELETED_REASON = "deleted from the token (restore --include-deleted brings it back)"
 
 
-def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import",
-                       favourites=False):
+def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import"):
     """The body of import and restore: plan against the token's accounts,
     refuse clashes and overflow before asking anything, confirm, write with a
     progress bar, then update the backup with what was written.
     open_backup_for(info): the backup to update (or None), asked for once the
-    plan stands, so a clash costs no password prompt. favourites: mark the
-    written accounts the backup marks (restore), in its order."""
+    plan stands, so a clash costs no password prompt. The written accounts
+    the file marks favourite (an Aegis vault: the backup's own, or Aegis's)
+    are made favourites, in its order, so the token and backup agree."""
     with connect() as client:
         on_token = client.list_accounts()
         info = client.info()
@@ -175,9 +175,9 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),
                             enabled=not args.json)
         written, not_written, error, in_flight = write_all(client, plan.write, progress)
-        marked = _mark_favourites(client, written) if favourites and error is None else []
+        marked = _mark_favourites(client, written) if error is None else []
     data.update(report(plan, written, not_written), count=used + len(written))
-    if favourites:
+    if marked or verb == "restore":
         data["favourites"] = [a.label for a in marked]
     done = "%s %s to the token" % ("imported" if verb == "import" else "restored",
                                    plural(len(written), "account"))
@@ -196,9 +196,8 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
     if error is not None:
         raise _stopped(error, written, not_written, backup_note, data, in_flight)
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
-    if favourites and marked:
-        text.append("favourites: %s, first on the button as in the backup"
-                    % ", ".join(a.label for a in marked))
+    if marked:
+        text.append("favourites: %s, first on the button" % ", ".join(a.label for a in marked))
     if data["backup"]:
         text.append(backup_line(data["backup"]))
     elif note:
@@ -232,7 +231,8 @@ more accounts than free slots nothing is written. If the token stops part way
 (exit 1 refused, 3 link lost), the accounts written so far stay on it and are
 reported, with the ones not written.
 
-The written accounts are added to the encrypted host backup (see --backup)."""
+The written accounts are added to the encrypted host backup (see --backup);
+an Aegis vault's favourites become the token's (first on the button)."""
 
 
 def import_arguments(p):
@@ -292,8 +292,9 @@ and writes its accounts as `import` does: duplicates skipped, clashes and
 overflow refused before writing, a stop part way reported. Restoring the same
 backup onto a second token makes a spare that shows the same codes (HOTP
 counters come back as they were when backed up; the order is the backup's, see
-`sort` and `move`; favourites are marked again, first on the button). Accounts deleted from the token stay in the backup, marked,
-and are left out unless --include-deleted; those it brings back lose the mark.
+`sort` and `move`; its favourites are favourites again, first on the button).
+Accounts deleted from the token stay in the backup, marked, and are left out
+unless --include-deleted; those it brings back lose the mark.
 Otherwise the backup read is not changed. Its password: --password,
 $TOKEN_BACKUP_PASSWORD, or a prompt."""
 
@@ -315,7 +316,7 @@ def run_restore(args, connect):
     parsed, password = read_backup_for(args, path)
     if not parsed.accounts and not (args.include_deleted and parsed.deleted):
         raise _no_accounts(parsed, path)
-    data, text = provision_accounts(args, connect, parsed, None, "restore", favourites=True)
+    data, text = provision_accounts(args, connect, parsed, None, "restore")
     back = [a for a in parsed.deleted if a.label in data.get("written", ())]
     if args.include_deleted and back:
         # Back on the token, so no longer deleted: the same secret replaces the mark.
