@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import mpy, pinbench
+from host_tools import mpy, navbench, pinbench
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.formats.otpauth import Account
@@ -161,8 +161,9 @@ def code_heap(fw):
 
 def heap_rows(data, fw, code, n):
     """The smallest -X heapsize (code + data) in which the .mpy firmware boots
-    and serves a press, a full `list`, an add (reaching n accounts) and a delete;
-    and its data heap (in use after boot, code excluded)."""
+    and serves a press, the jump menu (a hold sorts every account, a hold
+    opens its first row), a full `list`, an add (reaching n accounts) and a
+    delete; and its data heap (in use after boot, code excluded)."""
     smallest = None
     resident = None
     for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 144, 160, 176, 192, 224, 256):
@@ -185,6 +186,10 @@ def serves(data, fw, heapsize):
         with SimulatedToken(data_dir=data, heapsize=heapsize, firmware_dir=fw,
                             boot_timeout=60) as tok, TokenClient(SerialLink(tok.port)) as c:
             tok.press()
+            tok.long_press()
+            if "All" not in tok.screen_text():  # the menu, not "no room to sort"
+                return False, None
+            tok.long_press()
             c.list_accounts()
             c.add(Account(name="bench-extra", secret=os.urandom(20)))
             c.delete("bench-extra")
@@ -602,6 +607,151 @@ def bench_fleet():
     print("    (each PIN waits for a hold on its token's button: a simulated hand here, at once)")
 
 
+# What the jump menu costs on an RP2040: _NAV_SCRIPT run by `python -m
+# host_tools.bench --rp2emu-nav PORT` at the maintenance REPL of the deployed
+# .mpy firmware on ../shared/rp2emu (emulated time), over navbench's 1000
+# accounts. Measured 2026-12-07:
+RP2040_NAV_MS = {
+    "accounts": 1000, "first_hold_ms": 3422, "hold_sorted_ms": 140, "short_ms": 17,
+    "into_range_ms": 226, "hold_8_waiting_ms": 823, "kept_bytes": 19984, "order_bytes": 3024,
+    "free_before": 100032,
+}
+
+_NAV_SCRIPT = """
+import time, json, gc
+import hal, tokenboard, app, crypto, button
+T = time.ticks_ms
+D = time.ticks_diff
+rt = hal.Runtime(tokenboard)
+tok = app.Token(rt, tokenboard)
+s, scr = tok.store, tok.screens
+out = {}
+if s.count == 0:
+    batch = []
+    with open("accounts.txt") as f:
+        for line in f:
+            iss, name, kind = line.rstrip("\\n").split("\\t")
+            batch.append((name, iss, crypto.random_bytes(10), kind, "SHA1", 6, 30, 0))
+            if len(batch) == 16:
+                s.add_many(batch)
+                batch = []
+    if batch:
+        s.add_many(batch)
+out["accounts"] = s.count
+scr.wake()
+scr.index = 0
+scr.redraw()
+gc.collect()
+out["free_before"] = gc.mem_free()
+a0 = gc.mem_alloc()
+t = T()
+scr.press(button.LONG)
+out["first_hold_ms"] = D(T(), t)
+assert scr.screen == "jump"
+gc.collect()
+out["kept_bytes"] = gc.mem_alloc() - a0
+out["order_bytes"] = len(s.alpha.arr) + len(s.alpha.ih)
+t = T()
+scr.press(button.SHORT)
+out["short_ms"] = D(T(), t)
+t = T()
+scr.press(button.LONG)
+out["into_range_ms"] = D(T(), t)
+scr.redraw()
+t = T()
+scr.press(button.LONG)
+out["hold_sorted_ms"] = D(T(), t)
+names = [s.meta(i) for i in range(8)]
+for i in range(8):
+    s.rename(i, "zz-bench-%d" % i, "")
+scr.redraw()
+assert s.alpha.pending() == 8
+t = T()
+scr.press(button.LONG)
+out["hold_8_waiting_ms"] = D(T(), t)
+for i in range(8):
+    s.rename(i, names[i]["name"], names[i]["issuer"])
+print("BENCH", json.dumps(out))
+"""
+
+
+def measure_nav_on(port):
+    """Run _NAV_SCRIPT on a token at its maintenance REPL (navbench's 1000
+    accounts go in first if it has none); its figures."""
+    import subprocess
+    import tempfile
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "accounts.txt")
+        with open(data, "w") as f:
+            f.writelines("%s\t%s\t%s\n" % a for a in navbench.accounts(1000))
+        script = os.path.join(tmp, "nav.py")
+        with open(script, "w") as f:
+            f.write(_NAV_SCRIPT)
+        subprocess.run([mpremote, "connect", port, "cp", data, ":accounts.txt"], check=True,
+                       capture_output=True, timeout=600)
+        out = subprocess.run([mpremote, "connect", port, "run", script], capture_output=True,
+                             text=True, timeout=3600).stdout
+    line = [x for x in out.splitlines() if x.startswith("BENCH ")]
+    if not line:
+        raise SystemExit("no figures from %s:\n%s" % (port, out[-2000:]))
+    return json.loads(line[-1][6:])
+
+
+def bench_navigation_rp2040(figures=None):
+    r = figures or RP2040_NAV_MS
+    print("The jump menu on an RP2040 (../shared/rp2emu, emulated time; %s)"
+          % ("just measured" if figures else "measured with --rp2emu-nav, see RP2040_NAV_MS"))
+    row("first hold, %d accounts (reads, sorts all)" % r["accounts"],
+        "%.1f s" % (r["first_hold_ms"] / 1000.0), "once a boot; says 'Sorting A-Z'")
+    row("  a hold later (the menu's top)", "%d ms" % r["hold_sorted_ms"], "")
+    row("  a hold, 8 renamed since (sorted in)", "%d ms" % r["hold_8_waiting_ms"], "")
+    row("  a press in the menu / a hold into a range",
+        "%d ms / %d ms" % (r["short_ms"], r["into_range_ms"]), "")
+    row("heap the menu keeps (its code; the order %d B)" % r["order_bytes"],
+        "%.1f KB" % (r["kept_bytes"] / 1024.0),
+        "little: %.0f KB were free" % (r["free_before"] / 1024.0))
+
+
+def bench_navigation():
+    """Presses to reach each account, counted by driving the firmware with a
+    user who reads the screen (host_tools/navbench.py)."""
+    print("Reaching an account with the one button (press: next row, hold: take it;"
+          " a user reading the screen)")
+    accs = navbench.accounts(1000)
+    heavy = ", ".join("%s %d" % kv for kv in navbench.letters(accs)[:4])
+    print("  %d real services' names, seeded; by first letter: %s, ..." % (
+        len(set(a[0] for a in accs)), heavy))
+    for n in (100, 1000):
+        some = accs[:n]
+        t0 = time.monotonic()
+        counts, ram = navbench.drive_micropython(some)
+        dt = time.monotonic() - t0
+        reached = [c for c in counts if c >= 0]
+        row("among %d, from the first account: mean" % n,
+            "%.1f presses" % (sum(reached) / len(counts)), "")
+        row("  worst (every one of the %d driven, %.0f s)" % (n, dt),
+            "%d presses%s" % (max(counts), "" if len(reached) == n else
+                              ", %d NOT reached" % (n - len(reached))),
+            "<= 15" if n == 1000 else "")
+    hotp = next(i for i, a in enumerate(accs) if a[2] == "hotp")
+    counts, ram = navbench.drive_micropython(accs, start=hotp)
+    row("  from an HOTP account (row 1: 'next code')",
+        "mean %.1f, worst %d" % (sum(counts) / len(counts), max(counts)), "<= 15")
+    row("RAM the menu keeps, 1000 accounts", "%d B (3 per account)" % ram,
+        "little (the store: ~5.9 KB)")
+    # The same user on a SimulatedToken (the whole firmware, its button and
+    # OLED models) for a sample: press for press what the screens alone gave.
+    sample = [list(a[:2]) for a in random.Random(navbench.SEED).sample(accs[1:100], 4)]
+    t0 = time.monotonic()
+    on_token = navbench.drive_simulated(accs[:100], sample)
+    alone, _ = navbench.drive_micropython(accs[:100], targets=sample)
+    row("SimulatedToken, 4 of the 100 (%.0f s)" % (time.monotonic() - t0),
+        "%s presses" % " ".join(map(str, on_token)),
+        "the same as the screens alone: %s" % ("yes" if on_token == alone else
+                                               "NO (%s)" % alone))
+
+
 SECTIONS = {
     "display": bench_display,
     "refresh": bench_refresh_alloc,
@@ -615,6 +765,8 @@ SECTIONS = {
     "exports": bench_exports,
     "fleet": bench_fleet,
     "pin": lambda: pinbench.bench_pin(row),
+    "navigation": bench_navigation,
+    "navigation-rp2040": bench_navigation_rp2040,
 }
 
 
@@ -622,6 +774,9 @@ def main(argv=None):
     names = list(argv if argv is not None else sys.argv[1:])
     if names[:1] == ["--rp2emu"] and len(names) == 2:  # measure the lock there, now
         bench_lock(measure_lock_on(names[1]))
+        return 0
+    if names[:1] == ["--rp2emu-nav"] and len(names) == 2:  # the jump menu there, now
+        bench_navigation_rp2040(measure_nav_on(names[1]))
         return 0
     names = names or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]

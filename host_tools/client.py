@@ -219,6 +219,14 @@ class TokenClient:
             args["issuer"] = issuer
         return self.request("move", **args)
 
+    def favourite(self, name, issuer=None, on=True):
+        """Make the account a favourite (first on the button), or with
+        on=False no longer one; returns {index, favourite, favourites}."""
+        args = _named(name, issuer)
+        if not on:
+            args["on"] = False
+        return self.request("favourite", **args)
+
     def get_time(self):
         return self.request("get-time")
 

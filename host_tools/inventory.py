@@ -45,8 +45,8 @@ TOKEN = [
          "the secrets only, under the data key; names and settings in the clear",
          "`provision.py delete NAME` (one account), `provision.py wipe --yes` (all)"),
     Item("index, index.add", r"index(\.add)?",
-         "the order of the accounts on the button (slot numbers only; index.add: the latest "
-         "adds, folded into index every 32)",
+         "the order of the accounts on the button and how many of the first are favourites "
+         "(slot numbers only; index.add: the latest adds, folded into index every 32)",
          "no (holds no names or secrets)", "`provision.py wipe --yes` empties it"),
     Item("ka, kb, keyloc", r"ka|kb|keyloc",
          "the key area: two one-block files the firmware erases in place (one holds the "

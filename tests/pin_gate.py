@@ -6,7 +6,7 @@ composition, and tests/sim/test_pin.py asks the running token, so a command left
 undeclared, declared by the wrong family, or served past the gate fails. A
 new command is sorted in here first."""
 
-GATED = {"add", "add-many", "delete", "rename", "move",       # accountcmd
+GATED = {"add", "add-many", "delete", "rename", "move", "favourite",  # accountcmd
          "set-time", "calibrate",                             # clockcmd
          "wipe", "pin-change", "pin-remove",                  # lockcmd
          "config", "reboot-maintenance",                      # devicecmd

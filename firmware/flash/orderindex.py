@@ -3,10 +3,14 @@
 # RAM copy of the order is the store's.
 #
 #   index   b"TKIX", version 2, generation u8, count u16, then `count` slot
-#           numbers u16, then a 4-byte check. (Version 1, from earlier
-#           firmware, has generation 0. Earlier firmware finds version 2
-#           unreadable and rebuilds the order from the records: nothing is
-#           lost going back, only the order.)
+#           numbers u16, then a 4-byte check. Version 3 has favourites u16
+#           after count: the first that many listed are the favourites
+#           (store.py has their rules); written only while there are any,
+#           so a token without favourites stays readable by older firmware.
+#           (Version 1, from earlier firmware, has generation 0. Earlier
+#           firmware finds a later version unreadable and rebuilds the order
+#           from the records: nothing is lost going back, only the order and
+#           which accounts are favourites.)
 #   index.add  slots added since the index was written, appended one 4-byte
 #           entry per add: slot u16, the index's generation, a check byte.
 #           Rewriting the 2 KB index on every add was a third of an add's
@@ -64,6 +68,7 @@ class OrderIndex:
     def __init__(self, root):
         self.path = root + "/index"
         self.gen = 0  # the index's generation (index.add entries carry it)
+        self.fav = 0  # favourites: the first `fav` listed
         # Entries in index.add; _JMAX also while there is no index to add to.
         self.jn = _JMAX
 
@@ -88,19 +93,25 @@ class OrderIndex:
         mv = memoryview(order)
         with f:
             hdr = f.read(_HDR)
-            ok = len(hdr) == _HDR and hdr[:4] == _MAGIC and (hdr[4] == 1 or hdr[4] == 2)
+            ok = len(hdr) == _HDR and hdr[:4] == _MAGIC and 1 <= hdr[4] <= 3
             n = hdr[6] << 8 | hdr[7] if ok else 0
+            ext = f.read(2) if ok and hdr[4] == 3 else b""
+            fav = ext[0] << 8 | ext[1] if len(ext) == 2 else 0
+            ok = ok and len(ext) == (2 if hdr[4] == 3 else 0) and fav <= n
             ok = ok and 2 * n <= len(order) and f.readinto(mv[:2 * n]) == 2 * n
             chk = f.read(4) if ok else b""
         if ok:
             h = sha256(hdr)
+            h.update(ext)
             h.update(mv[:2 * n])
             ok = h.digest()[:4] == chk
         if not ok:
             for i in range(len(order)):
                 order[i] = 0
+            self.fav = 0
             return -1
-        self.gen = hdr[5] if hdr[4] == 2 else 0
+        self.gen = hdr[5] if hdr[4] >= 2 else 0
+        self.fav = fav
         self.jn = 0
         return n
 
@@ -118,16 +129,22 @@ class OrderIndex:
                     break
                 yield e[0] << 8 | e[1]
 
-    def write(self, n, parts):
-        """A new index of n slots, the bytes of `parts` in turn."""
+    def write(self, n, parts, fav=None):
+        """A new index of n slots, the bytes of `parts` in turn, the first
+        `fav` of them favourites (None: as many as now)."""
+        if fav is None:
+            fav = self.fav
         # A new generation: index.add's entries, in `parts` now, go stale.
         gen = (self.gen + 1) & 0xFF
-        hdr = bytearray(_HDR)
+        hdr = bytearray(_HDR + 2 if fav else _HDR)
         hdr[0:4] = _MAGIC
-        hdr[4] = 2
+        hdr[4] = 3 if fav else 2
         hdr[5] = gen
         hdr[6] = n >> 8
         hdr[7] = n & 0xFF
+        if fav:
+            hdr[8] = fav >> 8
+            hdr[9] = fav & 0xFF
         h = sha256(hdr)
         for p in parts:
             h.update(p)
@@ -142,6 +159,7 @@ class OrderIndex:
         except OSError as e:
             failed(tmp, e)
         self.gen = gen
+        self.fav = fav
         self.jn = 0
         remove(self.path + ".add")
 

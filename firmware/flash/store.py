@@ -46,7 +46,7 @@
 #             (its record zeroed, or the bucket removed), then the key.
 #   set_counter, rename   one bucket rewrite (on littlefs the record alone
 #             is rewritten in place: its file commit at close is atomic).
-#   move      one index rewrite.
+#   move, favourite   one index rewrite.
 #   wipe      empty index first, then every bucket zeroed and removed.
 # Load drops *.new files, reads the index, then every record once to build
 # the RAM arrays. Orphans are zeroed. Listed records that fail their check
@@ -58,7 +58,17 @@
 # RAM per slot: 2 bytes display order, 2 bytes hash of (issuer, name), 1 byte
 # hash of name, 1 bit used: about 5.2 KB for 1000 accounts. Hashes find
 # duplicates and names without reading records; a record is read only on a
-# hash hit to confirm it.
+# hash hit to confirm it. The jump menu's alphabetical order (alphaorder.py,
+# 2 bytes per slot more) exists only once the menu was first opened.
+#
+# Favourites, the rules (the one place they are kept): the favourites are
+# the first `favourites` accounts of the display order, so they come first
+# on the button. favourite() moves an account to the end of the favourites;
+# favourite(off) moves it to just after them, the first of the others.
+# move() keeps an account among its own kind: a favourite among the
+# favourites, any other account after them. add() appends an account that is
+# no favourite; delete() of a favourite leaves one favourite fewer. The count
+# is in the index (orderindex.py), so each change is one index write.
 #
 # Flash caveat: littlefs is copy-on-write, so zeroing a file's bytes frees the
 # old blocks without erasing them; a secret lingers in free flash until those
@@ -81,7 +91,7 @@ _BUCKET = const(3072)   # _REC * _PER
 _SPARE = const(2)       # blocks kept free for filesystem metadata
 _GROUP = const(8)       # buckets per directory
 _DIR = const(2)         # blocks a littlefs directory takes (a metadata pair)
-_IX_HDR = const(8)      # the index's header bytes (orderindex.py)
+_IX_HDR = const(10)     # the index's header bytes, with favourites (orderindex.py)
 _ENOSPC = const(28)
 _EIO = const(5)
 # records.py's layout, repeated here to be inlined:
@@ -169,6 +179,7 @@ class Store:
         self.legacy = 0  # version-2 records (under the data key itself)
         self._bs = 0  # flash block size, once known
         self._free = 0  # free blocks: an estimate that only errs low (_need_room)
+        self.alpha = None  # alphaorder.AlphaOrder, told of changes once the menu made one
         _makedirs(root + "/bk")
         self._load()
 
@@ -220,12 +231,16 @@ class Store:
         if listed:
             # Out-of-range or repeated slots (a damaged index) are dropped.
             k = 0
+            fav = 0
             for p in range(n):
                 if self._take(k, self._slot_at(p)):
                     k += 1
+                    if p < ix.fav:
+                        fav += 1
             for i in range(2 * k, 2 * n):
                 self._order[i] = 0
             self.count = k
+            ix.fav = fav
             for s in ix.journal():
                 if self._take(self.count, s):
                     self.count += 1
@@ -286,14 +301,18 @@ class Store:
     def _drop_unused(self):
         # Close the gaps left in the order by records the load unlisted.
         k = 0
+        fav = 0
         for p in range(self.count):
             s = self._slot_at(p)
             if self._is_used(s):
                 self._put_order(k, s)
                 k += 1
+                if p < self._index.fav:
+                    fav += 1
         for i in range(2 * k, 2 * self.count):
             self._order[i] = 0
         self.count = k
+        self._index.fav = fav
 
     # ---- small helpers ----
 
@@ -605,6 +624,8 @@ class Store:
             self._set_used(s, True)
             self._hash_slot(s, rec)
             self.count = n + 1
+            if self.alpha is not None:
+                self.alpha.added(s)
         finally:
             rec[:] = ZERO  # don't leave the secret in the scratch buffer
         return n
@@ -652,6 +673,8 @@ class Store:
                 self._put_order(n + i, s)
                 self._set_used(s, True)
                 self._hash_slot(s, recs[i])
+                if self.alpha is not None:
+                    self.alpha.added(s)
             self.count = n + k
         finally:
             for rec in recs:
@@ -691,6 +714,8 @@ class Store:
             d["counter"] = a.counter
         else:
             d["period"] = a.period
+        if index < self._index.fav:
+            d["favourite"] = True  # only when so: a `list` page stays short
         return d
 
     def find(self, name, issuer=None):
@@ -736,8 +761,9 @@ class Store:
         mv = memoryview(self._order)
         parts = (mv[:2 * index], mv[2 * index + 2:2 * n])
         ix = self._index
+        fav = ix.fav - 1 if index < ix.fav else ix.fav
         try:
-            ix.write(n - 1, parts)
+            ix.write(n - 1, parts, fav)
         except StoreError:
             # Flash full (something else filled it): free the old index's
             # block first, or nothing could ever be deleted. A cut in between
@@ -745,7 +771,7 @@ class Store:
             # load rebuilds it from the records: every account kept, but in
             # slot order.
             ix.drop()
-            ix.write(n - 1, parts)
+            ix.write(n - 1, parts, fav)
         # Committed: update RAM, then reseal the bucket without it.
         o = self._order
         _shift(o, 2 * index, 2 * index + 2, 2 * (n - 1 - index))
@@ -753,6 +779,8 @@ class Store:
         o[2 * n - 1] = 0
         self.count = n - 1
         self._set_used(s, False)
+        if self.alpha is not None:
+            self.alpha.removed(s)
         try:
             self.finish_rekey()
         except (OSError, StoreError):
@@ -772,12 +800,47 @@ class Store:
             rec[:] = ZERO
 
     def move(self, index, new_index):
-        """Move the account at `index` so that it ends up at `new_index`."""
-        s = self._slot(index)
+        """Move the account at `index` so that it ends up at `new_index`,
+        among its own kind (favourites first: see the head of this file)."""
+        self._slot(index)
         n = self.count
         if type(new_index) is not int or not 0 <= new_index < n:
             raise bad("new index out of range")
+        fav = self._index.fav
+        if index < fav and new_index >= fav:
+            raise bad("a favourite stays among the favourites (positions 1-%d): "
+                      "unmark it first" % fav)
+        if index >= fav and new_index < fav:
+            raise bad("the favourites come first (positions 1-%d): mark it a favourite, "
+                      "or move it to %d or later" % (fav, fav + 1))
+        self._move(index, new_index, fav)
+
+    def favourite(self, index, on=True):
+        """Make the account at `index` a favourite (the last of them) or,
+        with on=False, no longer one (the first of the others); returns its
+        new index. Already so: nothing changes."""
+        self._slot(index)
+        fav = self._index.fav
+        if on and index >= fav:
+            self._move(index, fav, fav + 1)
+            return fav
+        if not on and index < fav:
+            self._move(index, fav - 1, fav - 1)
+            return fav - 1
+        return index
+
+    @property
+    def favourites(self):
+        """How many favourites: the first this many accounts."""
+        return self._index.fav
+
+    def _move(self, index, new_index, fav):
+        # One index write: the new order and the favourites' count together.
+        s = self._slot_at(index)
+        n = self.count
         if new_index == index:
+            if fav != self._index.fav:
+                self._index.write(n, (memoryview(self._order)[:2 * n],), fav)
             return
         mv = memoryview(self._order)
         me = bytes((s >> 8, s & 0xFF))
@@ -786,7 +849,7 @@ class Store:
             parts = (mv[:i], mv[i + 2:j + 2], me, mv[j + 2:2 * n])
         else:
             parts = (mv[:j], me, mv[j:i], mv[i + 2:2 * n])
-        self._index.write(n, parts)
+        self._index.write(n, parts, fav)
         o = self._order
         if index < new_index:
             _shift(o, i, i + 2, j - i)
@@ -810,11 +873,15 @@ class Store:
             self._hash_slot(s, rec)
         finally:
             rec[:] = ZERO
+        if self.alpha is not None:
+            self.alpha.relabeled(s)
 
     def wipe(self):
         """Remove every account; returns how many there were."""
         n = self.count
-        self._index.write(0, ())
+        self._index.write(0, (), 0)
+        if self.alpha is not None:
+            self.alpha.cleared()
         for a in (self._order, self._ph, self._nh, self._used):
             for i in range(len(a)):
                 a[i] = 0
@@ -835,6 +902,62 @@ class Store:
                 pass
         remove(self._index.path + ".new")
         return n
+
+    # ---- labels, for the jump menu's order (alphaorder.py) ----
+
+    @property
+    def slots(self):
+        """Slots in RAM (the capacity rounded up to whole buckets)."""
+        return self._nb * _PER
+
+    def labels(self, only=None):
+        """(slot, issuer, name) of every account (or of the slots `only`,
+        in increasing order), bucket by bucket, one file open for each:
+        memoryviews into the scratch buffer, good until the next read. A
+        record gone bad since the load gives empty ones."""
+        rec = self._rec
+        mv = memoryview(rec)
+        k = 0
+        for b in range(self._nb):
+            f = None
+            tried = False
+            for s in range(b * _PER, b * _PER + _PER):
+                if only is not None:
+                    if k >= len(only) or only[k] != s:
+                        continue
+                    k += 1
+                if not self._is_used(s):
+                    continue
+                if not tried:
+                    tried = True
+                    try:
+                        f = open(self._bpath(b), "rb")
+                    except OSError:
+                        pass
+                ok = False
+                if f is not None:
+                    f.seek((s - b * _PER) * _REC)
+                    ok = f.readinto(rec) == _REC and valid(rec)
+                if ok:
+                    yield s, mv[_ISSUER:_ISSUER + rec[6]], mv[_NAME:_NAME + rec[5]]
+                else:
+                    yield s, mv[0:0], mv[0:0]
+            if f is not None:
+                f.close()
+        rec[:] = ZERO
+
+    def label_of(self, s):
+        """(issuer, name) of slot s, as labels() gives them."""
+        try:
+            rec = self._read(s)
+        except OSError:
+            return memoryview(ZERO)[0:0], memoryview(ZERO)[0:0]
+        mv = memoryview(rec)
+        return mv[_ISSUER:_ISSUER + rec[6]], mv[_NAME:_NAME + rec[5]]
+
+    def position(self, s):
+        """Display index of the account in slot s."""
+        return self._pos(s)
 
     def storage(self):
         bs, total, free = self._space()

@@ -1,12 +1,12 @@
-# The account commands: add, add-many, list, delete, rename, move, and show
-# and code (an account on the screen; its code to the computer after a press
+# The account commands: add, add-many, list, delete, rename, move, favourite,
+# and show and code (an account on the screen; its code to the computer after a press
 # on the token). Plugged into service.Service, which holds the privileged
 # ones back until the PIN.
 import binascii
 
 import eventlog
 import frames
-from argcheck import bad, integer, text
+from argcheck import bad, flag, integer, text
 from rules import ADD_DEFAULTS, ADD_MANY, LIST_PAGE, default_digits
 from service import CommandError, PressNeeded
 from store import StoreError
@@ -37,7 +37,7 @@ class Commands:
     # (list, show, code) only once the user asks for private names (config
     # --private-list). `code` needs a press on the token besides, and the
     # token unlocked on its own screen.
-    privileged = ("add", "add-many", "delete", "rename", "move")
+    privileged = ("add", "add-many", "delete", "rename", "move", "favourite")
     private = ("list", "show", "code")
 
     def __init__(self, store, keys, log, screens):
@@ -53,6 +53,7 @@ class Commands:
             "delete": self.delete,
             "rename": self.rename,
             "move": self.move,
+            "favourite": self.favourite,
             "show": self.show,
             "code": self.code,
         }
@@ -132,6 +133,15 @@ class Commands:
         store.move(index, to)
         self.screens.accounts_changed(None)
         return {"index": to}
+
+    def favourite(self, args, received):
+        """Mark the named account a favourite (on, the default) or not:
+        favourites come first on the button (store.py has the rules)."""
+        store = self.store
+        on = flag(args, "on", True)
+        index = store.favourite(self._find(args), on)
+        self.screens.accounts_changed(index)
+        return {"index": index, "favourite": on, "favourites": store.favourites}
 
     def show(self, args, received):
         """Put the named account on the screen (once unlocked, if locked)."""

@@ -63,3 +63,31 @@ def bar_width(remaining, period, width):
     if remaining >= period:
         return width
     return (remaining * width) // period
+
+
+def fit_label(text, cols):
+    """A label "Issuer:name" in `cols` characters: too long, the issuer is
+    cut first ("Amazon~:dave", down to 4 of its characters), then the name
+    at its end; the part after the issuer is what tells accounts apart."""
+    text = ascii_safe(text)
+    if len(text) <= cols:
+        return text
+    i = text.find(":")
+    if i <= 0:
+        return fit(text, cols)
+    name = text[i:]
+    keep = cols - len(name) - 1
+    if keep >= min(i, 4):
+        return text[:keep] + "~" + name
+    keep = min(i, 4)
+    return text[:keep] + "~" + fit(name, cols - keep - 1)
+
+
+def menu_line(mark, text, count, cols, label=False):
+    """One line of the jump menu: a mark (the cursor's '>' or ' '), the
+    text (label: an account's label, or where a range starts, fit_label),
+    and a count at the right (None: none)."""
+    right = "" if count is None else " %d" % count
+    room = cols - len(mark) - len(right)
+    text = fit_label(text, room) if label else fit(text, room)
+    return mark + text + " " * (room - len(text)) + right

@@ -3,6 +3,7 @@
 # refresh. It draws through ui.UI and takes its ticks from the runtime; the
 # serial loop and the services tell it when something changed.
 import button as btn
+import layout
 import otp
 import pinpad
 import timeutil
@@ -11,6 +12,7 @@ from keystore import AuthError
 _HOTP_SHOW_MS = 30000  # an HOTP code stays up this long
 _NOTE_MS = 1500  # "typed" stays on the bar line this long
 _SMALL = 0x3FFFFFFF  # largest small int on 32-bit ports: bigger ones allocate
+_SORT_NOTE = 32  # accounts to sort before the jump menu opens: more, and the screen says so
 
 
 class Screens:
@@ -44,6 +46,8 @@ class Screens:
         self._busy = ""  # what busy() last said
         self._confirm = ()  # what a request waiting for a hold would do
         self.touching = False  # an account on screen waits for the press that sends its code
+        self.jump = None  # jump.Jump, the menu a hold opens (screen "jump"), at the first hold
+        self._jm = None  # the jump module, imported then: a token never held loads none of it
 
     # -- whole screens ------------------------------------------------------
 
@@ -82,7 +86,7 @@ class Screens:
         self.ui.account(acc, self.index, self.store.count)
         if acc.kind == "hotp":  # needs no clock
             self.ui.clear_code("------")
-            self.ui.hint("hold: next code")
+            self.ui.hint("hold twice: code")  # the menu, then its "next code"
             self.ui.flush()
         elif self.clock.lost:  # only time-based codes depend on the clock
             self.ui.code_notice("CLOCK LOST")
@@ -299,22 +303,77 @@ class Screens:
         if self.screen == "locked":
             self.pin_press(event)
             return
+        if self.screen == "jump":
+            self.jump_press(event)
+            return
         if self.screen != "accounts":
             return
         if event == btn.DOUBLE:
             self.type_code()
             return
-        n = self.store.count
-        acc = self.account
-        if event == btn.LONG and acc is not None and acc.kind == "hotp":
-            self.next_hotp()
-            return
-        if event == btn.SHORT:
-            self.index = (self.index + 1) % n
-        else:
-            self.index = (self.index - 1) % n
         self.hotp_shown = False
+        if event == btn.LONG:
+            self.open_jump()
+            return
+        self.index = (self.index + 1) % self.store.count
         self.redraw()
+
+    # -- the jump menu (jump.py) --------------------------------------------
+
+    def open_jump(self):
+        acc = self.account
+        try:
+            if self.jump is None:
+                import jump
+                self._jm = jump
+                self.jump = jump.Jump(self.store)
+            if self.jump.pending() > _SORT_NOTE:
+                self.busy("Sorting A-Z")
+            opened = self.jump.open(acc is not None and acc.kind == "hotp")
+        except MemoryError:
+            self.redraw()
+            self._note("no room to sort")  # the accounts stay as they were
+            return
+        if opened:
+            self.screen = "jump"
+            self.draw_jump()
+
+    def jump_press(self, event):
+        j = self.jump
+        if event != btn.LONG:  # a double press (typing on) is two steps
+            j.short()
+            if event == btn.DOUBLE:
+                j.short()
+            self.draw_jump()
+            return
+        done = j.long()
+        if done is None:
+            self.draw_jump()
+            return
+        what, value = done
+        jm = self._jm
+        if what == jm.ACCOUNT:
+            self.index = value
+        elif what == jm.FAVOURITES:
+            self.index = 0
+        self.redraw()
+        if what == jm.CODE and self.account is not None and self.account.kind == "hotp":
+            self.next_hotp()
+
+    def draw_jump(self):
+        j = self.jump
+        jm = self._jm
+        cols = self.ui.cols
+        lines = []
+        for what, a, b, text in j.rows:
+            mark = ">" if len(lines) == j.cursor else " "
+            count = b - a if what == jm.RANGE or what == jm.FAVOURITES else None
+            label = what == jm.RANGE or what == jm.ACCOUNT
+            lines.append(layout.menu_line(mark, text, count, cols, label))
+        title = j.title
+        if j.named:  # an issuer's accounts: its name, cut short if need be, then ':'
+            title = layout.fit(title, cols - len(" %d" % j.count) - 1) + ":"
+        self.ui.menu(layout.menu_line("", title, j.count, cols), lines, j.cursor)
 
     def next_hotp(self):
         """Advance and store the counter before showing its code, so a power
@@ -340,7 +399,7 @@ class Screens:
         if t is None or not t.enabled or t.busy:
             return
         if self.code_text is None:
-            self._note("no code: hold" if self.account.kind == "hotp" else "no code to type")
+            self._note("no code: hold x2" if self.account.kind == "hotp" else "no code to type")
         elif t.start(self.code_text):
             self._note("typing...")
         else:

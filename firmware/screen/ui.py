@@ -37,6 +37,24 @@ class UI:
             y += step
         self.d.show()
 
+    def menu(self, title, lines, cursor):
+        """The jump menu: a title line, then as many of `lines` as fit,
+        scrolled so that line `cursor` shows, and the one after it (where
+        the next range starts tells whether this one is the one)."""
+        self.period = 0
+        fb = self.fb
+        fb.fill(0)
+        fb.text(title, 0, 0, 1)
+        room = self.h // 8 - 1
+        top = min(cursor + 2 - room, len(lines) - room)
+        if top < 0:
+            top = 0
+        y = 8
+        for k in range(top, min(len(lines), top + room)):
+            fb.text(lines[k], 0, y, 1)
+            y += 8
+        self.d.show()
+
     def account(self, acc, index, total):
         """Top of the account screen: issuer and name, and the position."""
         fb = self.fb

@@ -117,6 +117,14 @@ def rename_backup_entry(path, password, old, new, scrypt_n=aegis.SCRYPT_N):
     return _edit_live_entry(path, password, old, rename, scrypt_n)
 
 
+def set_favourite(path, password, key, on, scrypt_n=aegis.SCRYPT_N):
+    """Set Aegis's "favorite" on the live entry labelled key = (issuer,
+    name). Returns False when there is no such entry."""
+    def mark(entry):
+        entry["favorite"] = bool(on)
+    return _edit_live_entry(path, password, key, mark, scrypt_n)
+
+
 def mark_deleted(path, password, key, when=None, scrypt_n=aegis.SCRYPT_N):
     """Mark the live entry labelled key = (issuer, name) as deleted from the
     token, keeping its secret. Returns False when there is no such entry."""

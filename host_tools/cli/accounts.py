@@ -1,5 +1,6 @@
-"""The accounts on the token: `add`, `list`, `rename`, `delete`, `move` and
-`sort`. add, rename and delete keep the host backup in step (backup_file.py).
+"""The accounts on the token: `add`, `list`, `rename`, `favourite`, `delete`,
+`move` and `sort`. add, rename, favourite and delete keep the host backup in
+step (backup_file.py).
 
 Every command checks its input before a port is opened, so bad input never
 reaches the device; a name clash is found before a secret or a password is
@@ -144,14 +145,20 @@ def check_label(name, issuer):
 
 def run_list(args, connect):
     with connect() as client:
-        accounts = positions(client.list_accounts())
+        accounts = [dict(a, favourite=a.get("favourite") is True)
+                    for a in positions(client.list_accounts())]
         capacity = client.info().get("capacity")
-    rows = [(a.get("index", -1) + 1, a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
+    rows = [("%d%s" % (a.get("index", -1) + 1, "*" if a["favourite"] else ""),
+             a.get("issuer", ""), a.get("name", ""), a.get("kind", ""),
              a.get("algorithm", ""), a.get("digits", ""), _step(a)) for a in accounts]
     lines = table(("#", "issuer", "name", "type", "algorithm", "digits", "period/counter"),
                   rows) if rows else ["no accounts"]
+    favourites = sum(1 for a in accounts if a["favourite"])
+    if favourites:
+        lines.append("* favourite: first on the button (%d)" % favourites)
     lines.append(slots_text(len(accounts), capacity))
-    return {"accounts": accounts, "count": len(accounts), "capacity": capacity}, "\n".join(lines)
+    return ({"accounts": accounts, "count": len(accounts), "favourites": favourites,
+             "capacity": capacity}, "\n".join(lines))
 
 
 def _step(account):
@@ -190,7 +197,6 @@ def run_rename(args, connect):
     _check_new_label(args.new_name, args.new_issuer)
     request = {"name": args.name, "new_name": args.new_name, "new_issuer": args.new_issuer}
     check_fits("rename", {k: v for k, v in request.items() if v is not None})
-    warning = None
     with connect() as client:
         backup = backup_in_step(args, client.info())
         before = {a.get("index"): a for a in client.list_accounts()}
@@ -205,22 +211,69 @@ def run_rename(args, connect):
     data = {"index": index, "position": index + 1 if isinstance(index, int) else None,
             "from": labels[0], "to": labels[1], "backup": None, "warnings": []}
     lines = ["renamed %s to %s" % tuple(labels)]
-    if backup is not None:
-        try:
-            found = rename_in_backup(backup, old, new)
-        except (OSError, ValueError) as e:
-            raise CommandError("renamed on the token, but the backup at %s failed: %s"
-                               % (backup.path, reason(e)), "backup_failed", EXIT_REFUSED,
-                               data) from None
-        data["backup"] = {"path": backup.path, "updated": found}
-        if found:
-            lines.append("backup: renamed in %s too" % backup.path)
-        else:
-            warning = ("%s is not in the backup at %s; only the token was changed"
-                       % (labels[0], backup.path))
-    if warning:
+    _follow(backup, lambda: rename_in_backup(backup, old, new), "renamed", labels[0],
+            data, lines)
+    return data, "\n".join(lines)
+
+
+def _follow(backup, change, done, label, data, lines):
+    """The backup follows a change the token made: change() edits its entry
+    (False: there is none, said as a warning). A failure is the command's,
+    with the token already changed."""
+    if backup is None:
+        return
+    try:
+        found = change()
+    except (OSError, ValueError) as e:
+        raise CommandError("%s on the token, but the backup at %s failed: %s"
+                           % (done, backup.path, reason(e)), "backup_failed", EXIT_REFUSED,
+                           data) from None
+    data["backup"] = {"path": backup.path, "updated": found}
+    if found:
+        lines.append("backup: %s in %s too" % (done, backup.path))
+    else:
+        warning = "%s is not in the backup at %s; only the token was changed" % (
+            label, backup.path)
         data["warnings"].append(warning)
         lines.append("warning: " + warning)
+
+
+# ---- favourite ----
+
+def favourite_arguments(p):
+    p.description += ("\n\nFavourites come first on the token's button, in the order they were\n"
+                      "marked; --off puts the account right after them. The host backup\n"
+                      "keeps the mark (Aegis's favourite), so `restore` brings it back; when\n"
+                      "there is a backup its password must be at hand, as for rename.")
+    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
+    p.add_argument("--issuer", help="pick the account with this issuer")
+    p.add_argument("--off", action="store_true", help="no longer a favourite")
+    backup_arguments(p)
+
+
+def run_favourite(args, connect):
+    if not args.name.strip():
+        raise UsageError("NAME is empty")
+    on = not args.off
+    with connect() as client:
+        backup = backup_in_step(args, client.info())
+        target = find_account(client.list_accounts(), args.name, args.issuer)
+        key = _key(target)
+        reply = client.favourite(key[1], issuer=key[0], on=on)
+    label = _label(key)
+    index = reply.get("index")
+    count = reply.get("favourites")
+    data = dict(reply, label=label, backup=None, warnings=[],
+                position=index + 1 if isinstance(index, int) else None)
+    counted = plural(count, "favourite") if isinstance(count, int) else "the favourites"
+    if on:
+        lines = ["favourite: %s (%s of %s, first on the button)"
+                 % (label, data["position"], counted)]
+    else:
+        lines = ["no longer a favourite: %s (now %s on the button, after %s)"
+                 % (label, data["position"], counted)]
+    _follow(backup, lambda: vault.set_favourite(backup.path, backup.password, key, on),
+            "marked" if on else "unmarked", label, data, lines)
     return data, "\n".join(lines)
 
 
@@ -340,10 +393,11 @@ def run_move(args, connect):
 
 def sort_token(client, key=None):
     """Reorder the token by (issuer, name), case-insensitively, with the
-    fewest moves. Returns the number of moves made."""
+    fewest moves. Returns the number of moves made. The favourites stay
+    first (the token keeps them there), sorted among themselves."""
     key = key or (lambda a: (a["issuer"].casefold(), a["name"].casefold()))
     current = client.list_accounts()
-    wanted = sorted(current, key=key)
+    wanted = sorted(current, key=lambda a: (a.get("favourite") is not True, key(a)))
     order = [(a["issuer"], a["name"]) for a in current]
     moves = 0
     for pos, acc in enumerate(wanted):

@@ -151,7 +151,9 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
     once the plan stands, so a clash costs no password prompt.
     compare_with(info): the backup read (or None) whose secrets tell whether
     an entry under a label the token has is the token's account; asked only
-    when there is such an entry."""
+    when there is such an entry. The written accounts
+    the file marks favourite (an Aegis vault: the backup's own, or Aegis's)
+    are made favourites, in its order, so the token and backup agree."""
     with connect() as client:
         on_token = client.list_accounts()
         info = client.info()
@@ -204,7 +206,10 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
         progress = Progress(len(plan.write), "%sing" % verb.rstrip("e"),
                             enabled=not args.json)
         written, not_written, error, in_flight = write_all(client, plan.write, progress)
+        marked = _mark_favourites(client, written) if error is None else []
     data.update(report(plan, written, not_written), count=used + len(written))
+    if marked or verb == "restore":
+        data["favourites"] = [a.label for a in marked]
     done = "%s %s to the token" % ("imported" if verb == "import" else "restored",
                                    plural(len(written), "account"))
     backup_note = ""
@@ -227,11 +232,23 @@ def provision_accounts(args, connect, parsed, open_backup_for=None, verb="import
     text = [done + " (%s)" % slots_text(used + len(written), capacity)]
     if data["backed_up"]:
         text.append(filled_line(plan.to_backup))
+    if marked:
+        text.append("favourites: %s, first on the button" % ", ".join(a.label for a in marked))
     if data["backup"]:
         text.append(backup_line(data["backup"]))
     elif note:
         text.append(note)
     return data, "\n".join(text)
+
+
+def _mark_favourites(client, written):
+    """Mark the written accounts that the backup marks favourite, in order."""
+    marked = []
+    for account in written:
+        if account.favourite:
+            client.favourite(account.name, issuer=account.issuer)
+            marked.append(account)
+    return marked
 
 
 # ---- import ----
@@ -256,7 +273,8 @@ original export again is how a backup that misses accounts is filled; see
 written. If the token stops part way (exit 1 refused, 3 link lost), the
 accounts written so far stay on it and are reported, with the ones not written.
 
-The written accounts are added to the encrypted host backup (see --backup)."""
+The written accounts are added to the encrypted host backup (see --backup);
+an Aegis vault's favourites become the token's (first on the button)."""
 
 
 def import_arguments(p):
@@ -319,8 +337,9 @@ and writes its accounts as `import` does: duplicates skipped, clashes and
 overflow refused before writing, a stop part way reported. Restoring the same
 backup onto a second token makes a spare that shows the same codes (HOTP
 counters come back as they were when backed up; the order is the backup's, see
-`sort` and `move`). Accounts deleted from the token stay in the backup, marked,
-and are left out unless --include-deleted; those it brings back lose the mark.
+`sort` and `move`; its favourites are favourites again, first on the button).
+Accounts deleted from the token stay in the backup, marked, and are left out
+unless --include-deleted; those it brings back lose the mark.
 Otherwise the backup read is not changed. Its password: --password,
 $TOKEN_BACKUP_PASSWORD, or a prompt."""
 

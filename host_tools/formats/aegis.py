@@ -210,7 +210,7 @@ def entry_account(entry):
         raise ValueError("MD5 is not supported by the token")
     account = Account(name=entry.get("name", ""), issuer=entry.get("issuer", ""),
                       secret=parse_base32(info["secret"]), kind=kind, algorithm=algo,
-                      digits=info["digits"])
+                      digits=info["digits"], favourite=entry.get("favorite") is True)
     if kind == "hotp":
         account.counter = info["counter"]
     else:
@@ -248,7 +248,8 @@ def entry_json(account):
         info["period"] = account.period
     # The optional members Aegis writes itself, so its app shows the entry as usual.
     return {"type": account.kind, "uuid": str(uuid.uuid4()), "name": account.name,
-            "issuer": account.issuer, "note": "", "favorite": False, "icon": None,
+            "issuer": account.issuer, "note": "", "favorite": bool(account.favourite),
+            "icon": None,
             "info": info}
 
 

@@ -69,6 +69,9 @@ class Account:
     digits: int = None  # None: the kind's usual length (rules.default_digits)
     period: int = rules.ADD_DEFAULTS["period"]
     counter: int = rules.ADD_DEFAULTS["counter"]
+    # First on the button (`favourite`); kept in the backup as Aegis's
+    # "favorite". Not part of what makes two accounts the same one.
+    favourite: bool = dataclasses.field(default=False, compare=False)
 
     def __post_init__(self):
         if self.digits is None:

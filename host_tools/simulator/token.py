@@ -457,7 +457,7 @@ class SimulatedToken:
         self._press(SHORT_PRESS_S)
 
     def long_press(self):
-        """A long press: previous account, or the next HOTP code."""
+        """A long press (a hold): opens the jump menu; on it, takes the row."""
         self._press(LONG_PRESS_S)
 
     def hold_until(self, line):

@@ -7,7 +7,7 @@ import pyotp
 from host_tools.client import TokenClient
 from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
-from tests.sim.test_e2e_sim import code_on_screen
+from tests.sim.test_e2e_sim import code_on_screen, next_hotp
 from tests.waiting import REPLY_GUARD_S, power_cut, screen, wait_for
 
 SEED = b"12345678901234567890"  # RFC 4226
@@ -31,11 +31,11 @@ def test_hotp_codes_while_the_clock_is_lost(tok):
     assert "mail" in text and code_on_screen(text) is None
     # ...while the HOTP one stays usable: HOTP needs no clock.
     tok.press()
-    text = screen(tok, "hold: next code")
+    text = screen(tok, "hold twice: code")
     assert "door" in text and "CLOCK LOST" not in text
-    tok.long_press()
+    next_hotp(tok)
     assert code_on_screen(tok.screen_text()) == HOTP.at(5)
-    tok.long_press()
+    next_hotp(tok)
     assert code_on_screen(tok.screen_text()) == HOTP.at(6)
     tok.press()
     text = screen(tok, "mail")
@@ -53,7 +53,7 @@ def test_per_second_values_stay_small_ints_with_an_hotp_code_up():
         with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             c.sync_time()
             _add(c, "door", "hotp", counter=0)
-            tok.long_press()
+            next_hotp(tok)
             assert code_on_screen(tok.screen_text()) == HOTP.at(0)
             start = c.status()["diag"]["refresh_locked_runs"]
             diag = wait_for(lambda: (lambda d: d["refresh_locked_runs"] >= start + 2 and d)(
@@ -69,14 +69,17 @@ def test_per_second_values_stay_small_ints_with_an_hotp_code_up():
 
 
 def test_hotp_counter_reaches_flash_before_its_code_reaches_the_screen(tmp_path):
-    # Cut the power at the first flash write after the long press: the code
-    # of the counter being stored must not have been drawn yet.
+    # Cut the power at the first flash write after the hold on the menu's
+    # "next code": the code of the counter being stored must not have been
+    # drawn yet.
     tok = SimulatedToken(data_dir=str(tmp_path))
     tok.start()
     try:
         with TokenClient(SerialLink(tok.port), timeout=REPLY_GUARD_S) as c:
             _add(c, "door", "hotp", counter=5)
-        screen(tok, "hold: next code")
+        screen(tok, "hold twice: code")
+        tok.long_press()
+        screen(tok, ">next code")
         tok.cut_power_at_write(1)
         tok.bus.button_down = True
         assert power_cut(tok), "the long press wrote nothing to flash"
@@ -85,7 +88,7 @@ def test_hotp_counter_reaches_flash_before_its_code_reaches_the_screen(tmp_path)
         assert code_on_screen(tok.screen_text()) is None
         # Power back: nothing was shown, so counter 5 may still be used.
         tok.restart()
-        tok.long_press()
+        next_hotp(tok)
         assert code_on_screen(tok.screen_text()) in (HOTP.at(5), HOTP.at(6))
     finally:
         tok.close()

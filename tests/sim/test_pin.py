@@ -19,6 +19,7 @@ from host_tools import pinauth, provision
 from host_tools.simulator import SimulatedToken
 from tests.forensics import opened, pins_in_env
 from tests.pin_gate import GATED, OPEN, PRIVATE
+from tests.sim.test_e2e_sim import next_hotp
 from tests.waiting import HANG_GUARD_S, REPLY_GUARD, REPLY_GUARD_S, power_cut, wait_for
 
 PIN = "2468"
@@ -472,7 +473,7 @@ def test_flash_image_holds_no_secret_in_clear(with_pin):
             if "hotp" in tok.screen_text():
                 break
             tok.press()
-        tok.long_press()  # the next HOTP code
+        next_hotp(tok)
         text = tok.screen_text()
         assert pyotp.HOTP(b32(SEED)).at(0) in text.replace(" ", ""), text
 

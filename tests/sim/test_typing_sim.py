@@ -11,7 +11,7 @@ import pytest
 from firmware.keyboard import codetyper, keymap
 from host_tools.simulator import SimulatedToken
 from host_tools.simulator.hid_keyboard import LED_NUM_LOCK
-from tests.sim.test_e2e_sim import cli, code_on_screen, pyotp_for
+from tests.sim.test_e2e_sim import cli, code_on_screen, next_hotp, pyotp_for
 from tests.waiting import screen, wait_for
 
 SEED = b"12345678901234567890"  # RFC 4226/6238
@@ -166,13 +166,13 @@ def test_hotp_types_the_code_shown_without_advancing(runtime):
         assert code == 0, out
         assert cli(tok, "config", "--typing", "on", "--top-row")[0] == 0
         tok.double_press()  # no code up yet: nothing to type
-        assert screen(tok, "no code: hold")
+        assert screen(tok, "no code: hold x2")
         assert tok.keyboard.reports == []
-        tok.long_press()
+        next_hotp(tok)
         assert code_on_screen(tok.screen_text()) == pyotp.HOTP(B32).at(3)
         tok.double_press()
         assert _typed(tok, "us", 6) == pyotp.HOTP(B32).at(3)
-        tok.long_press()  # the next code is counter 4: typing did not use one up
+        next_hotp(tok)  # the next code is counter 4: typing did not use one up
         assert code_on_screen(tok.screen_text()) == pyotp.HOTP(B32).at(4)
 
 

@@ -121,3 +121,24 @@ def test_concurrent_provision_adds_lose_no_account(tmp_path):
         assert out.count(b"backup: 1 account saved") == each
     got = {a.name for a in vault.read_backup(path, PASSWORD)}
     assert got == {"p%d-%d" % (w, i) for w in range(writers) for i in range(each)}
+
+
+def test_favourite_mark_is_aegis_own_and_survives_a_merge(tmp_path):
+    path = str(tmp_path / "backup.aegis.json")
+    a = Account(name="amy", issuer="Alpha", secret=os.urandom(20))
+    b = Account(name="bob", issuer="", secret=os.urandom(20))
+    vault.merge_backup(path, [a, b], PASSWORD, scrypt_n=FAST_N)
+    assert vault.set_favourite(path, PASSWORD, ("", "bob"), True, scrypt_n=FAST_N)
+    assert not vault.set_favourite(path, PASSWORD, ("", "nobody"), True, scrypt_n=FAST_N)
+    with open(path, "rb") as f:
+        db = aegis.open_db(f.read(), PASSWORD)
+    assert [(e["name"], e["favorite"]) for e in db["entries"]] == [("amy", False), ("bob", True)]
+    got = {x.label: x.favourite for x in vault.read_backup(path, PASSWORD)}
+    assert got == {"Alpha:amy": False, "bob": True}
+    # The mark is not part of what makes two accounts the same one.
+    assert Account(name="bob", secret=b.secret, favourite=True) == b
+    # A merge of the same account as read keeps its mark.
+    vault.merge_backup(path, vault.read_backup(path, PASSWORD), PASSWORD, scrypt_n=FAST_N)
+    assert {x.label: x.favourite for x in vault.read_backup(path, PASSWORD)}["bob"] is True
+    assert vault.set_favourite(path, PASSWORD, ("", "bob"), False, scrypt_n=FAST_N)
+    assert not {x.label: x.favourite for x in vault.read_backup(path, PASSWORD)}["bob"]

@@ -345,7 +345,7 @@ def test_list_empty_and_json(token, capsys):
     assert run(capsys, "list")[1] == "no accounts\n0 of 64 slots used, 64 free\n"
     rc, out, err = run(capsys, "list", "--json")
     assert json.loads(out) == {"ok": True, "data": {"accounts": [], "count": 0,
-                                                    "capacity": 64}}
+                                                    "favourites": 0, "capacity": 64}}
 
 
 def deletes(fake):
@@ -716,3 +716,62 @@ def test_config_help_says_it_covers_the_lock_and_typing(no_device, capsys):
     typing = [g for g in groups if g.startswith("typing the code")]
     assert len(lock) == 1 and "--tries" in lock[0] and "--private-list" in lock[0], out
     assert len(typing) == 1 and "--layout" in typing[0] and "--tries" not in typing[0], out
+
+
+# ---- favourites ----
+
+FAV_ACCOUNTS = [
+    {"index": 0, "name": "zed", "issuer": "Zulu", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30, "favourite": True},
+    {"index": 1, "name": "bob", "issuer": "Bank", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+    {"index": 2, "name": "amy", "issuer": "Alpha", "kind": "totp", "algorithm": "SHA1",
+     "digits": 6, "period": 30},
+]
+
+
+def test_list_marks_favourites_in_text_and_json(token, capsys):
+    token({"list": {"total": 3, "accounts": FAV_ACCOUNTS}, "info": {"capacity": 64}})
+    rc, out, err = run(capsys, "list")
+    lines = out.splitlines()
+    assert rc == 0 and lines[1].split()[:3] == ["1*", "Zulu", "zed"]
+    assert lines[2].split()[0] == "2" and "* favourite: first on the button (1)" in lines
+    rc, out, err = run(capsys, "--json", "list")
+    data = json.loads(out)["data"]
+    assert [a["favourite"] for a in data["accounts"]] == [True, False, False]
+    assert data["favourites"] == 1
+
+
+def test_favourite_names_the_account_exactly_and_unknown_names_send_nothing(token, capsys):
+    fake = token({"list": {"total": 3, "accounts": FAV_ACCOUNTS},
+                  "favourite": {"index": 1, "favourite": True, "favourites": 2}})
+    rc, out, err = run(capsys, "--json", "favourite", "Alpha:amy", "--no-backup")
+    assert rc == 0, out
+    assert fake.sent("favourite") == {"name": "amy", "issuer": "Alpha"}
+    data = json.loads(out)["data"]
+    assert (data["position"], data["favourites"], data["label"]) == (2, 2, "Alpha:amy")
+    rc, out, err = run(capsys, "favourite", "Zulu:zed", "--off", "--no-backup")
+    assert rc == 0 and "no longer a favourite: Zulu:zed" in out
+    assert fake.requests[-1] == ("favourite", {"name": "zed", "issuer": "Zulu", "on": False})
+    sent = len(fake.requests)
+    rc, out, err = run(capsys, "--json", "favourite", "nobody", "--no-backup")
+    assert rc == 1 and json.loads(out)["error"] == "not_found"
+    assert [cmd for cmd, _ in fake.requests[sent:]] == ["info", "list"]  # no favourite sent
+
+
+def test_sort_keeps_the_favourites_first(token, capsys):
+    order = [dict(a) for a in FAV_ACCOUNTS]
+
+    def move(args):
+        at = next(i for i, a in enumerate(order) if (a["issuer"], a["name"]) ==
+                  (args["issuer"], args["name"]))
+        order.insert(args["to"], order.pop(at))
+        return {"index": args["to"]}
+
+    def listed(args):
+        return {"total": len(order), "accounts": [dict(a, index=i) for i, a in enumerate(order)]}
+
+    token({"list": listed, "move": move})
+    rc, out, err = run(capsys, "--json", "sort")
+    assert rc == 0, out
+    assert [a["name"] for a in order] == ["zed", "amy", "bob"]

@@ -323,6 +323,92 @@ def scenario_move(mod, env):
     assert s.find("E") == 1
 
 
+def scenario_favourites(mod, env):
+    # The rules at the head of store.py: favourites are the first accounts,
+    # each new one the last of them, an unmarked one the first after them;
+    # move keeps each kind in its place; the count is in the index.
+    root = env.root
+    s = mod.Store(root, keys=_keys(root))
+    for n in "ABCDEF":
+        _add(s, n)
+
+    def names():
+        return "".join([s.meta(i)["name"] + ("*" if s.meta(i).get("favourite") else "")
+                        for i in range(s.count)])
+
+    def index_version():
+        with open(root + "/index", "rb") as f:
+            return f.read(5)[4]
+
+    assert s.favourites == 0 and index_version() == 2
+    assert s.favourite(3) == 0
+    assert names() == "D*ABCEF" and s.favourites == 1 and index_version() == 3
+    assert s.favourite(5) == 1
+    assert names() == "D*F*ABCE"
+    assert s.favourite(0) == 0 and names() == "D*F*ABCE"  # already: nothing changes
+    assert s.favourite(4, False) == 4 and names() == "D*F*ABCE"  # not one: nothing either
+    _raises(mod, "bad_args", s.move, 0, 2)  # a favourite stays among them
+    _raises(mod, "bad_args", s.move, 3, 1)  # the others stay after them
+    s.move(1, 0)
+    s.move(5, 2)
+    assert names() == "F*D*EABC"
+    _raises(mod, "not_found", s.favourite, 6)
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert names() == "F*D*EABC" and s.favourites == 2
+    # Unmarked: the first after the favourites.
+    assert s.favourite(0, False) == 1 and names() == "D*FEABC"
+    # Adds come after; deleting a favourite leaves one fewer.
+    _add(s, "G")
+    s.favourite(s.find("B"))
+    assert names() == "D*B*FEACG"
+    s.delete(0)
+    assert names() == "B*FEACG" and s.favourites == 1
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert names() == "B*FEACG"
+    # index.add entries (plain adds) leave the favourites as they were.
+    for n in "HIJ":
+        _add(s, n)
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert names() == "B*FEACGHIJ" and s.favourites == 1
+    # Unmarking the last: the index is readable by older firmware again.
+    s.favourite(0, False)
+    assert s.favourites == 0 and index_version() == 2
+    s.favourite(s.find("J"))
+    s.wipe()
+    assert s.favourites == 0
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert s.count == 0 and s.favourites == 0
+
+
+def scenario_favourite_records_lost(mod, env):
+    # A favourite whose record went bad is unlisted at load: the count of
+    # favourites follows, and the others keep their mark.
+    root = env.root
+    s = mod.Store(root, keys=_keys(root))
+    for n in "ABCD":
+        _add(s, n)
+    s.favourite(1)
+    s.favourite(3)
+    assert [s.meta(i)["name"] for i in range(4)] == ["B", "D", "A", "C"]
+    with open(_bf(root, "b000"), "rb") as f:
+        data = bytearray(f.read())
+    data[1 * 192 + 21] ^= 0x40  # inside B's name (slot 1)
+    with open(_bf(root, "b000"), "wb") as f:
+        f.write(data)
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert s.damaged == 1 and s.favourites == 1
+    assert [(s.meta(i)["name"], s.meta(i).get("favourite", False)) for i in range(3)] == [
+        ("D", True), ("A", False), ("C", False)]
+    env.reboot()
+    s = mod.Store(root, keys=_keys(root))
+    assert s.favourites == 1 and s.meta(0)["name"] == "D"
+
+
 def scenario_rename(mod, env):
     s = mod.Store(env.root, keys=_keys(env.root))
     sec = os.urandom(32)
@@ -667,6 +753,7 @@ def scenario_add_many(mod, env):
 SHARED = [_key, _keys, _open_keys, _unlist_last, _add, _raises, _dump, _tree, _bf, _lingers, _zero_slot]
 SCENARIOS = [scenario_add_get_meta, scenario_restart, scenario_duplicates,
              scenario_find, scenario_delete, scenario_set_counter, scenario_move,
+             scenario_favourites, scenario_favourite_records_lost,
              scenario_rename, scenario_wipe, scenario_capacity, scenario_bad_args,
              scenario_names,
              scenario_recovery, scenario_flat_layout_moves, scenario_load_on_full_flash,
