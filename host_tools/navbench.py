@@ -14,7 +14,6 @@ collection's, many under A, G, M and S, some services several times over.
 """
 import os
 import random
-import sys
 import tempfile
 
 from host_tools import mpy
@@ -101,15 +100,20 @@ def drive_micropython(accs, favourites=0, height=64, start=0, targets=None):
     return counts, ram
 
 
+def _navuser():
+    """tests/mp/navuser.py, loaded from its file: the package's sys.path
+    stays as it is (tests/repo/test_package_shape.py)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("navuser", os.path.join(MP_DIR, "navuser.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def drive_simulated(accs, targets, start=0, runtime="micropython"):
     """The same user on a SimulatedToken: presses to each target from the
     account at display index `start`, reading the decoded OLED."""
-    if MP_DIR not in sys.path:
-        sys.path.insert(0, MP_DIR)
-    for d in mpy.PORTABLE_DIRS:
-        if d not in sys.path:
-            sys.path.append(d)
-    import navuser  # tests/mp: the same user, under CPython
+    navuser = _navuser()  # tests/mp: the same user, under CPython
     from host_tools.batching import batches
     from host_tools.client import TokenClient
     from host_tools.formats.otpauth import Account

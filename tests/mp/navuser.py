@@ -5,8 +5,12 @@
 # too. Pure logic in the subset MicroPython runs: both interpreters import
 # this file. The alphabet is the token's (alphaorder.code), as a person
 # knows the order of the letters.
-import alphaorder
-import layout
+try:
+    import alphaorder
+    import layout
+except ImportError:  # CPython without the firmware's folders on the path: as packages
+    from firmware.flash import alphaorder
+    from firmware.screen import layout
 
 SHORT = 1
 LONG = 2
