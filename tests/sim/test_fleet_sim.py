@@ -30,7 +30,7 @@ from host_tools.link import SerialLink
 from host_tools.simulator import SimulatedToken
 from tests.forensics import cli
 from tests.privacyidea_server import REALM
-from tests.sim.test_e2e_sim import code_on_screen
+from tests.sim.test_e2e_sim import code_on_screen, next_hotp
 from tests.waiting import REPLY_GUARD, REPLY_GUARD_S, screen
 
 ISSUER = "Team"
@@ -88,7 +88,7 @@ def hotp_code(tok, name, counter):
     code, doc = cli(tok, "show", name)
     assert code == 0, doc
     screen(tok, lambda t: name in t)
-    tok.long_press()
+    next_hotp(tok)
     return code_on_screen(screen(tok, lambda t: name in t and "HOTP #%d" % counter in t))
 
 

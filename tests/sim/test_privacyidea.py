@@ -24,7 +24,7 @@ from host_tools.privacyidea import Check, PrivacyIDEA
 from host_tools.simulator import SimulatedToken
 from tests.forensics import cli
 from tests.privacyidea_server import REALM
-from tests.sim.test_e2e_sim import code_on_screen
+from tests.sim.test_e2e_sim import code_on_screen, next_hotp
 from tests.waiting import HANG_GUARD_S, screen
 
 RUN = secrets.token_hex(3).upper()  # serials unique to this session
@@ -78,7 +78,7 @@ class Fleet:
             text = screen(self.tok, lambda t: name in t and code_on_screen(t))
             return code_on_screen(text)
         screen(self.tok, lambda t: name in t)
-        self.tok.long_press()
+        next_hotp(self.tok)
         want = "HOTP #%d" % self.counters[name]
         self.counters[name] += 1
         return code_on_screen(screen(self.tok, lambda t: name in t and want in t))

@@ -12,7 +12,7 @@ from host_tools import exports
 from host_tools.exports import Record, number_credentials
 from host_tools.simulator import SimulatedToken
 from tests.forensics import cli
-from tests.sim.test_e2e_sim import code_on_screen, screen_matches
+from tests.sim.test_e2e_sim import code_on_screen, next_hotp, screen_matches
 from tests.waiting import screen
 
 PSK = exports.new_psk()
@@ -50,7 +50,7 @@ def test_a_pskc_import_gives_the_codes_pyotp_computes(runtime, tmp_path):
             ok, text = screen_matches(tok, _totp(r))
             assert ok, (r.name, text)
         assert cli(tok, "show", "door")[0] == 0
-        screen(tok, "hold: next code")
-        tok.long_press()
+        screen(tok, "door")
+        next_hotp(tok)
         hotp = pyotp.HOTP(base64.b32encode(records[2].secret).decode())
-        assert code_on_screen(tok.screen_text()) == hotp.at(5)
+        assert code_on_screen(screen(tok, "HOTP #5")) == hotp.at(5)

@@ -48,7 +48,7 @@ def sweep(mod, op, torn):
         # old index goes; returns what says whether it has.
         trap = [st._index.write]
 
-        def write(n, parts):
+        def write(n, parts, fav=None):
             st._index.write = trap.pop()
             raise mod.StoreError("storage_full", "no room on flash")
         st._index.write = write
