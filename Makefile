@@ -22,7 +22,7 @@ PORT ?= auto
 RUNTIME ?= micropython
 KEYBOARD ?= auto
 DRIVE ?= /media/$(USER)/CIRCUITPY
-JOBS ?= 3  # pytest workers: the simulator tests mostly wait, so 3 keep 2 cores busy
+JOBS ?= 6  # pytest workers: the simulator tests mostly wait (a run is ~1/6 CPU), so 6 keep 2 cores busy
 
 .PHONY: help venv privacyidea shells test test-fast demo demo-reset bench mpy deploy wiring wheel clean inventory
 
