@@ -166,17 +166,19 @@ def heap_rows(data, fw, code, n):
     delete; and its data heap (in use after boot, code excluded)."""
     smallest = None
     resident = None
-    for kb in (48, 56, 64, 72, 80, 88, 96, 104, 112, 128, 144, 160, 176, 192, 224, 256):
+    # The unix port is 64-bit: its objects are about twice an RP2040's, so the
+    # code alone takes ~185 KB here (the emulated Pico's figures are the board's).
+    for kb in (192, 208, 224, 240, 256, 272, 288, 304, 320, 352, 384, 448, 512):
         ok, alloc = serves(data, fw, "%dK" % kb)
         if ok:
             smallest = kb
             resident = alloc
             break
     if smallest is None:
-        row("smallest working heap, %d accounts" % n, "> 256 KB", "")
+        row("smallest working heap, %d accounts" % n, "> 512 KB", "")
         return
-    row("smallest working -X heapsize, %d accounts" % n, "%d KB (code+data)" % smallest,
-        "<= 48 KB" if n >= 1000 else "")
+    row("smallest working -X heapsize, %d accounts" % n, "%d KB (code+data)" % smallest, "")
+    # In use after the scenario: the jump menu's code too (loaded at the first hold).
     row("  of which data in use, %d accounts" % n, "%.1f KB" % ((resident - code) / 1024),
         "<= 48 KB, flat in the account count")
 
