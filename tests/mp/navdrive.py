@@ -14,6 +14,7 @@ import screens
 import store
 import ui
 from navuser import User
+from manualticks import ManualTicks
 
 
 class TextPanel:
@@ -72,17 +73,6 @@ class TextPanel:
         return out
 
 
-class _RT:
-    def __init__(self):
-        self.now = 0
-
-    def ticks_ms(self):
-        return self.now
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-
 class _Clock:
     lost = False
     days = 20000
@@ -127,7 +117,7 @@ def setup(root, accounts, favourites=0, height=64, capacity=1000):
     for i in range(favourites):
         s.favourite(s.find(accounts[i][1], accounts[i][0]))
     panel = TextPanel(128, height)
-    scr = screens.Screens(_RT(), ui.UI(panel), s, _Clock(), keys, None, _DIAG, 10 ** 9)
+    scr = screens.Screens(ManualTicks(), ui.UI(panel), s, _Clock(), keys, None, _DIAG, 10 ** 9)
     _state.update(store=s, panel=panel, screens=scr, cols=128 // 8)
     scr.redraw()
     return s.count

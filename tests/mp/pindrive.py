@@ -7,23 +7,13 @@ import button as btn
 import pinpad
 import screens
 from keystore import AuthError
+from manualticks import ManualTicks
 
 LOOP_MS = 10  # app._LOOP_MS: the firmware reads its button once a turn
 TAP_MS = 120  # a short press, finger down to up
 GAP_MS = 150  # the finger up between two presses
 REACT_MS = 250  # from seeing what it waits for to lifting the finger
 _GIVE_UP_MS = 600000  # a press the screen never answers: the driver stops
-
-
-class _Rt:
-    def __init__(self):
-        self.now = 0
-
-    def ticks_ms(self):
-        return self.now
-
-    def ticks_diff(self, a, b):
-        return a - b
 
 
 class _Display:
@@ -118,7 +108,7 @@ class Person:
     def __init__(self, lock, ui_lines, double_ms=0):
         self.lock = lock  # .press(event), .hold_step_ms()
         self.lines = ui_lines  # () -> the screen's lines now
-        self.rt = lock.rt if hasattr(lock, "rt") else _Rt()
+        self.rt = lock.rt if hasattr(lock, "rt") else ManualTicks()
         self.button = btn.Button(ticks_diff=self.rt.ticks_diff, double_ms=double_ms)
         self.presses = 0
         self.held_ms = 0  # finger down, summed over the presses
@@ -164,7 +154,7 @@ def _lines_of(ui):
 
 
 def new_lock(right):
-    rt = _Rt()
+    rt = ManualTicks()
     ui = _UI()
     keys = _Keys(right)
     s = screens.Screens(rt, ui, _Store(), _Clock(), keys, None, {"presses": 0}, 3600000)
