@@ -6,7 +6,8 @@ SHORT = 1  # released before LONG_MS
 LONG = 2  # reported while still held, once LONG_MS is reached
 DOUBLE = 3  # two short presses, the second starting within double_ms of the first's release
 # With repeat_ms > 0 (the lock screen asks for it), a hold goes on reporting:
-REPEAT = 4  # every repeat_ms it stays held after its LONG
+REPEAT = 4  # every repeat_ms it stays held after its LONG (which then comes
+#            after repeat_ms too, when that is shorter than long_ms)
 RELEASE = 5  # the release that ends such a hold
 
 # The token's timings; the simulator's finger (host_tools/simulator/bus.py)
@@ -98,7 +99,12 @@ class Button:
             return SHORT
         # Long only on a reading that still finds the button down, held and
         # watched for long_ms: a release seen late, after a stall, is no hold.
-        if self.stable and pressed and not self._long_sent and self._steady >= self.long_ms:
+        # A hold that runs something up starts at its first step, if sooner:
+        # a tap stays far shorter, and every digit of a PIN gains the difference.
+        long_ms = self.long_ms
+        if 0 < self.repeat_ms < long_ms:
+            long_ms = self.repeat_ms
+        if self.stable and pressed and not self._long_sent and self._steady >= long_ms:
             self._long_sent = True
             self._run = 0 if self.repeat_ms > 0 else -1
             if self._second:  # short then long: both count

@@ -97,7 +97,8 @@ def test_a_held_button_repeats_after_its_long_press_and_reports_the_release(call
     kinds = [e for _, e in events]
     assert kinds == [LONG, REPEAT, REPEAT, REPEAT, RELEASE]
     times = [t for t, _ in events]
-    assert 800 <= times[0] <= 810  # LONG_MS after the press began
+    # A running hold starts at its first step (400 ms), before LONG_MS (700) would.
+    assert 500 <= times[0] <= 510
     assert [b - a for a, b in zip(times, times[1:4])] == [400, 400, 400]
     assert 2120 <= times[4] <= 2140  # the debounced release
     # A short press is still one SHORT; without repeat_ms a hold is one LONG.
@@ -112,10 +113,13 @@ def test_a_hold_stops_running_when_repeats_are_turned_off(call):
 
 
 def test_a_stall_is_no_time_held(call):
-    # The loop stalled 1 s mid-hold: that second runs no digits.
+    # The loop stalled 1 s mid-hold: that second runs no digits (held
+    # throughout, the same press gives LONG and four steps).
     samples = [s for s in _held(100, 2500, 2800) if not 1000 < s[0] < 2000]
     events = call("button_repeats", samples, 400)
-    assert [e for _, e in events] == [LONG, REPEAT, RELEASE]
+    assert [e for _, e in events] == [LONG, REPEAT, REPEAT, RELEASE]
+    steady = call("button_repeats", _held(100, 2500, 2800), 400)
+    assert [e for _, e in steady] == [LONG] + [REPEAT] * 4 + [RELEASE]
 
 
 # -- the lock screen, typed on -----------------------------------------------------------
@@ -123,7 +127,8 @@ def test_a_stall_is_no_time_held(call):
 def test_a_pin_is_a_hold_a_digit_and_one_to_unlock(call):
     presses, held_ms, _, checked, unlocked, lines = call("type_pin", "2468")
     assert checked == ["2468"] and unlocked and presses == 5
-    assert held_ms >= 5 * button.LONG_MS + (2 + 4 + 6 + 8 + 1) * pinpad.STEP_MS
+    # Each hold shows its first choice after one step, then one a step.
+    assert held_ms >= 5 * pinpad.STEP_MS + (2 + 4 + 6 + 8 + 1) * pinpad.STEP_MS
     assert "No accounts yet" in lines  # (the fake token holds none)
 
 
