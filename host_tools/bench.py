@@ -621,7 +621,7 @@ RP2040_NAV_MS = {
 
 _NAV_SCRIPT = """
 import time, json, gc
-import hal, tokenboard, app, crypto, button
+import hal, tokenboard, app, crypto, button, rules
 T = time.ticks_ms
 D = time.ticks_diff
 rt = hal.Runtime(tokenboard)
@@ -634,7 +634,7 @@ if s.count == 0:
         for line in f:
             iss, name, kind = line.rstrip("\\n").split("\\t")
             batch.append((name, iss, crypto.random_bytes(10), kind, "SHA1", 6, 30, 0))
-            if len(batch) == 16:
+            if len(batch) == rules.ADD_MANY:
                 s.add_many(batch)
                 batch = []
     if batch:

@@ -13,8 +13,8 @@ from host_tools.batching import check_fits
 from host_tools.cli.backup_file import (SIM_NOTE, backup_arguments, backup_in_step,
                                         backup_line, open_backup, rename_in_backup,
                                         save_backup, sim_note)
-from host_tools.cli.common import (confirm, plural, positions, read_hidden, reason,
-                                   slots_text, stdin_is_tty, table)
+from host_tools.cli.common import (account_arguments, confirm, plural, positions, read_hidden,
+                                   reason, slots_text, stdin_is_tty, table)
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
 from host_tools.formats.otpauth import Account, parse_base32
 
@@ -245,8 +245,7 @@ def favourite_arguments(p):
                       "marked; --off puts the account right after them. The host backup\n"
                       "keeps the mark (Aegis's favourite), so `restore` brings it back; when\n"
                       "there is a backup its password must be at hand, as for rename.")
-    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
-    p.add_argument("--issuer", help="pick the account with this issuer")
+    account_arguments(p)
     p.add_argument("--off", action="store_true", help="no longer a favourite")
     backup_arguments(p)
 
@@ -283,8 +282,7 @@ def delete_arguments(p):
     p.description += ("\n\nThe host backup keeps the account's entry, secret included, marked\n"
                       "as deleted: `restore` leaves it out, `restore --include-deleted`\n"
                       "brings it back.")
-    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
-    p.add_argument("--issuer", help="pick the account with this issuer")
+    account_arguments(p)
     p.add_argument("--yes", action="store_true", help="delete without asking first")
     backup_arguments(p)
 

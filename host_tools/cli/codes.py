@@ -3,17 +3,13 @@ computer after a press on the token. Nothing secret crosses USB: the token
 sends the code only when a hand on it presses its button (frames.TOUCHED),
 so a program on the computer can never read codes by itself."""
 from host_tools import clipboard
+from host_tools.cli.common import account_arguments
 from host_tools.errors import EXIT_REFUSED, CommandError, UsageError
-
-
-def _named_arguments(p):
-    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
-    p.add_argument("--issuer", help="pick the account with this issuer")
 
 
 def show_arguments(p):
     p.description += ("\n\nWith config --private-list on, it needs the PIN, like list.")
-    _named_arguments(p)
+    account_arguments(p)
 
 
 def code_arguments(p):
@@ -21,7 +17,7 @@ def code_arguments(p):
                       "button; then it sends the code for now (an HOTP account: the next\n"
                       "code, its counter moved on first). No press, no code. The token must\n"
                       "be unlocked on its own screen when it has a PIN.")
-    _named_arguments(p)
+    account_arguments(p)
     p.add_argument("--copy", action="store_true",
                    help="put the code on the clipboard instead of printing it")
 

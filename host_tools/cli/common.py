@@ -93,3 +93,9 @@ def positions(accounts):
     # People count from 1, as the screen's 3/12; "index" stays 0-based for scripts.
     return [dict(a, position=a["index"] + 1) if isinstance(a.get("index"), int) else a
             for a in accounts]
+
+
+def account_arguments(p):
+    """NAME and --issuer: how every command that acts on one account names it."""
+    p.add_argument("name", metavar="NAME", help="account name, or its label issuer:name")
+    p.add_argument("--issuer", help="pick the account with this issuer")

@@ -10,6 +10,7 @@ import button
 import keyarea
 import keypages
 import keystore
+import rules
 import screens
 import store
 import ui
@@ -109,7 +110,7 @@ def setup(root, accounts, favourites=0, height=64, capacity=1000):
     batch = []
     for issuer, name, kind in accounts:
         batch.append((name, issuer, os.urandom(10), kind, "SHA1", 6, 30, 0))
-        if len(batch) == 16:
+        if len(batch) == rules.ADD_MANY:
             s.add_many(batch)
             batch = []
     if batch:
